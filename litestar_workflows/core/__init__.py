@@ -1,0 +1,55 @@
+"""Core types: enums, context, definition, protocols, instance model, exceptions (no I/O)."""
+
+from __future__ import annotations
+
+from litestar_workflows.core.context import StepExecution, WorkflowContext
+from litestar_workflows.core.definition import Edge, WorkflowDefinition
+from litestar_workflows.core.exceptions import (
+    ConcurrentUpdateError,
+    HumanTaskError,
+    InvalidTransitionError,
+    StepExecutionError,
+    TaskAlreadyCompletedError,
+    TaskNotFoundError,
+    UnauthorizedTaskError,
+    WorkflowAlreadyCompletedError,
+    WorkflowInstanceNotFoundError,
+    WorkflowNotFoundError,
+    WorkflowsError,
+    WorkflowValidationError,
+)
+from litestar_workflows.core.graph import WorkflowGraph
+from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
+from litestar_workflows.core.protocols import Step, Workflow
+from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
+
+__all__ = (
+    "BranchData",
+    "ConcurrentUpdateError",
+    "Edge",
+    "HumanTaskData",
+    "HumanTaskError",
+    "InvalidTransitionError",
+    "Step",
+    "StepExecution",
+    "StepExecutionError",
+    "StepStatus",
+    "StepType",
+    "TaskAlreadyCompletedError",
+    "TaskNotFoundError",
+    "TaskStatus",
+    "Token",
+    "TokenStatus",
+    "UnauthorizedTaskError",
+    "Workflow",
+    "WorkflowAlreadyCompletedError",
+    "WorkflowContext",
+    "WorkflowDefinition",
+    "WorkflowGraph",
+    "WorkflowInstanceData",
+    "WorkflowInstanceNotFoundError",
+    "WorkflowNotFoundError",
+    "WorkflowStatus",
+    "WorkflowValidationError",
+    "WorkflowsError",
+)

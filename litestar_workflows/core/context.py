@@ -1,0 +1,70 @@
+"""What a step sees while it runs, and the record of one step execution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from litestar_workflows.core.types import StepStatus
+from litestar_workflows.core.values import ensure_storable
+
+__all__ = ("StepExecution", "WorkflowContext")
+
+
+@dataclass(slots=True)
+class StepExecution:
+    """One recorded run of a step (one per attempt, so retries are visible)."""
+
+    step_name: str
+    status: StepStatus
+    result: Any = None
+    error: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    input_data: dict[str, Any] | None = None
+    output_data: dict[str, Any] | None = None
+    attempt: int = 1
+    completed_by: str | None = None
+
+
+@dataclass(slots=True)
+class WorkflowContext:
+    """The data of one instance, as seen by the step that is running.
+
+    Steps read and write ``data`` through :meth:`get` and :meth:`set`; the engine records what
+    changed when the step returns. Values must be storable (see ``litestar_workflows.core.values``):
+    ``set`` refuses anything that would not survive a restart unchanged.
+    """
+
+    workflow_id: UUID
+    instance_id: UUID
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    current_step: str
+    step_history: list[StepExecution]
+    started_at: datetime
+    user_id: str | None = None
+    tenant_id: str | None = None
+    attempt: int = 1
+    session: Any = field(default=None, repr=False, compare=False)
+    """Database session of the step's own checkpoint, for transactional steps (SQL persistence only)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return ``data[key]``, or ``default`` when the key is missing."""
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key``; raises ``WorkflowValidationError`` if it cannot be persisted."""
+        ensure_storable(key, value)
+        self.data[key] = value
+
+    def with_step(self, step_name: str) -> WorkflowContext:
+        """Return a copy positioned on ``step_name`` with its own data dict."""
+        return replace(self, current_step=step_name, data=dict(self.data), metadata=dict(self.metadata))
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable key for the step's own side effects: the same on a re-run after a crash."""
+        return f"{self.instance_id}:{self.current_step}:{self.attempt}"

@@ -1,0 +1,211 @@
+"""Structural analysis of a definition: adjacency, joins, reachability, validation, Mermaid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.definition import Edge
+from litestar_workflows.core.forms import check_form_schema
+from litestar_workflows.core.types import StepType
+
+if TYPE_CHECKING:
+    from litestar_workflows.core.definition import WorkflowDefinition
+
+__all__ = ("WorkflowGraph",)
+
+
+def _implied_edges(definition: WorkflowDefinition) -> list[Edge]:
+    """The declared edges plus one edge per parallel-gateway branch that was not declared."""
+    edges = list(definition.edges)
+    declared = {(edge.source, edge.target) for edge in edges}
+    for name, step in definition.steps.items():
+        for branch in getattr(step, "branches", None) or ():
+            if (name, branch) not in declared:
+                edges.append(Edge(name, branch))
+                declared.add((name, branch))
+    return edges
+
+
+class WorkflowGraph:
+    """The analysed graph of one definition. Build it with ``definition.graph`` (cached)."""
+
+    __slots__ = ("definition", "edges", "incoming", "joins", "outgoing", "reach")
+
+    def __init__(self, definition: WorkflowDefinition) -> None:
+        self.definition = definition
+        self.edges = _implied_edges(definition)
+        self.outgoing: dict[str, list[Edge]] = {name: [] for name in definition.steps}
+        self.incoming: dict[str, list[str]] = {name: [] for name in definition.steps}
+        for edge in self.edges:
+            self.outgoing.setdefault(edge.source, []).append(edge)
+            sources = self.incoming.setdefault(edge.target, [])
+            if edge.source not in sources:
+                sources.append(edge.source)
+        self.joins = frozenset(name for name, sources in self.incoming.items() if len(sources) > 1)
+        """Steps with several incoming sources: they run once per set of arriving branches."""
+        self.reach = {name: self._reachable_from(name) for name in self.outgoing}
+        """Steps reachable from each step through at least one edge."""
+
+    @classmethod
+    def from_definition(cls, definition: WorkflowDefinition) -> WorkflowGraph:
+        """The (cached) graph of ``definition``."""
+        return definition.graph
+
+    def _reachable_from(self, start: str) -> frozenset[str]:
+        seen: set[str] = set()
+        stack = [edge.target for edge in self.outgoing.get(start, ())]
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(edge.target for edge in self.outgoing.get(name, ()))
+        return frozenset(seen)
+
+    def get_next_steps(self, step_name: str, context: WorkflowContext) -> list[str]:
+        """Targets of every outgoing edge of ``step_name`` whose condition holds, in declared order."""
+        targets: list[str] = []
+        for edge in self.outgoing.get(step_name, ()):
+            if edge.target not in targets and edge.evaluate(context):
+                targets.append(edge.target)
+        return targets
+
+    def get_previous_steps(self, step_name: str) -> list[str]:
+        """Sources of the edges into ``step_name``."""
+        return list(self.incoming.get(step_name, ()))
+
+    def targets_of(self, step_name: str) -> list[str]:
+        """Every declared target of ``step_name``, regardless of conditions."""
+        return [edge.target for edge in self.outgoing.get(step_name, ())]
+
+    def is_terminal(self, step_name: str) -> bool:
+        """True if ``step_name`` ends its branch."""
+        return step_name in self.definition.terminal_steps
+
+    def is_join(self, step_name: str) -> bool:
+        """True if ``step_name`` waits for every branch that can still reach it."""
+        return step_name in self.joins
+
+    def can_reach(self, source: str, target: str) -> bool:
+        """True if a path of one or more edges leads from ``source`` to ``target``."""
+        return target in self.reach.get(source, ())
+
+    @staticmethod
+    def problems_of(definition: WorkflowDefinition) -> list[str]:  # noqa: PLR0912
+        """Every structural problem of ``definition``; an empty list means it is valid."""
+        problems: list[str] = []
+        steps = definition.steps
+        if not definition.name:
+            problems.append("the workflow has no name")
+        for key, step in steps.items():
+            if getattr(step, "name", key) != key:
+                problems.append(f"step registered as {key!r} is named {step.name!r}")
+        if definition.initial_step not in steps:
+            problems.append(f"initial step {definition.initial_step!r} does not exist")
+        if not definition.terminal_steps:
+            problems.append("no terminal step: declare terminal_steps")
+        problems.extend(
+            f"terminal step {name!r} does not exist" for name in sorted(definition.terminal_steps) if name not in steps
+        )
+        for name, step in steps.items():
+            schema = getattr(step, "form_schema", None)
+            if step.step_type is StepType.HUMAN and schema is not None:
+                problems.extend(check_form_schema(name, schema))
+            problems.extend(
+                f"parallel gateway {name!r} has unknown branch {branch!r}"
+                for branch in getattr(step, "branches", None) or ()
+                if branch not in steps
+            )
+        for edge in definition.edges:
+            problems.extend(
+                f"edge {edge.source!r} -> {edge.target!r} refers to unknown step {end!r}"
+                for end in dict.fromkeys((edge.source, edge.target))
+                if end not in steps
+            )
+        if problems:
+            return problems  # reachability on a broken graph would only repeat the same errors
+
+        graph = WorkflowGraph(definition)
+        reachable = graph.reach[definition.initial_step] | {definition.initial_step}
+        problems.extend(
+            f"step {name!r} is unreachable from {definition.initial_step!r}" for name in steps if name not in reachable
+        )
+        for name in steps:
+            outgoing = graph.outgoing[name]
+            if name in definition.terminal_steps:
+                if outgoing:
+                    problems.append(f"terminal step {name!r} has outgoing edges")
+                continue
+            if not outgoing:
+                problems.append(f"step {name!r} is not terminal and has no outgoing edge")
+            elif not (graph.reach[name] & definition.terminal_steps):
+                problems.append(f"step {name!r} can never reach a terminal step")
+        return problems
+
+    def to_mermaid(
+        self,
+        current: str | Iterable[str] | None = None,
+        completed: Iterable[str] = (),
+        failed: Iterable[str] = (),
+    ) -> str:
+        """The graph as a Mermaid flowchart, optionally with state classes."""
+        lines = ["flowchart TD"]
+        for name, step in self.definition.steps.items():
+            lines.append(f"    {_node_id(name)}{_shape(name, step.step_type, self.is_terminal(name))}")
+        for edge in self.edges:
+            arrow = f" -->|{_escape(edge.label)}| " if edge.label else " --> "
+            lines.append(f"    {_node_id(edge.source)}{arrow}{_node_id(edge.target)}")
+        current_steps = [current] if isinstance(current, str) else list(current or ())
+        styles = (
+            ("completed", list(completed), "fill:#d4edda,stroke:#28a745"),
+            ("failed", list(failed), "fill:#f8d7da,stroke:#dc3545"),
+            ("current", current_steps, "fill:#fff3cd,stroke:#ffc107,stroke-width:3px"),
+        )
+        for css_class, names, style in styles:
+            known = [_node_id(name) for name in names if name in self.definition.steps]
+            if known:
+                lines.append(f"    classDef {css_class} {style}")
+                lines.append(f"    class {','.join(known)} {css_class}")
+        return "\n".join(lines)
+
+
+_MERMAID_KEYWORDS = frozenset(
+    {
+        "end",
+        "graph",
+        "subgraph",
+        "flowchart",
+        "style",
+        "class",
+        "classdef",
+        "click",
+        "linkstyle",
+        "direction",
+        "default",
+    }
+)
+
+
+def _node_id(name: str) -> str:
+    node = "".join(char if char.isalnum() or char == "_" else "_" for char in name)
+    # Mermaid reads some words as syntax ("end" closes a subgraph), so such ids get a suffix.
+    return f"{node}_" if node.lower() in _MERMAID_KEYWORDS else node
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', "#quot;").replace("|", "#124;")
+
+
+def _shape(name: str, step_type: StepType, terminal: bool) -> str:
+    label = _escape(name)
+    if terminal:
+        return f'(["{label}"])'
+    if step_type is StepType.GATEWAY:
+        return f'{{"{label}"}}'
+    if step_type is StepType.HUMAN:
+        return f'[/"{label}"/]'
+    if step_type in {StepType.TIMER, StepType.WEBHOOK}:
+        return f'(("{label}"))'
+    return f'["{label}"]'

@@ -1,0 +1,106 @@
+"""The durable state of an instance: what the persistence layer stores and loads.
+
+Everything the engine needs to resume an instance after a crash lives in these objects and is
+written through ``WorkflowPersistence``; the engine keeps no state of its own beyond caches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
+
+__all__ = ("BranchData", "HumanTaskData", "Token", "WorkflowInstanceData")
+
+Branch = tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Token:
+    """One thread of execution positioned on a step.
+
+    ``branch`` is the path of fork choices that led here (``(0, 2)``: third branch of a fork
+    inside the first branch of an earlier fork). While several tokens are alive, each keeps the
+    data its steps wrote in ``delta``; deltas merge into the instance data in branch order when
+    the branches join or the instance ends, so the result never depends on timing.
+    """
+
+    id: str
+    step: str
+    status: TokenStatus = TokenStatus.READY
+    branch: Branch = ()
+    delta: dict[str, Any] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    not_before: datetime | None = None
+    """A READY token is not run before this time (timers, retry backoff)."""
+    attempt: int = 1
+    """Number of the next attempt (1 + failed attempts recorded so far)."""
+    task_id: UUID | None = None
+    """The open human task this WAITING token belongs to."""
+
+
+@dataclass(slots=True)
+class BranchData:
+    """Data written by a branch that ended while others were still running."""
+
+    branch: Branch
+    delta: dict[str, Any]
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WorkflowInstanceData:
+    """A workflow instance: status, data, and where its execution stands."""
+
+    id: UUID
+    workflow_name: str
+    workflow_version: str
+    status: WorkflowStatus
+    context: WorkflowContext
+    current_step: str | None
+    error: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    tokens: list[Token] = field(default_factory=list)
+    ended_branches: list[BranchData] = field(default_factory=list)
+    revision: int = 0
+    """Incremented by every committed change; writers use it for optimistic concurrency."""
+    next_token: int = 1
+    cancel_reason: str | None = None
+
+    @property
+    def active_steps(self) -> list[str]:
+        """Names of the steps that hold a token (runnable, waiting, or arrived at a join)."""
+        return [token.step for token in self.tokens]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The instance's context data."""
+        return self.context.data
+
+
+@dataclass(slots=True)
+class HumanTaskData:
+    """A task waiting for (or done by) a person."""
+
+    id: UUID
+    instance_id: UUID
+    workflow_name: str
+    step_name: str
+    token_id: str
+    title: str
+    description: str = ""
+    form_schema: dict[str, Any] | None = None
+    assignee: str | None = None
+    candidate_groups: list[str] = field(default_factory=list)
+    status: TaskStatus = TaskStatus.OPEN
+    created_at: datetime | None = None
+    due_at: datetime | None = None
+    claimed_by: str | None = None
+    completed_by: str | None = None
+    completed_at: datetime | None = None
+    data: dict[str, Any] | None = None

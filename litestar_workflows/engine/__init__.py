@@ -1,0 +1,28 @@
+"""The execution engine: registry, persistence boundary, dispatch, transitions, the engine."""
+
+from __future__ import annotations
+
+from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
+from litestar_workflows.engine.engine import LocalExecutionEngine
+from litestar_workflows.engine.events import EventBus, InMemoryEventBus, WorkflowEvent
+from litestar_workflows.engine.persistence import (
+    InMemoryPersistence,
+    InstanceChange,
+    TaskClosure,
+    WorkflowPersistence,
+)
+from litestar_workflows.engine.registry import WorkflowRegistry
+
+__all__ = (
+    "EventBus",
+    "InMemoryEventBus",
+    "InMemoryPersistence",
+    "InProcessDispatcher",
+    "InstanceChange",
+    "LocalExecutionEngine",
+    "StepDispatcher",
+    "TaskClosure",
+    "WorkflowEvent",
+    "WorkflowPersistence",
+    "WorkflowRegistry",
+)

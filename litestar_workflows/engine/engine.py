@@ -1,0 +1,656 @@
+"""``LocalExecutionEngine``: the one execution loop.
+
+Every change goes through ``Transition`` (what changes) and ``WorkflowPersistence.commit``
+(one atomic write); runnable tokens go through the ``StepDispatcher``. The engine itself keeps
+only caches: a restarted engine on the same persistence resumes from what was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from litestar_workflows.core.context import StepExecution, WorkflowContext
+from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.core.exceptions import (
+    ConcurrentUpdateError,
+    InvalidTransitionError,
+    StepExecutionError,
+    TaskAlreadyCompletedError,
+    TaskNotFoundError,
+    WorkflowAlreadyCompletedError,
+    WorkflowInstanceNotFoundError,
+    WorkflowsError,
+    WorkflowValidationError,
+)
+from litestar_workflows.core.forms import accepted_form_data
+from litestar_workflows.core.models import HumanTaskData, Token, WorkflowInstanceData
+from litestar_workflows.core.protocols import Step, Workflow
+from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.core.values import ensure_storable
+from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
+from litestar_workflows.engine.events import EventBus
+from litestar_workflows.engine.persistence import InMemoryPersistence, WorkflowPersistence
+from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.transitions import Changes, Transition, new_instance, step_context, view_of
+
+__all__ = ("LocalExecutionEngine",)
+
+logger = logging.getLogger("litestar_workflows.engine")
+
+_MAX_COMMIT_ATTEMPTS = 20
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What running one step produced, before it is committed."""
+
+    execution: StepExecution
+    changes: Changes | None = None
+    chosen: list[str] | None = None
+    retry_in: float | None = None
+    fatal: str | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _snapshot(state: WorkflowInstanceData) -> WorkflowInstanceData:
+    """A copy callers may keep or mutate without touching the committed state."""
+    context = replace(state.context, data=dict(state.context.data), step_history=list(state.context.step_history))
+    return replace(state, context=context, tokens=[replace(token) for token in state.tokens])
+
+
+def _settled(state: WorkflowInstanceData) -> bool:
+    return state.status.is_finished or state.status is WorkflowStatus.WAITING
+
+
+class LocalExecutionEngine:
+    """Runs workflow instances in this process, durably through ``persistence``.
+
+    Args:
+        registry: The definitions the engine can run.
+        persistence: Where state lives; in memory when None.
+        event_bus: Receives ``emit(event_type, instance_id=..., ...)`` after each commit.
+        dispatcher: Runs runnable steps; an in-process asyncio dispatcher when None.
+        clock: Returns the current UTC time (tests may pass a fake one).
+    """
+
+    def __init__(
+        self,
+        registry: WorkflowRegistry,
+        persistence: WorkflowPersistence | None = None,
+        event_bus: EventBus | None = None,
+        *,
+        dispatcher: StepDispatcher | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.registry = registry
+        self.persistence: WorkflowPersistence = persistence if persistence is not None else InMemoryPersistence()
+        self.event_bus = event_bus
+        self.dispatcher: StepDispatcher = dispatcher or InProcessDispatcher(self.run_token)
+        self._clock = clock
+        self._instances: dict[UUID, WorkflowInstanceData] = {}
+        """Committed state of instances with runnable work here (a cache, never the only copy)."""
+        self._locks: dict[UUID, asyncio.Lock] = {}
+        self._running: dict[UUID, dict[str, asyncio.Task[Any]]] = {}
+        self._waiters: dict[UUID, list[asyncio.Future[WorkflowInstanceData]]] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Resume what was committed before a restart; returns how many instances were resumed."""
+        return await self.recover()
+
+    async def recover(self) -> int:
+        """Dispatch every READY token of every running instance (due timers fire at once)."""
+        resumed = 0
+        for instance_id in await self.persistence.instances_to_resume():
+            state = await self.persistence.load_instance(instance_id)
+            if state is None or state.status is not WorkflowStatus.RUNNING:
+                continue
+            self._instances[instance_id] = state
+            for token in state.tokens:
+                if token.status is TokenStatus.READY:
+                    self.dispatcher.dispatch(instance_id, token.id, token.not_before)
+            resumed += 1
+        return resumed
+
+    async def stop(self, grace_period: float = 5.0) -> None:
+        """Stop taking work; running steps get ``grace_period`` seconds, the rest is left to recovery."""
+        await self.dispatcher.close(grace_period)
+
+    # --- starting -----------------------------------------------------------------------------
+
+    def _resolve(self, workflow: type[Workflow] | WorkflowDefinition | str, version: str | None) -> WorkflowDefinition:
+        if isinstance(workflow, str):
+            return self.registry.get_definition(workflow, version)
+        if isinstance(workflow, WorkflowDefinition):
+            if not self.registry.has_workflow(workflow.name, workflow.version):
+                self.registry.register_definition(workflow)
+            registered = self.registry.get_definition(workflow.name, workflow.version)
+            if registered is not workflow:
+                raise WorkflowValidationError(
+                    f"another definition is registered as {workflow.name!r} version {workflow.version!r}",
+                    ["start it by name, or register this one under a new version"],
+                )
+            return registered
+        definition = workflow.get_definition()
+        if not self.registry.has_workflow(definition.name, definition.version):
+            self.registry.register(workflow)
+        return self.registry.get_definition(definition.name, definition.version)
+
+    async def start_workflow(
+        self,
+        workflow: type[Workflow] | WorkflowDefinition | str,
+        initial_data: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+    ) -> WorkflowInstanceData:
+        """Create an instance (committed before this returns) and start running it.
+
+        ``workflow`` is a workflow class, a definition, or a registered name (latest version
+        unless ``version`` is given).
+        """
+        definition = self._resolve(workflow, version)
+        data = dict(initial_data or {})
+        for key, value in data.items():
+            ensure_storable(key, value)
+        now = self._clock()
+        transition = Transition(definition, new_instance(definition, data, now), now)
+        transition.start()
+        await self.persistence.commit(transition.to_change(-1))
+        await self._after_commit(transition, previous=None)
+        return _snapshot(transition.state)
+
+    # --- running steps ------------------------------------------------------------------------
+
+    async def run_token(self, instance_id: UUID, token_id: str) -> None:
+        """Run the step of a committed READY token, then keep going along its branch.
+
+        This is what a dispatcher calls. Tokens that are gone, not runnable, not yet due, or
+        already running in this process are ignored, so duplicate dispatches are harmless.
+        """
+        running = self._running.setdefault(instance_id, {})
+        if token_id in running:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        current: str | None = token_id
+        try:
+            while current is not None:
+                running[current] = task
+                try:
+                    following = await self._run_one(instance_id, current)
+                finally:
+                    running.pop(current, None)
+                current = following
+                if current is not None:
+                    await asyncio.sleep(0)  # let the app breathe between steps, even in a tight loop
+        except asyncio.CancelledError:
+            raise
+        except WorkflowsError:
+            logger.exception("workflow instance %s: token %s could not run", instance_id, current)
+        finally:
+            if not running:
+                self._running.pop(instance_id, None)
+
+    async def _run_one(self, instance_id: UUID, token_id: str) -> str | None:
+        state = await self._load(instance_id)
+        if state is None or state.status is not WorkflowStatus.RUNNING:
+            return None
+        token = next((t for t in state.tokens if t.id == token_id and t.status is TokenStatus.READY), None)
+        if token is None:
+            return None
+        if token.not_before is not None and token.not_before > self._clock():
+            self.dispatcher.dispatch(instance_id, token_id, token.not_before)
+            return None
+        definition = self._definition_of(state)
+        outcome = await self._execute(definition, state, token)
+
+        async def apply(transition: Transition) -> bool:
+            live = transition.token(token_id)
+            if transition.state.status is not WorkflowStatus.RUNNING or live is None:
+                return False  # cancelled, failed or advanced elsewhere meanwhile: drop the result
+            if live.status is not TokenStatus.READY:
+                return False
+            if outcome.fatal is not None:
+                transition.executions.append(outcome.execution)
+                transition.fail(outcome.fatal)
+            elif outcome.execution.status is StepStatus.FAILED:
+                transition.step_failed(live, outcome.execution, outcome.retry_in)
+            else:
+                transition.step_succeeded(live, outcome.changes or Changes(), outcome.execution, outcome.chosen)
+            return True
+
+        transition = await self._transact(instance_id, apply)
+        if transition is None:
+            return None
+        return await self._after_commit(transition, previous=state, continue_from=token_id)
+
+    async def _execute(self, definition: WorkflowDefinition, state: WorkflowInstanceData, token: Token) -> _Outcome:
+        step = definition.steps[token.step]
+        data = view_of(state, token)
+        before = dict(data)
+        context = step_context(state, token, data)
+        started = self._clock()
+        timeout = getattr(step, "timeout", None)
+        try:
+            if not await step.can_execute(context):
+                execution = StepExecution(
+                    token.step,
+                    StepStatus.SKIPPED,
+                    started_at=started,
+                    completed_at=self._clock(),
+                    attempt=token.attempt,
+                )
+                return _Outcome(execution, Changes())
+            if timeout is not None:
+                async with asyncio.timeout(timeout):
+                    result = await step.execute(context)
+            else:
+                result = await step.execute(context)
+            changes = Changes.between(before, context.data)
+            for key, value in changes.set.items():
+                ensure_storable(key, value)
+            ensure_storable("result", result)
+            chosen = self._choose(definition, step, context, result)
+            await step.on_success(context, result)
+        except TimeoutError:
+            return await self._failed(step, context, token, started, f"timed out after {timeout}s", TimeoutError())
+        except _GatewayError as exc:
+            execution = StepExecution(
+                token.step,
+                StepStatus.FAILED,
+                error=str(exc),
+                started_at=started,
+                completed_at=self._clock(),
+                attempt=token.attempt,
+            )
+            return _Outcome(execution, fatal=str(exc))
+        except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
+            return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+        execution = StepExecution(
+            token.step,
+            StepStatus.SUCCEEDED,
+            result=result,
+            started_at=started,
+            completed_at=self._clock(),
+            attempt=token.attempt,
+        )
+        return _Outcome(execution, changes, chosen)
+
+    async def _failed(
+        self,
+        step: Step,
+        context: WorkflowContext,
+        token: Token,
+        started: datetime,
+        error: str,
+        exc: Exception,
+    ) -> _Outcome:
+        try:
+            await step.on_failure(context, exc)
+        except Exception:
+            logger.exception("on_failure of step %r raised", token.step)
+        execution = StepExecution(
+            token.step,
+            StepStatus.FAILED,
+            error=error,
+            started_at=started,
+            completed_at=self._clock(),
+            attempt=token.attempt,
+        )
+        max_retries = int(getattr(step, "max_retries", 0))
+        retry_in: float | None = None
+        if token.attempt <= max_retries:
+            backoff_for = getattr(step, "backoff_for", None)
+            retry_in = float(backoff_for(token.attempt)) if backoff_for is not None else 0.0
+        return _Outcome(execution, retry_in=retry_in)
+
+    @staticmethod
+    def _choose(definition: WorkflowDefinition, step: Step, context: WorkflowContext, result: Any) -> list[str] | None:
+        """The branches a gateway takes (None: evaluate the edge conditions as for any step)."""
+        if step.step_type is not StepType.GATEWAY:
+            return None
+        graph = definition.graph
+        targets = graph.targets_of(step.name)
+        if getattr(step, "gateway_kind", "exclusive") == "parallel":
+            return targets
+        if result is None:
+            matching = graph.get_next_steps(step.name, context)
+            if not matching:
+                raise _GatewayError(f"exclusive gateway {step.name!r} matched no branch")
+            return matching[:1]
+        if result not in targets:
+            raise _GatewayError(
+                f"exclusive gateway {step.name!r} chose {result!r}, which is not one of its branches {targets}"
+            )
+        return [result]
+
+    # --- human tasks and signals --------------------------------------------------------------
+
+    async def complete_human_task(
+        self, instance_id: UUID, step_name: str, user_id: str, data: dict[str, Any]
+    ) -> WorkflowInstanceData:
+        """Complete the open task of ``step_name``: validate, merge, record who, continue."""
+        state = await self._load_fresh(instance_id)
+        definition = self._definition_of(state)
+        if step_name not in definition.steps:
+            raise InvalidTransitionError(f"workflow {state.workflow_name!r} has no step {step_name!r}")
+        token = next((t for t in state.tokens if t.step == step_name and t.task_id is not None), None)
+        if token is None:
+            await self._raise_not_waiting(state, step_name)
+        assert token is not None and token.task_id is not None
+        task = await self.persistence.get_task(token.task_id)
+        if task is None:
+            raise TaskNotFoundError(f"task of step {step_name!r} not found")
+        return await self._complete(task, user_id, data)
+
+    async def complete_task(self, task_id: UUID, user_id: str, data: dict[str, Any]) -> WorkflowInstanceData:
+        """Complete a task by its id (what the REST API calls)."""
+        task = await self.persistence.get_task(task_id)
+        if task is None:
+            raise TaskNotFoundError(f"task {task_id} not found")
+        return await self._complete(task, user_id, data)
+
+    async def _raise_not_waiting(self, state: WorkflowInstanceData, step_name: str) -> None:
+        done = [t for t in await self.persistence.list_tasks(instance_id=state.id) if t.step_name == step_name]
+        if done:
+            raise TaskAlreadyCompletedError(f"the task of step {step_name!r} is already {done[-1].status.value}")
+        if state.status.is_finished:
+            raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
+        waiting = [t.step for t in state.tokens if t.task_id is not None]
+        raise InvalidTransitionError(
+            f"instance {state.id} is not waiting at step {step_name!r} (waiting at: {waiting or 'nothing'})"
+        )
+
+    async def _complete(self, task: HumanTaskData, user_id: str, data: dict[str, Any]) -> WorkflowInstanceData:
+        if task.status is not TaskStatus.OPEN:
+            raise TaskAlreadyCompletedError(f"task {task.id} is already {task.status.value}")
+        state = await self._load_fresh(task.instance_id)
+        if state.status.is_finished:
+            raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
+        definition = self._definition_of(state)
+        accepted = accepted_form_data(definition.steps[task.step_name], data)
+
+        async def apply(transition: Transition) -> bool:
+            token = transition.token(task.token_id)
+            if token is None or token.task_id != task.id:
+                raise TaskAlreadyCompletedError(f"task {task.id} is no longer open")
+            if transition.state.status.is_finished:
+                raise WorkflowAlreadyCompletedError(f"instance {task.instance_id} is {transition.state.status.value}")
+            transition.task_completed(token, task, user_id, accepted)
+            return True
+
+        transition = await self._transact(task.instance_id, apply)
+        assert transition is not None
+        await self._after_commit(transition, previous=state)
+        return _snapshot(transition.state)
+
+    async def signal(self, instance_id: UUID, step_name: str, payload: Any = None) -> WorkflowInstanceData:
+        """Deliver an outside event to the webhook step ``step_name``; its payload lands in the context."""
+        state = await self._load_fresh(instance_id)
+        definition = self._definition_of(state)
+        step = definition.steps.get(step_name)
+        if step is None or step.step_type is not StepType.WEBHOOK:
+            raise InvalidTransitionError(f"workflow {state.workflow_name!r} has no webhook step {step_name!r}")
+        ensure_storable("payload", payload)
+        key: str = getattr(step, "callback_key", "webhook_payload")
+
+        async def apply(transition: Transition) -> bool:
+            if transition.state.status.is_finished:
+                raise WorkflowAlreadyCompletedError(f"instance {instance_id} is {transition.state.status.value}")
+            token = next(
+                (t for t in transition.state.tokens if t.step == step_name and t.status is TokenStatus.WAITING),
+                None,
+            )
+            if token is None:
+                raise InvalidTransitionError(f"instance {instance_id} is not waiting for a signal at {step_name!r}")
+            now = transition.now
+            execution = StepExecution(
+                step_name,
+                StepStatus.SUCCEEDED,
+                result=payload,
+                started_at=now,
+                completed_at=now,
+                attempt=token.attempt,
+            )
+            transition.step_succeeded(token, Changes(set={key: payload}), execution, None)
+            return True
+
+        transition = await self._transact(instance_id, apply)
+        assert transition is not None
+        await self._after_commit(transition, previous=state)
+        return _snapshot(transition.state)
+
+    # --- cancel, retry, schedule --------------------------------------------------------------
+
+    async def cancel_workflow(self, instance_id: UUID, reason: str) -> WorkflowInstanceData:
+        """Cancel: running steps are stopped, open tasks cancelled, the reason recorded."""
+        state = await self._load_fresh(instance_id)
+        lock = self._lock(instance_id)
+        async with lock:
+            running = self._running.get(instance_id, {})
+
+            async def apply(transition: Transition) -> bool:
+                if transition.state.status.is_finished:
+                    raise WorkflowAlreadyCompletedError(
+                        f"instance {instance_id} is already {transition.state.status.value}; it cannot be cancelled"
+                    )
+                transition.cancel(reason, list(running))
+                return True
+
+            transition = await self._transact(instance_id, apply, locked=True)
+            current = asyncio.current_task()
+            for task in list(running.values()):
+                if task is not current:
+                    task.cancel()
+        assert transition is not None
+        await self._after_commit(transition, previous=state)
+        return _snapshot(transition.state)
+
+    async def retry_workflow(self, instance_id: UUID) -> WorkflowInstanceData:
+        """Resume a FAILED instance from the step(s) where it stopped."""
+        state = await self._load_fresh(instance_id)
+
+        async def apply(transition: Transition) -> bool:
+            if transition.state.status is not WorkflowStatus.FAILED:
+                raise InvalidTransitionError(
+                    f"only failed instances can be retried; {instance_id} is {transition.state.status.value}"
+                )
+            transition.retry()
+            return True
+
+        transition = await self._transact(instance_id, apply)
+        assert transition is not None
+        await self._after_commit(transition, previous=state)
+        return _snapshot(transition.state)
+
+    async def schedule_step(self, instance_id: UUID, step_name: str, delay: timedelta | None = None) -> None:
+        """Add a runnable token on ``step_name`` (not before ``delay`` from now), durably."""
+        state = await self._load_fresh(instance_id)
+        definition = self._definition_of(state)
+        if step_name not in definition.steps:
+            raise InvalidTransitionError(f"workflow {state.workflow_name!r} has no step {step_name!r}")
+
+        async def apply(transition: Transition) -> bool:
+            if transition.state.status.is_finished:
+                raise WorkflowAlreadyCompletedError(f"instance {instance_id} is {transition.state.status.value}")
+            transition.schedule(step_name, None if delay is None else transition.now + delay)
+            return True
+
+        transition = await self._transact(instance_id, apply)
+        assert transition is not None
+        await self._after_commit(transition, previous=state)
+
+    async def execute_step(self, step: Step, context: WorkflowContext, previous_result: Any = None) -> Any:
+        """Run one step outside any instance (hooks included); raises ``StepExecutionError`` on failure."""
+        if previous_result is not None:
+            context.set("_previous_result", previous_result)
+        if not await step.can_execute(context):
+            return None
+        try:
+            result = await step.execute(context)
+        except Exception as exc:
+            await step.on_failure(context, exc)
+            raise StepExecutionError(step.name, f"{type(exc).__name__}: {exc}") from exc
+        await step.on_success(context, result)
+        return result
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def get_instance(self, instance_id: UUID) -> WorkflowInstanceData:
+        """The committed state of an instance (a copy); raises ``WorkflowInstanceNotFoundError``."""
+        return _snapshot(await self._load_fresh(instance_id))
+
+    def get_running_instances(self) -> list[WorkflowInstanceData]:
+        """Instances that are running or waiting (among those this engine can see synchronously)."""
+        return [
+            _snapshot(state)
+            for state in self._known_instances()
+            if state.status in {WorkflowStatus.RUNNING, WorkflowStatus.WAITING}
+        ]
+
+    def get_all_instances(self) -> list[WorkflowInstanceData]:
+        """Every instance this engine can see synchronously (all of them with in-memory persistence)."""
+        return [_snapshot(state) for state in self._known_instances()]
+
+    def _known_instances(self) -> list[WorkflowInstanceData]:
+        if isinstance(self.persistence, InMemoryPersistence):
+            return list(self.persistence.all_instances())
+        return list(self._instances.values())
+
+    async def get_tasks(
+        self, instance_id: UUID | None = None, status: TaskStatus | None = TaskStatus.OPEN
+    ) -> list[HumanTaskData]:
+        """Human tasks (open ones by default), optionally of one instance."""
+        return await self.persistence.list_tasks(instance_id=instance_id, status=status)
+
+    async def wait_for(self, instance_id: UUID, timeout: float | None = None) -> WorkflowInstanceData:
+        """Wait until the instance is completed, failed, cancelled, or waiting for outside input.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        state = await self._load_fresh(instance_id)
+        if _settled(state):
+            return _snapshot(state)
+        future: asyncio.Future[WorkflowInstanceData] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(instance_id, []).append(future)
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            waiters = self._waiters.get(instance_id)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiters[instance_id]
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _lock(self, instance_id: UUID) -> asyncio.Lock:
+        lock = self._locks.get(instance_id)
+        if lock is None:
+            lock = self._locks[instance_id] = asyncio.Lock()
+        return lock
+
+    def _definition_of(self, state: WorkflowInstanceData) -> WorkflowDefinition:
+        return self.registry.get_definition(state.workflow_name, state.workflow_version)
+
+    async def _load(self, instance_id: UUID) -> WorkflowInstanceData | None:
+        cached = self._instances.get(instance_id)
+        if cached is not None:
+            return cached
+        return await self.persistence.load_instance(instance_id)
+
+    async def _load_fresh(self, instance_id: UUID) -> WorkflowInstanceData:
+        state = await self.persistence.load_instance(instance_id)
+        if state is None:
+            raise WorkflowInstanceNotFoundError(instance_id)
+        return state
+
+    async def _transact(
+        self,
+        instance_id: UUID,
+        apply: Callable[[Transition], Awaitable[bool]],
+        *,
+        locked: bool = False,
+    ) -> Transition | None:
+        """Load, change, commit; on a concurrent update by another writer, reload and redo."""
+        if not locked:
+            async with self._lock(instance_id):
+                return await self._transact(instance_id, apply, locked=True)
+        for _ in range(_MAX_COMMIT_ATTEMPTS):
+            state = await self._load(instance_id)
+            if state is None:
+                raise WorkflowInstanceNotFoundError(instance_id)
+            transition = Transition(self._definition_of(state), state, self._clock())
+            if not await apply(transition):
+                return None
+            try:
+                await self.persistence.commit(transition.to_change(state.revision))
+            except ConcurrentUpdateError:
+                self._instances.pop(instance_id, None)
+                continue
+            return transition
+        raise ConcurrentUpdateError(f"instance {instance_id} kept changing; gave up after {_MAX_COMMIT_ATTEMPTS} tries")
+
+    async def _after_commit(
+        self,
+        transition: Transition,
+        previous: WorkflowInstanceData | None,
+        continue_from: str | None = None,
+    ) -> str | None:
+        """Publish a committed transition: cache, waiters, events, and dispatch of new work.
+
+        Returns a token the caller may run inline (the continuation of ``continue_from``'s branch).
+        """
+        state = transition.state
+        if state.status is WorkflowStatus.RUNNING:
+            self._instances[state.id] = state
+        else:
+            self._instances.pop(state.id, None)
+            if not self._running.get(state.id):
+                self._locks.pop(state.id, None)
+        if _settled(state):
+            for future in self._waiters.pop(state.id, []):
+                if not future.done():
+                    future.set_result(_snapshot(state))
+        await self._emit(state.id, transition.events)
+        if state.status is not WorkflowStatus.RUNNING:
+            return None
+        return self._dispatch_new_work(state, previous, continue_from)
+
+    async def _emit(self, instance_id: UUID, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.event_bus is None:
+            return
+        for event_type, payload in events:
+            try:
+                await self.event_bus.emit(event_type, instance_id=instance_id, **payload)
+            except Exception:
+                logger.exception("event bus failed on %s", event_type)
+
+    def _dispatch_new_work(
+        self, state: WorkflowInstanceData, previous: WorkflowInstanceData | None, continue_from: str | None
+    ) -> str | None:
+        before = {t.id for t in previous.tokens if t.status is TokenStatus.READY} if previous else set()
+        continuation: str | None = None
+        for token in state.tokens:
+            if token.status is not TokenStatus.READY or (token.id in before and token.id != continue_from):
+                continue
+            if continue_from is not None and continuation is None and token.not_before is None:
+                continuation = token.id
+            else:
+                self.dispatcher.dispatch(state.id, token.id, token.not_before)
+        return continuation
+
+
+class _GatewayError(WorkflowsError):
+    """A gateway could not pick a branch: the instance fails at once (retrying would not help)."""

@@ -1,0 +1,126 @@
+"""Name -> version -> definition, with validation on registration."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.core.exceptions import WorkflowNotFoundError, WorkflowValidationError
+from litestar_workflows.core.protocols import Workflow
+
+__all__ = ("WorkflowRegistry", "version_key")
+
+_VERSION_PART = re.compile(r"[.\-+_]")
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key comparing versions part by part, numbers numerically (``10.0.0`` > ``9.0.0``).
+
+    A release sorts after its pre-releases (``1.0.0`` > ``1.0.0-rc1``).
+    """
+    parts: list[tuple[int, int | str]] = []
+    for part in _VERSION_PART.split(version.strip().lstrip("vV")):
+        if part.isdigit():
+            parts.append((2, int(part)))
+        elif part:
+            parts.append((1, part))
+    parts.append((1, "~"))  # a bare release outranks "1.0.0-anything"
+    return tuple(parts)
+
+
+class WorkflowRegistry:
+    """Every workflow definition the engine can run, by name and version."""
+
+    __slots__ = ("_classes", "_definitions")
+
+    def __init__(self) -> None:
+        self._definitions: dict[str, dict[str, WorkflowDefinition]] = {}
+        self._classes: dict[str, dict[str, type[Any]]] = {}
+
+    def register(self, workflow_class: type[Workflow] | type[Any]) -> WorkflowDefinition:
+        """Register a workflow class (anything with a ``get_definition()`` classmethod)."""
+        get_definition = getattr(workflow_class, "get_definition", None)
+        if get_definition is None:
+            msg = f"{workflow_class!r} has no get_definition() classmethod"
+            raise TypeError(msg)
+        definition: WorkflowDefinition = get_definition()
+        self.register_definition(definition)
+        self._classes.setdefault(definition.name, {})[definition.version] = workflow_class
+        return definition
+
+    def register_definition(self, definition: WorkflowDefinition, *, replace: bool = False) -> None:
+        """Validate and register ``definition``.
+
+        Registering the same object twice is a no-op. Another definition under an existing
+        name and version is refused unless ``replace`` is set: running instances would change
+        behaviour under their feet, so publish a new version instead.
+        """
+        problems = definition.validate()
+        if problems:
+            raise WorkflowValidationError(f"workflow {definition.name!r} is invalid", problems)
+        versions = self._definitions.setdefault(definition.name, {})
+        existing = versions.get(definition.version)
+        if existing is not None and existing is not definition and not replace:
+            raise WorkflowValidationError(
+                f"workflow {definition.name!r} version {definition.version!r} is already registered",
+                ["register it under a new version, or pass replace=True"],
+            )
+        versions[definition.version] = definition
+        _ = definition.graph  # analyse once, now, not on the first run
+
+    def get_definition(self, name: str, version: str | None = None) -> WorkflowDefinition:
+        """The definition of ``name`` at ``version`` (the latest when None)."""
+        versions = self._definitions.get(name)
+        if not versions:
+            raise WorkflowNotFoundError(name, version)
+        if version is None:
+            return versions[max(versions, key=version_key)]
+        try:
+            return versions[version]
+        except KeyError:
+            raise WorkflowNotFoundError(name, version) from None
+
+    def get_workflow_class(self, name: str, version: str | None = None) -> type[Any]:
+        """The class registered for ``name`` (latest version when None)."""
+        definition = self.get_definition(name, version)
+        try:
+            return self._classes[name][definition.version]
+        except KeyError:
+            raise WorkflowNotFoundError(name, definition.version) from None
+
+    def list_definitions(self, active_only: bool = False) -> list[WorkflowDefinition]:
+        """The latest version of every workflow, or every version when ``active_only`` is False."""
+        result: list[WorkflowDefinition] = []
+        for name in sorted(self._definitions):
+            versions = self._definitions[name]
+            if active_only:
+                result.append(versions[max(versions, key=version_key)])
+            else:
+                result.extend(versions[v] for v in sorted(versions, key=version_key))
+        return result
+
+    def get_versions(self, name: str) -> list[str]:
+        """Registered versions of ``name``, oldest first."""
+        versions = self._definitions.get(name)
+        if not versions:
+            raise WorkflowNotFoundError(name)
+        return sorted(versions, key=version_key)
+
+    def has_workflow(self, name: str, version: str | None = None) -> bool:
+        """True if ``name`` (at ``version``, when given) is registered."""
+        versions = self._definitions.get(name, {})
+        return bool(versions) if version is None else version in versions
+
+    def unregister(self, name: str, version: str | None = None) -> None:
+        """Forget ``name`` (one version, or all when None)."""
+        if not self.has_workflow(name, version):
+            raise WorkflowNotFoundError(name, version)
+        if version is None:
+            self._definitions.pop(name, None)
+            self._classes.pop(name, None)
+            return
+        self._definitions[name].pop(version, None)
+        self._classes.get(name, {}).pop(version, None)
+        if not self._definitions[name]:
+            del self._definitions[name]

@@ -1,0 +1,436 @@
+"""How an instance's state changes when something happens to it.
+
+Pure state manipulation, no I/O: the engine builds one :class:`Transition` per event (a step
+finished or failed, a task was completed, a signal arrived, a cancel was requested), and hands
+its result to ``WorkflowPersistence.commit`` as one atomic change.
+
+Execution is modelled with tokens. A step that finishes moves its token along every outgoing
+edge whose condition holds (several edges: a fork, one token per branch). A step with several
+incoming sources is a join: arriving tokens wait (ARRIVED) until no other live token can still
+reach the join, then merge into one token that runs the join step once. While several tokens
+are alive, each keeps what its steps wrote in its own ``delta``; deltas are merged into the
+instance data in branch order (first declared branch first, later branches win on conflicts),
+so the outcome never depends on which branch happened to finish first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from litestar_workflows.core.context import StepExecution, WorkflowContext
+from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
+from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
+
+__all__ = ("Changes", "Transition", "new_instance", "step_context", "view_of")
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a step did to the data it saw: keys set and keys removed."""
+
+    set: dict[str, Any] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+
+    @classmethod
+    def between(cls, before: dict[str, Any], after: dict[str, Any]) -> Changes:
+        """Keys whose value object changed (or appeared), and keys that disappeared."""
+        changed = {key: value for key, value in after.items() if key not in before or before[key] is not value}
+        removed = [key for key in before if key not in after]
+        return cls(changed, removed)
+
+
+def view_of(instance: WorkflowInstanceData, token: Token) -> dict[str, Any]:
+    """The data a step on ``token`` sees: the instance data plus the token's branch-local writes."""
+    data = dict(instance.context.data)
+    if token.delta:
+        data.update(token.delta)
+    for key in token.removed:
+        data.pop(key, None)
+    return data
+
+
+def step_context(instance: WorkflowInstanceData, token: Token, data: dict[str, Any]) -> WorkflowContext:
+    """A fresh context for running (or evaluating conditions at) ``token``."""
+    return replace(instance.context, data=data, current_step=token.step, attempt=token.attempt)
+
+
+def _merge_into(data: dict[str, Any], delta: dict[str, Any], removed: list[str]) -> None:
+    data.update(delta)
+    for key in removed:
+        data.pop(key, None)
+
+
+def _common_prefix(branches: list[tuple[int, ...]]) -> tuple[int, ...]:
+    prefix = branches[0]
+    for branch in branches[1:]:
+        length = 0
+        for left, right in zip(prefix, branch, strict=False):
+            if left != right:
+                break
+            length += 1
+        prefix = prefix[:length]
+    return prefix
+
+
+class Transition:
+    """One change of one instance, built on a copy of its committed state."""
+
+    __slots__ = (
+        "closed_tasks",
+        "definition",
+        "events",
+        "executions",
+        "graph",
+        "now",
+        "opened_tasks",
+        "state",
+    )
+
+    def __init__(self, definition: WorkflowDefinition, committed: WorkflowInstanceData, now: datetime) -> None:
+        self.definition = definition
+        self.graph = definition.graph
+        self.now = now
+        # The history list is shared: persistence appends the new executions after a successful commit.
+        self.state = replace(
+            committed,
+            context=replace(committed.context, data=dict(committed.context.data)),
+            tokens=[replace(token) for token in committed.tokens],
+            ended_branches=list(committed.ended_branches),
+            revision=committed.revision + 1,
+        )
+        self.executions: list[StepExecution] = []
+        self.opened_tasks: list[HumanTaskData] = []
+        self.closed_tasks: list[TaskClosure] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def to_change(self, expected_revision: int) -> InstanceChange:
+        """The atomic change to commit."""
+        return InstanceChange(
+            instance=self.state,
+            expected_revision=expected_revision,
+            executions=self.executions,
+            opened_tasks=self.opened_tasks,
+            closed_tasks=self.closed_tasks,
+        )
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def token(self, token_id: str) -> Token | None:
+        """The live token with this id, or None."""
+        for token in self.state.tokens:
+            if token.id == token_id:
+                return token
+        return None
+
+    def _take(self, token: Token) -> None:
+        self.state.tokens.remove(token)
+
+    def _new_token(self, step: str, parent: Token, branch: tuple[int, ...]) -> Token:
+        token_id = f"t{self.state.next_token}"
+        self.state.next_token += 1
+        return Token(token_id, step, branch=branch, delta=dict(parent.delta), removed=list(parent.removed))
+
+    def start(self) -> None:
+        """Place the first token on the initial step."""
+        root = Token("", self.definition.initial_step)
+        self._enter(self._new_token(self.definition.initial_step, root, ()))
+        self._settle()
+        self.events.insert(0, ("workflow.started", {"workflow_name": self.state.workflow_name}))
+
+    # --- events -------------------------------------------------------------------------------
+
+    def step_succeeded(
+        self, token: Token, changes: Changes, execution: StepExecution, chosen: list[str] | None
+    ) -> None:
+        """``token``'s step finished: record it, apply its writes, move on.
+
+        ``chosen`` overrides the edge evaluation (gateways); None evaluates the edge conditions.
+        """
+        self.executions.append(execution)
+        self.events.append(
+            (
+                "step.succeeded",
+                {"step_name": token.step, "attempt": execution.attempt, "status": execution.status},
+            )
+        )
+        token.delta.update(changes.set)
+        for key in changes.set:
+            if key in token.removed:
+                token.removed.remove(key)
+        for key in changes.removed:
+            token.delta.pop(key, None)
+            if key not in token.removed:
+                token.removed.append(key)
+        self._take(token)
+        if chosen is None:
+            if self.graph.is_terminal(token.step):
+                chosen = []
+            else:
+                context = step_context(self.state, token, view_of(self.state, token))
+                chosen = self.graph.get_next_steps(token.step, context)
+                if not chosen:
+                    self.fail(f"no outgoing edge of step {token.step!r} matched; the instance cannot continue")
+                    self.state.tokens.append(token)
+                    return
+        if not chosen:
+            self.state.ended_branches.append(BranchData(token.branch, token.delta, token.removed))
+        forked = len(chosen) > 1
+        for index, target in enumerate(chosen):
+            self._enter(self._new_token(target, token, (*token.branch, index) if forked else token.branch))
+        self._settle()
+
+    def step_failed(self, token: Token, execution: StepExecution, retry_in: float | None) -> None:
+        """An attempt failed: schedule the next one after ``retry_in`` seconds, or fail the instance."""
+        self.executions.append(execution)
+        self.events.append(
+            ("step.failed", {"step_name": token.step, "attempt": execution.attempt, "error": execution.error})
+        )
+        token.attempt += 1
+        if retry_in is None:
+            self.fail(f"step {token.step!r} failed after {execution.attempt} attempt(s): {execution.error}")
+            return
+        token.not_before = self.now + timedelta(seconds=retry_in) if retry_in > 0 else None
+        self._settle()
+
+    def task_completed(self, token: Token, task: HumanTaskData, user_id: str, accepted: dict[str, Any]) -> None:
+        """A person completed ``task``: record who and what, then continue like a finished step."""
+        self.closed_tasks.append(TaskClosure(task.id, TaskStatus.COMPLETED, user_id, self.now, accepted))
+        self.events.append(
+            ("task.completed", {"task_id": str(task.id), "step_name": task.step_name, "user_id": user_id})
+        )
+        execution = StepExecution(
+            step_name=token.step,
+            status=StepStatus.SUCCEEDED,
+            result=accepted,
+            started_at=task.created_at,
+            completed_at=self.now,
+            output_data=accepted,
+            attempt=token.attempt,
+            completed_by=user_id,
+        )
+        token.task_id = None
+        self.state.context.user_id = user_id
+        self.step_succeeded(token, Changes(set=dict(accepted)), execution, None)
+
+    def fail(self, error: str) -> None:
+        """Mark the instance FAILED; open tasks are cancelled (a retry opens them again)."""
+        self.state.status = WorkflowStatus.FAILED
+        self.state.error = error
+        self.state.completed_at = self.now
+        self._close_open_tasks()
+        self.events.append(("workflow.failed", {"error": error}))
+
+    def cancel(self, reason: str, running: list[str]) -> None:
+        """Cancel the instance; ``running`` are tokens whose step was executing when cancelled."""
+        for token in self.state.tokens:
+            if token.id in running:
+                self.executions.append(
+                    StepExecution(
+                        token.step,
+                        StepStatus.CANCELED,
+                        error=f"canceled: {reason}",
+                        started_at=self.now,
+                        completed_at=self.now,
+                        attempt=token.attempt,
+                    )
+                )
+        self.state.status = WorkflowStatus.CANCELED
+        self.state.cancel_reason = reason
+        self.state.error = f"Canceled: {reason}"
+        self.state.completed_at = self.now
+        self._close_open_tasks()
+        self.events.append(("workflow.canceled", {"reason": reason}))
+
+    def retry(self) -> None:
+        """Resume a FAILED instance: runnable tokens run again, waiting tokens reopen their tasks."""
+        self.state.status = WorkflowStatus.RUNNING
+        self.state.error = None
+        self.state.completed_at = None
+        waiting = [token for token in self.state.tokens if token.status is TokenStatus.WAITING]
+        for token in self.state.tokens:
+            if token.status is TokenStatus.READY:
+                token.not_before = None
+        for token in waiting:
+            self.state.tokens.remove(token)
+            self._activate(token)
+        self.events.append(("workflow.retried", {}))
+        self._settle()
+
+    def schedule(self, step: str, not_before: datetime | None) -> None:
+        """Add a runnable token on ``step`` (an operator's manual intervention)."""
+        root = Token("", step)
+        token = self._new_token(step, root, ())
+        self._activate(token)
+        if not_before is not None and token.status is TokenStatus.READY:
+            token.not_before = not_before
+        self.events.append(("step.scheduled", {"step_name": step}))
+        self._settle()
+
+    def _close_open_tasks(self) -> None:
+        for token in self.state.tokens:
+            if token.task_id is not None:
+                self.closed_tasks.append(TaskClosure(token.task_id, TaskStatus.CANCELED, completed_at=self.now))
+                token.task_id = None
+
+    # --- placing tokens -----------------------------------------------------------------------
+
+    def _enter(self, token: Token) -> None:
+        if self.graph.is_join(token.step):
+            token.status = TokenStatus.ARRIVED
+            self.state.tokens.append(token)
+        else:
+            self._activate(token)
+
+    def _activate(self, token: Token) -> None:
+        step = self.definition.steps[token.step]
+        self.state.tokens.append(token)
+        token.status = TokenStatus.READY
+        token.not_before = None
+        if step.step_type is StepType.HUMAN:
+            token.status = TokenStatus.WAITING
+            self._open_task(token, step)
+        elif step.step_type is StepType.WEBHOOK:
+            token.status = TokenStatus.WAITING
+        elif step.step_type is StepType.TIMER:
+            context = step_context(self.state, token, view_of(self.state, token))
+            try:
+                wait: timedelta = step.get_duration(context)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - a user callable; its failure fails the instance
+                self.fail(f"timer {token.step!r} could not compute its duration: {exc!r}")
+                return
+            token.not_before = self.now + wait
+
+    def _open_task(self, token: Token, step: Any) -> None:
+        view = view_of(self.state, token)
+        assignee = view.get(step.assignee_key) if step.assignee_key else None
+        due_in: timedelta | None = step.due_in
+        task = HumanTaskData(
+            id=uuid4(),
+            instance_id=self.state.id,
+            workflow_name=self.state.workflow_name,
+            step_name=token.step,
+            token_id=token.id,
+            title=step.title,
+            description=step.description,
+            form_schema=step.form_schema,
+            assignee=None if assignee is None else str(assignee),
+            candidate_groups=list(step.candidate_groups),
+            status=TaskStatus.OPEN,
+            created_at=self.now,
+            due_at=None if due_in is None else self.now + due_in,
+        )
+        token.task_id = task.id
+        self.opened_tasks.append(task)
+        self.events.append(("task.created", {"task_id": str(task.id), "step_name": token.step}))
+
+    # --- joins and the instance status --------------------------------------------------------
+
+    def _resolve_joins(self) -> None:
+        fired = True
+        while fired:
+            fired = False
+            for join in dict.fromkeys(t.step for t in self.state.tokens if t.status is TokenStatus.ARRIVED):
+                if not self._join_blocked(join):
+                    self._fire(join)
+                    fired = True
+                    break
+            else:
+                if self._only_arrivals():
+                    # Joins waiting on each other through a cycle: release the first so the instance moves.
+                    self._fire(next(t.step for t in self.state.tokens))
+                    fired = True
+
+    def _join_blocked(self, join: str) -> bool:
+        reach = self.graph.reach
+        return any(
+            join in reach[token.step]
+            for token in self.state.tokens
+            if not (token.status is TokenStatus.ARRIVED and token.step == join)
+        )
+
+    def _only_arrivals(self) -> bool:
+        tokens = self.state.tokens
+        return bool(tokens) and all(token.status is TokenStatus.ARRIVED for token in tokens)
+
+    def _fire(self, join: str) -> None:
+        arrived = [t for t in self.state.tokens if t.status is TokenStatus.ARRIVED and t.step == join]
+        arrived.sort(key=lambda token: token.branch)
+        delta: dict[str, Any] = {}
+        removed: list[str] = []
+        for token in arrived:
+            self.state.tokens.remove(token)
+            for key in token.removed:
+                delta.pop(key, None)
+                if key not in removed:
+                    removed.append(key)
+            delta.update(token.delta)
+            removed = [key for key in removed if key not in token.delta]
+        merged = Token(
+            f"t{self.state.next_token}",
+            join,
+            branch=_common_prefix([t.branch for t in arrived]),
+            delta=delta,
+            removed=removed,
+        )
+        self.state.next_token += 1
+        self._activate(merged)
+
+    def _settle(self) -> None:
+        if self.state.status is not WorkflowStatus.FAILED:
+            self._resolve_joins()
+        state = self.state
+        if state.status in {WorkflowStatus.FAILED, WorkflowStatus.CANCELED}:
+            state.current_step = state.tokens[0].step if state.tokens else None
+            return
+        tokens = state.tokens
+        if not tokens:
+            for ended in sorted(state.ended_branches, key=lambda branch: branch.branch):
+                _merge_into(state.context.data, ended.delta, ended.removed)
+            state.ended_branches = []
+            state.status = WorkflowStatus.COMPLETED
+            state.completed_at = self.now
+            state.current_step = None
+            self.events.append(("workflow.completed", {}))
+            return
+        if len(tokens) == 1 and not state.ended_branches and (tokens[0].delta or tokens[0].removed):
+            only = tokens[0]
+            _merge_into(state.context.data, only.delta, only.removed)
+            only.delta = {}
+            only.removed = []
+        runnable = any(token.status is TokenStatus.READY for token in tokens)
+        previous = state.status
+        state.status = WorkflowStatus.RUNNING if runnable else WorkflowStatus.WAITING
+        state.current_step = tokens[0].step
+        if state.status is WorkflowStatus.WAITING and previous is not WorkflowStatus.WAITING:
+            self.events.append(("workflow.waiting", {"steps": [t.step for t in tokens]}))
+
+
+def new_instance(
+    definition: WorkflowDefinition, data: dict[str, Any], now: datetime, instance_id: UUID | None = None
+) -> WorkflowInstanceData:
+    """A PENDING instance of ``definition`` holding ``data``, with no tokens yet."""
+    identifier = instance_id or uuid4()
+    context = WorkflowContext(
+        workflow_id=identifier,
+        instance_id=identifier,
+        data=dict(data),
+        metadata={"workflow_name": definition.name, "workflow_version": definition.version},
+        current_step=definition.initial_step,
+        step_history=[],
+        started_at=now,
+    )
+    return WorkflowInstanceData(
+        id=identifier,
+        workflow_name=definition.name,
+        workflow_version=definition.version,
+        status=WorkflowStatus.PENDING,
+        context=context,
+        current_step=definition.initial_step,
+        started_at=now,
+        revision=-1,
+    )

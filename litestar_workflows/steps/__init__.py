@@ -1,0 +1,19 @@
+"""Step base classes and the built-in steps."""
+
+from __future__ import annotations
+
+from litestar_workflows.steps.base import BaseHumanStep, BaseMachineStep, BaseStep, RetryBackoff
+from litestar_workflows.steps.gateways import ExclusiveGateway, ParallelGateway
+from litestar_workflows.steps.timer import TimerStep
+from litestar_workflows.steps.webhook import WebhookStep
+
+__all__ = (
+    "BaseHumanStep",
+    "BaseMachineStep",
+    "BaseStep",
+    "ExclusiveGateway",
+    "ParallelGateway",
+    "RetryBackoff",
+    "TimerStep",
+    "WebhookStep",
+)

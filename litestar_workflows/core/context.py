@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -62,7 +62,31 @@ class WorkflowContext:
 
     def with_step(self, step_name: str) -> WorkflowContext:
         """Return a copy positioned on ``step_name`` with its own data dict."""
-        return replace(self, current_step=step_name, data=dict(self.data), metadata=dict(self.metadata))
+        return self.evolve(current_step=step_name, data=dict(self.data), metadata=dict(self.metadata))
+
+    def evolve(
+        self,
+        *,
+        data: dict[str, Any] | None = None,
+        current_step: str | None = None,
+        attempt: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        step_history: list[StepExecution] | None = None,
+    ) -> WorkflowContext:
+        """A shallow copy with some fields replaced (``dataclasses.replace`` is too slow for the hot path)."""
+        return WorkflowContext(
+            self.workflow_id,
+            self.instance_id,
+            self.data if data is None else data,
+            self.metadata if metadata is None else metadata,
+            self.current_step if current_step is None else current_step,
+            self.step_history if step_history is None else step_history,
+            self.started_at,
+            self.user_id,
+            self.tenant_id,
+            self.attempt if attempt is None else attempt,
+            self.session,
+        )
 
     @property
     def idempotency_key(self) -> str:

@@ -25,8 +25,10 @@ class Token:
 
     ``branch`` is the path of fork choices that led here (``(0, 2)``: third branch of a fork
     inside the first branch of an earlier fork). While several tokens are alive, each keeps the
-    data its steps wrote in ``delta``; deltas merge into the instance data in branch order when
-    the branches join or the instance ends, so the result never depends on timing.
+    data its steps wrote in ``delta``, and who wrote each key in ``writers``; deltas merge when
+    the branches join or the instance ends, so the result never depends on timing: a write by a
+    descendant branch supersedes its ancestor's, and of concurrent writes the later-declared
+    branch wins.
     """
 
     id: str
@@ -41,6 +43,23 @@ class Token:
     """Number of the next attempt (1 + failed attempts recorded so far)."""
     task_id: UUID | None = None
     """The open human task this WAITING token belongs to."""
+    writers: dict[str, Branch] = field(default_factory=dict)
+    """For each key in ``delta`` or ``removed``, the branch that wrote it (to merge causally)."""
+
+    def copy(self) -> Token:
+        """A copy whose ``delta`` and ``removed`` can be changed without touching this token."""
+        return Token(
+            self.id,
+            self.step,
+            self.status,
+            self.branch,
+            dict(self.delta) if self.delta else {},
+            list(self.removed) if self.removed else [],
+            self.not_before,
+            self.attempt,
+            self.task_id,
+            dict(self.writers) if self.writers else {},
+        )
 
 
 @dataclass(slots=True)
@@ -50,6 +69,7 @@ class BranchData:
     branch: Branch
     delta: dict[str, Any]
     removed: list[str] = field(default_factory=list)
+    writers: dict[str, Branch] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -71,6 +91,29 @@ class WorkflowInstanceData:
     """Incremented by every committed change; writers use it for optimistic concurrency."""
     next_token: int = 1
     cancel_reason: str | None = None
+
+    def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
+        """A copy with its own data dict, tokens and branch list (the step history is shared unless asked)."""
+        context = self.context.evolve(
+            data=dict(self.context.data),
+            step_history=self.context.step_history if share_history else list(self.context.step_history),
+        )
+        return WorkflowInstanceData(
+            self.id,
+            self.workflow_name,
+            self.workflow_version,
+            self.status,
+            context,
+            self.current_step,
+            self.error,
+            self.started_at,
+            self.completed_at,
+            [token.copy() for token in self.tokens],
+            list(self.ended_branches),
+            self.revision,
+            self.next_token,
+            self.cancel_reason,
+        )
 
     @property
     def active_steps(self) -> list[str]:

@@ -8,12 +8,15 @@ only caches: a restarted engine on the same persistence resumes from what was co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
@@ -35,7 +38,12 @@ from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, Toke
 from litestar_workflows.core.values import ensure_storable
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
-from litestar_workflows.engine.persistence import InMemoryPersistence, WorkflowPersistence
+from litestar_workflows.engine.persistence import (
+    InMemoryPersistence,
+    InstanceChange,
+    WorkflowPersistence,
+    next_run_at,
+)
 from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.engine.transitions import Changes, Transition, new_instance, step_context, view_of
 
@@ -63,8 +71,7 @@ def _utcnow() -> datetime:
 
 def _snapshot(state: WorkflowInstanceData) -> WorkflowInstanceData:
     """A copy callers may keep or mutate without touching the committed state."""
-    context = replace(state.context, data=dict(state.context.data), step_history=list(state.context.step_history))
-    return replace(state, context=context, tokens=[replace(token) for token in state.tokens])
+    return state.copy(share_history=False)
 
 
 def _settled(state: WorkflowInstanceData) -> bool:
@@ -80,6 +87,11 @@ class LocalExecutionEngine:
         event_bus: Receives ``emit(event_type, instance_id=..., ...)`` after each commit.
         dispatcher: Runs runnable steps; an in-process asyncio dispatcher when None.
         clock: Returns the current UTC time (tests may pass a fake one).
+        owner_id: Names this engine in instance leases (unique per process by default).
+        lease_seconds: How long a lease lasts without renewal; another engine takes over an
+            instance whose lease expired (its process died).
+        poll_interval: Seconds between scans for claimable work (due timers, expired leases,
+            work released by a stopped engine) once :meth:`start` was called.
     """
 
     def __init__(
@@ -90,6 +102,9 @@ class LocalExecutionEngine:
         *,
         dispatcher: StepDispatcher | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        owner_id: str | None = None,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 1.0,
     ) -> None:
         self.registry = registry
         self.persistence: WorkflowPersistence = persistence if persistence is not None else InMemoryPersistence()
@@ -101,30 +116,84 @@ class LocalExecutionEngine:
         self._locks: dict[UUID, asyncio.Lock] = {}
         self._running: dict[UUID, dict[str, asyncio.Task[Any]]] = {}
         self._waiters: dict[UUID, list[asyncio.Future[WorkflowInstanceData]]] = {}
+        self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._held: set[UUID] = set()
+        """Instances whose lease this engine holds: only these are advanced here."""
+        self._background: list[asyncio.Task[None]] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> int:
-        """Resume what was committed before a restart; returns how many instances were resumed."""
-        return await self.recover()
+        """Resume committed work and keep claiming it; returns how many instances were resumed.
 
-    async def recover(self) -> int:
-        """Dispatch every READY token of every running instance (due timers fire at once)."""
-        resumed = 0
-        for instance_id in await self.persistence.instances_to_resume():
-            state = await self.persistence.load_instance(instance_id)
-            if state is None or state.status is not WorkflowStatus.RUNNING:
-                continue
-            self._instances[instance_id] = state
-            for token in state.tokens:
-                if token.status is TokenStatus.READY:
-                    self.dispatcher.dispatch(instance_id, token.id, token.not_before)
-            resumed += 1
+        Recovery is the same claim that runs every ``poll_interval``: running instances with a
+        due token whose lease is free or expired (a crashed process), including timers that
+        fell due while no engine was up. WAITING instances stay waiting.
+        """
+        resumed = await self.recover()
+        if not self._background:
+            loop = asyncio.get_running_loop()
+            self._background = [loop.create_task(self._poll_forever()), loop.create_task(self._renew_forever())]
         return resumed
 
+    async def recover(self) -> int:
+        """Claim and dispatch every instance with due work and a free or expired lease, once."""
+        resumed = 0
+        while True:
+            now = self._clock()
+            claimed = await self.persistence.claim_runnable(self.owner_id, now, self._lease_until(now), 200)
+            fresh = [instance_id for instance_id in claimed if instance_id not in self._held]
+            for instance_id in fresh:
+                state = await self.persistence.load_instance(instance_id)
+                if state is None or state.status is not WorkflowStatus.RUNNING:
+                    continue
+                self._held.add(instance_id)
+                self._instances[instance_id] = state
+                for token in state.tokens:
+                    if token.status is TokenStatus.READY:
+                        self.dispatcher.dispatch(instance_id, token.id, token.not_before)
+                resumed += 1
+            if len(claimed) < 200 or not fresh:
+                return resumed
+
     async def stop(self, grace_period: float = 5.0) -> None:
-        """Stop taking work; running steps get ``grace_period`` seconds, the rest is left to recovery."""
+        """Stop taking work; running steps get ``grace_period`` seconds, the rest is left to recovery.
+
+        Leases are released, so another engine can take the instances over at once.
+        """
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background = []
         await self.dispatcher.close(grace_period)
+        await self.persistence.release_leases(self.owner_id)
+        self._held.clear()
+        self._instances.clear()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                await self.recover()
+            except Exception:
+                logger.exception("claiming work failed; retrying in %ss", self.poll_interval)
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            if not self._held:
+                continue
+            try:
+                await self.persistence.renew_leases(self.owner_id, list(self._held), self._lease_until(self._clock()))
+            except Exception:
+                logger.exception("renewing leases failed")
+
+    def _lease_until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.lease_seconds)
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -165,7 +234,7 @@ class LocalExecutionEngine:
         now = self._clock()
         transition = Transition(definition, new_instance(definition, data, now), now)
         transition.start()
-        await self.persistence.commit(transition.to_change(-1))
+        await self._commit(transition, -1)
         await self._after_commit(transition, previous=None)
         return _snapshot(transition.state)
 
@@ -180,6 +249,14 @@ class LocalExecutionEngine:
         running = self._running.setdefault(instance_id, {})
         if token_id in running:
             return
+        if instance_id not in self._held:
+            now = self._clock()
+            if not await self.persistence.acquire_lease(instance_id, self.owner_id, now, self._lease_until(now)):
+                if not running:
+                    self._running.pop(instance_id, None)
+                return  # another live engine advances this instance; it will see this token
+            self._held.add(instance_id)
+            self._instances.pop(instance_id, None)  # the state may have moved while unleased
         task = asyncio.current_task()
         assert task is not None
         current: str | None = token_id
@@ -212,7 +289,15 @@ class LocalExecutionEngine:
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
             return None
         definition = self._definition_of(state)
-        outcome = await self._execute(definition, state, token)
+        if getattr(definition.steps[token.step], "transactional", False):
+            ran = await self._run_transactional(definition, instance_id, token_id)
+            if ran is None:
+                return None
+            if isinstance(ran, Transition):
+                return await self._after_commit(ran, previous=state, continue_from=token_id)
+            outcome = ran  # a failed attempt: its writes were rolled back; record the failure
+        else:
+            outcome = await self._execute(definition, state, token)
 
         async def apply(transition: Transition) -> bool:
             live = transition.token(token_id)
@@ -234,11 +319,50 @@ class LocalExecutionEngine:
             return None
         return await self._after_commit(transition, previous=state, continue_from=token_id)
 
-    async def _execute(self, definition: WorkflowDefinition, state: WorkflowInstanceData, token: Token) -> _Outcome:
+    async def _run_transactional(
+        self, definition: WorkflowDefinition, instance_id: UUID, token_id: str
+    ) -> Transition | _Outcome | None:
+        """Run a transactional step inside the transaction that records its success.
+
+        The step writes its own rows through ``context.session``; they commit together with the
+        step's result and the instance's next state, or not at all. Returns the committed
+        transition, the outcome of a failed attempt (its writes rolled back; the caller records
+        the failure like any other), or None when the token is no longer runnable.
+        """
+        async with self._lock(instance_id):
+            for _ in range(_MAX_COMMIT_ATTEMPTS):
+                state = await self._load(instance_id)
+                if state is None or state.status is not WorkflowStatus.RUNNING:
+                    return None
+                token = next((t for t in state.tokens if t.id == token_id and t.status is TokenStatus.READY), None)
+                if token is None:
+                    return None
+                async with self.persistence.transaction() as checkpoint:
+                    outcome = await self._execute(definition, state, token, session=checkpoint.session)
+                    if outcome.execution.status is StepStatus.FAILED:
+                        return outcome
+                    transition = Transition(definition, state, self._clock())
+                    live = transition.token(token_id)
+                    assert live is not None
+                    transition.step_succeeded(live, outcome.changes or Changes(), outcome.execution, outcome.chosen)
+                    change = self._prepare_change(transition, state.revision)
+                    try:
+                        held = await checkpoint.commit(change)
+                    except ConcurrentUpdateError:
+                        self._instances.pop(instance_id, None)
+                        continue
+                self._note_lease(instance_id, held)
+                return transition
+        raise ConcurrentUpdateError(f"instance {instance_id} kept changing; gave up after {_MAX_COMMIT_ATTEMPTS} tries")
+
+    async def _execute(
+        self, definition: WorkflowDefinition, state: WorkflowInstanceData, token: Token, session: Any = None
+    ) -> _Outcome:
         step = definition.steps[token.step]
         data = view_of(state, token)
         before = dict(data)
         context = step_context(state, token, data)
+        context.session = session
         started = self._clock()
         timeout = getattr(step, "timeout", None)
         try:
@@ -363,7 +487,9 @@ class LocalExecutionEngine:
     async def _raise_not_waiting(self, state: WorkflowInstanceData, step_name: str) -> None:
         done = [t for t in await self.persistence.list_tasks(instance_id=state.id) if t.step_name == step_name]
         if done:
-            raise TaskAlreadyCompletedError(f"the task of step {step_name!r} is already {done[-1].status.value}")
+            raise TaskAlreadyCompletedError(
+                f"the task of step {step_name!r} is already {done[-1].status.value} (instance {state.status.value})"
+            )
         if state.status.is_finished:
             raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
         waiting = [t.step for t in state.tokens if t.task_id is not None]
@@ -470,7 +596,8 @@ class LocalExecutionEngine:
 
         transition = await self._transact(instance_id, apply)
         assert transition is not None
-        await self._after_commit(transition, previous=state)
+        # previous=None: the failed token was already READY before, but nothing runs it until now.
+        await self._after_commit(transition, previous=None)
         return _snapshot(transition.state)
 
     async def schedule_step(self, instance_id: UUID, step_name: str, delay: timedelta | None = None) -> None:
@@ -595,12 +722,32 @@ class LocalExecutionEngine:
             if not await apply(transition):
                 return None
             try:
-                await self.persistence.commit(transition.to_change(state.revision))
+                await self._commit(transition, state.revision)
             except ConcurrentUpdateError:
                 self._instances.pop(instance_id, None)
                 continue
             return transition
         raise ConcurrentUpdateError(f"instance {instance_id} kept changing; gave up after {_MAX_COMMIT_ATTEMPTS} tries")
+
+    async def _commit(self, transition: Transition, expected_revision: int) -> None:
+        """Commit, keeping the lease while the instance has due work and releasing it otherwise."""
+        held = await self.persistence.commit(self._prepare_change(transition, expected_revision))
+        self._note_lease(transition.state.id, held)
+
+    def _prepare_change(self, transition: Transition, expected_revision: int) -> InstanceChange:
+        change = transition.to_change(expected_revision)
+        now = transition.now
+        due = next_run_at(transition.state, now)
+        change.lease_owner = self.owner_id
+        change.lease_until = self._lease_until(now) if due is not None and due <= now else None
+        change.now = now
+        return change
+
+    def _note_lease(self, instance_id: UUID, held: bool) -> None:
+        if held:
+            self._held.add(instance_id)
+        else:
+            self._held.discard(instance_id)
 
     async def _after_commit(
         self,
@@ -613,7 +760,7 @@ class LocalExecutionEngine:
         Returns a token the caller may run inline (the continuation of ``continue_from``'s branch).
         """
         state = transition.state
-        if state.status is WorkflowStatus.RUNNING:
+        if state.status is WorkflowStatus.RUNNING and state.id in self._held:
             self._instances[state.id] = state
         else:
             self._instances.pop(state.id, None)
@@ -641,10 +788,13 @@ class LocalExecutionEngine:
         self, state: WorkflowInstanceData, previous: WorkflowInstanceData | None, continue_from: str | None
     ) -> str | None:
         before = {t.id for t in previous.tokens if t.status is TokenStatus.READY} if previous else set()
+        held = state.id in self._held
         continuation: str | None = None
         for token in state.tokens:
             if token.status is not TokenStatus.READY or (token.id in before and token.id != continue_from):
                 continue
+            if not held and token.not_before is None:
+                continue  # due now but leased by another engine, which runs it
             if continue_from is not None and continuation is None and token.not_before is None:
                 continuation = token.id
             else:

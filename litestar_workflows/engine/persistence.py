@@ -9,10 +9,11 @@ resumes from what was committed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from litestar_workflows.core.context import StepExecution
@@ -25,7 +26,30 @@ from litestar_workflows.core.exceptions import (
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
 
-__all__ = ("InMemoryPersistence", "InstanceChange", "TaskClosure", "WorkflowPersistence")
+__all__ = (
+    "UNSET",
+    "Checkpoint",
+    "InMemoryPersistence",
+    "InstanceChange",
+    "InstanceQuery",
+    "TaskClosure",
+    "TaskQuery",
+    "WorkflowPersistence",
+    "next_run_at",
+    "task_visible_to",
+)
+
+
+class _Unset:
+    """Marks an argument that was not given (None is a meaningful value: "nobody")."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
 
 
 @dataclass(slots=True)
@@ -54,6 +78,75 @@ class InstanceChange:
     executions: list[StepExecution] = field(default_factory=list)
     opened_tasks: list[HumanTaskData] = field(default_factory=list)
     closed_tasks: list[TaskClosure] = field(default_factory=list)
+    lease_owner: str | None = None
+    """The committing engine. With ``lease_until`` it takes (or keeps) the instance's lease when the
+    lease is free, expired or already its own; without, it releases the lease if it holds it."""
+    lease_until: datetime | None = None
+    now: datetime | None = None
+    """The committer's clock, to judge lease expiry."""
+
+
+@dataclass(slots=True)
+class InstanceQuery:
+    """Filters and a page for listing instances (newest first)."""
+
+    workflow_name: str | None = None
+    status: WorkflowStatus | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class TaskQuery:
+    """Filters and a page for listing tasks (oldest first).
+
+    ``visible_to`` restricts the result to tasks a user may act on: assigned to them, offered to
+    one of their groups, or neither assigned nor offered to anyone.
+    """
+
+    status: TaskStatus | None = None
+    assignee: str | None = None
+    candidate_group: str | None = None
+    workflow_name: str | None = None
+    instance_id: UUID | None = None
+    visible_to: tuple[str, frozenset[str]] | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def task_visible_to(task: HumanTaskData, user_id: str, groups: frozenset[str]) -> bool:
+    """True if ``user_id`` (member of ``groups``) may see and act on ``task``."""
+    if task.assignee is not None:
+        return task.assignee == user_id
+    if task.candidate_groups:
+        return not groups.isdisjoint(task.candidate_groups)
+    return True
+
+
+def next_run_at(instance: WorkflowInstanceData, now: datetime) -> datetime | None:
+    """When the instance next has a token to run (``now`` if one is due), or None."""
+    if instance.status is not WorkflowStatus.RUNNING:
+        return None
+    earliest: datetime | None = None
+    for token in instance.tokens:
+        if token.status is TokenStatus.READY:
+            due = token.not_before or now
+            if earliest is None or due < earliest:
+                earliest = due
+    return earliest
+
+
+class Checkpoint(Protocol):
+    """An open database transaction in which a transactional step runs and is then recorded."""
+
+    session: Any
+    """The transaction's session (an SQLAlchemy ``AsyncSession`` for SQL persistence; None in memory)."""
+
+    async def commit(self, change: InstanceChange) -> bool:
+        """Apply ``change`` in this transaction and commit it with the step's own writes."""
+        ...
 
 
 @runtime_checkable
@@ -68,8 +161,35 @@ class WorkflowPersistence(Protocol):
         """The instance with its full step history, or None."""
         ...
 
-    async def commit(self, change: InstanceChange) -> None:
-        """Apply ``change`` atomically: instance state, executions, tasks opened and closed."""
+    async def commit(self, change: InstanceChange) -> bool:
+        """Apply ``change`` atomically: instance state, executions, tasks opened and closed, lease.
+
+        Returns True if ``change.lease_owner`` holds the instance's lease afterwards.
+        """
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Checkpoint]:
+        """Open a transaction for a transactional step; leaving it without ``commit`` rolls it back."""
+        ...
+
+    async def acquire_lease(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the lease of one instance if it is free, expired or ``owner``'s; True if held."""
+        ...
+
+    async def renew_leases(self, owner: str, instance_ids: Sequence[UUID], until: datetime) -> None:
+        """Extend the leases ``owner`` holds on these instances (a heartbeat)."""
+        ...
+
+    async def release_leases(self, owner: str, instance_ids: Sequence[UUID] | None = None) -> None:
+        """Give up ``owner``'s leases (all of them when ``instance_ids`` is None)."""
+        ...
+
+    async def claim_runnable(self, owner: str, now: datetime, until: datetime, limit: int) -> list[UUID]:
+        """Lease up to ``limit`` running instances that have a due token and a free or expired lease.
+
+        This is recovery after a crash (expired leases), due timers, and work left by a stopped
+        process, in one query; several engines may call it at once and never get the same instance.
+        """
         ...
 
     async def get_task(self, task_id: UUID) -> HumanTaskData | None:
@@ -88,8 +208,21 @@ class WorkflowPersistence(Protocol):
         """Instances, oldest first, optionally of one workflow and/or in one status."""
         ...
 
-    async def instances_to_resume(self) -> list[UUID]:
-        """Instances with runnable work (READY tokens, due or not): what recovery must dispatch."""
+    async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
+        """One page of instances (newest first, without step history) and the total matching."""
+        ...
+
+    async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
+        """One page of tasks (oldest first) and the total matching."""
+        ...
+
+    async def update_open_task(
+        self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
+    ) -> HumanTaskData:
+        """Change who holds an OPEN task (claim, release, reassign) in one conditional update.
+
+        Raises ``TaskNotFoundError``, or ``TaskAlreadyCompletedError`` if it is no longer open.
+        """
         ...
 
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:
@@ -104,17 +237,18 @@ class InMemoryPersistence:
     after committing it (it builds a new one), so no defensive copies are needed here.
     """
 
-    __slots__ = ("_instances", "_tasks")
+    __slots__ = ("_instances", "_leases", "_tasks")
 
     def __init__(self) -> None:
         self._instances: dict[UUID, WorkflowInstanceData] = {}
         self._tasks: dict[UUID, HumanTaskData] = {}
+        self._leases: dict[UUID, tuple[str, datetime]] = {}
 
     async def load_instance(self, instance_id: UUID) -> WorkflowInstanceData | None:
         """The stored instance, or None."""
         return self._instances.get(instance_id)
 
-    async def commit(self, change: InstanceChange) -> None:
+    async def commit(self, change: InstanceChange) -> bool:
         """Check the preconditions first so a failed commit changes nothing."""
         stored = self._instances.get(change.instance.id)
         if change.expected_revision == -1:
@@ -149,10 +283,115 @@ class InMemoryPersistence:
             change.instance.context.step_history = stored.context.step_history
         change.instance.context.step_history.extend(change.executions)
         self._instances[change.instance.id] = change.instance
+        return self._apply_lease(change)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Checkpoint]:
+        """No real transaction in memory: the checkpoint commits like :meth:`commit`."""
+        yield _MemoryCheckpoint(self)
+
+    def _apply_lease(self, change: InstanceChange) -> bool:
+        owner = change.lease_owner
+        if owner is None:
+            return False
+        instance_id = change.instance.id
+        if change.lease_until is None:
+            if self._leases.get(instance_id, ("",))[0] == owner:
+                del self._leases[instance_id]
+            return False
+        now = change.now or change.lease_until
+        return self._take(instance_id, owner, now, change.lease_until)
+
+    def _take(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
+        held = self._leases.get(instance_id)
+        if held is None or held[0] == owner or held[1] < now:
+            self._leases[instance_id] = (owner, until)
+            return True
+        return False
+
+    async def acquire_lease(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the lease if free, expired or already ``owner``'s."""
+        if instance_id not in self._instances:
+            return False
+        return self._take(instance_id, owner, now, until)
+
+    async def renew_leases(self, owner: str, instance_ids: Sequence[UUID], until: datetime) -> None:
+        """Extend ``owner``'s leases."""
+        for instance_id in instance_ids:
+            if self._leases.get(instance_id, ("",))[0] == owner:
+                self._leases[instance_id] = (owner, until)
+
+    async def release_leases(self, owner: str, instance_ids: Sequence[UUID] | None = None) -> None:
+        """Drop ``owner``'s leases."""
+        targets = list(self._leases) if instance_ids is None else list(instance_ids)
+        for instance_id in targets:
+            if self._leases.get(instance_id, ("",))[0] == owner:
+                del self._leases[instance_id]
+
+    async def claim_runnable(self, owner: str, now: datetime, until: datetime, limit: int) -> list[UUID]:
+        """Running instances with a due token whose lease is free or expired (or ``owner``'s)."""
+        claimed: list[UUID] = []
+        for instance in self._instances.values():
+            if len(claimed) >= limit:
+                break
+            due = next_run_at(instance, now)
+            if due is not None and due <= now and self._take(instance.id, owner, now, until):
+                claimed.append(instance.id)
+        return claimed
+
+    def lease_of(self, instance_id: UUID) -> tuple[str, datetime] | None:
+        """(owner, expiry) of the instance's lease, or None (in-memory only; for tests)."""
+        return self._leases.get(instance_id)
 
     async def get_task(self, task_id: UUID) -> HumanTaskData | None:
         """One task, or None."""
         return self._tasks.get(task_id)
+
+    async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
+        """Filter, newest first, then slice."""
+        after, before = query.started_after, query.started_before
+        matching = [
+            instance
+            for instance in reversed(self._instances.values())
+            if (query.workflow_name is None or instance.workflow_name == query.workflow_name)
+            and (query.status is None or instance.status is query.status)
+            and (after is None or (instance.started_at is not None and instance.started_at > after))
+            and (before is None or (instance.started_at is not None and instance.started_at < before))
+        ]
+        return matching[query.offset : query.offset + query.limit], len(matching)
+
+    async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
+        """Filter in creation order, then slice."""
+        matching = [
+            task
+            for task in self._tasks.values()
+            if (query.status is None or task.status is query.status)
+            and (query.assignee is None or task.assignee == query.assignee)
+            and (query.candidate_group is None or query.candidate_group in task.candidate_groups)
+            and (query.workflow_name is None or task.workflow_name == query.workflow_name)
+            and (query.instance_id is None or task.instance_id == query.instance_id)
+            and (query.visible_to is None or task_visible_to(task, *query.visible_to))
+        ]
+        return matching[query.offset : query.offset + query.limit], len(matching)
+
+    async def update_open_task(
+        self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
+    ) -> HumanTaskData:
+        """Replace the task with the changed holder fields, if it is still open."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            msg = f"task {task_id} not found"
+            raise TaskNotFoundError(msg)
+        if task.status is not TaskStatus.OPEN:
+            msg = f"task {task_id} is already {task.status.value}"
+            raise TaskAlreadyCompletedError(msg)
+        changed = replace(
+            task,
+            claimed_by=task.claimed_by if isinstance(claimed_by, _Unset) else claimed_by,
+            assignee=task.assignee if isinstance(assignee, _Unset) else assignee,
+        )
+        self._tasks[task_id] = changed
+        return changed
 
     async def list_tasks(
         self, *, instance_id: UUID | None = None, status: TaskStatus | None = None
@@ -175,15 +414,6 @@ class InMemoryPersistence:
             and (status is None or instance.status is status)
         ]
 
-    async def instances_to_resume(self) -> list[UUID]:
-        """Running instances holding a READY token."""
-        return [
-            instance.id
-            for instance in self._instances.values()
-            if instance.status is WorkflowStatus.RUNNING
-            and any(token.status is TokenStatus.READY for token in instance.tokens)
-        ]
-
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:
         """READY tokens with a stored time not after ``until``."""
         return sorted(
@@ -200,3 +430,14 @@ class InMemoryPersistence:
     def all_instances(self) -> Sequence[WorkflowInstanceData]:
         """Every stored instance (in-memory only; used by the engine's synchronous accessors)."""
         return list(self._instances.values())
+
+
+class _MemoryCheckpoint:
+    __slots__ = ("_persistence", "session")
+
+    def __init__(self, persistence: InMemoryPersistence) -> None:
+        self._persistence = persistence
+        self.session: Any = None
+
+    async def commit(self, change: InstanceChange) -> bool:
+        return await self._persistence.commit(change)

@@ -15,7 +15,7 @@ so the outcome never depends on which branch happened to finish first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -26,7 +26,7 @@ from litestar_workflows.core.models import BranchData, HumanTaskData, Token, Wor
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
 
-__all__ = ("Changes", "Transition", "new_instance", "step_context", "view_of")
+__all__ = ("Changes", "Transition", "merge_branches", "new_instance", "step_context", "view_of")
 
 
 @dataclass(slots=True)
@@ -56,13 +56,49 @@ def view_of(instance: WorkflowInstanceData, token: Token) -> dict[str, Any]:
 
 def step_context(instance: WorkflowInstanceData, token: Token, data: dict[str, Any]) -> WorkflowContext:
     """A fresh context for running (or evaluating conditions at) ``token``."""
-    return replace(instance.context, data=data, current_step=token.step, attempt=token.attempt)
+    return instance.context.evolve(data=data, current_step=token.step, attempt=token.attempt)
 
 
 def _merge_into(data: dict[str, Any], delta: dict[str, Any], removed: list[str]) -> None:
     data.update(delta)
     for key in removed:
         data.pop(key, None)
+
+
+Branch = tuple[int, ...]
+_Part = tuple[dict[str, Any], list[str], dict[str, Branch]]
+
+
+def _supersedes(later: Branch, earlier: Branch) -> bool:
+    """True if ``later`` descends from ``earlier``, so its write happened after ``earlier``'s."""
+    return len(later) > len(earlier) and later[: len(earlier)] == earlier
+
+
+def merge_branches(parts: list[_Part]) -> _Part:
+    """Merge the (delta, removed, writers) of several branches, independent of their order.
+
+    Per key: writes superseded by a descendant branch's write drop out; of the remaining
+    (concurrent) writes, the later-declared branch (greatest branch path) wins.
+    """
+    options: dict[str, list[tuple[Branch, bool, Any]]] = {}
+    for delta, removed, writers in parts:
+        for key, value in delta.items():
+            options.setdefault(key, []).append((writers.get(key, ()), False, value))
+        for key in removed:
+            options.setdefault(key, []).append((writers.get(key, ()), True, None))
+    merged: dict[str, Any] = {}
+    gone: list[str] = []
+    merged_writers: dict[str, Branch] = {}
+    for key, candidates in options.items():
+        paths = [writer for writer, _, _ in candidates]
+        latest = [c for c in candidates if not any(_supersedes(path, c[0]) for path in paths)]
+        writer, is_removed, value = max(latest, key=lambda candidate: candidate[0])
+        merged_writers[key] = writer
+        if is_removed:
+            gone.append(key)
+        else:
+            merged[key] = value
+    return merged, gone, merged_writers
 
 
 def _common_prefix(branches: list[tuple[int, ...]]) -> tuple[int, ...]:
@@ -96,13 +132,8 @@ class Transition:
         self.graph = definition.graph
         self.now = now
         # The history list is shared: persistence appends the new executions after a successful commit.
-        self.state = replace(
-            committed,
-            context=replace(committed.context, data=dict(committed.context.data)),
-            tokens=[replace(token) for token in committed.tokens],
-            ended_branches=list(committed.ended_branches),
-            revision=committed.revision + 1,
-        )
+        self.state = committed.copy()
+        self.state.revision = committed.revision + 1
         self.executions: list[StepExecution] = []
         self.opened_tasks: list[HumanTaskData] = []
         self.closed_tasks: list[TaskClosure] = []
@@ -133,7 +164,14 @@ class Transition:
     def _new_token(self, step: str, parent: Token, branch: tuple[int, ...]) -> Token:
         token_id = f"t{self.state.next_token}"
         self.state.next_token += 1
-        return Token(token_id, step, branch=branch, delta=dict(parent.delta), removed=list(parent.removed))
+        return Token(
+            token_id,
+            step,
+            branch=branch,
+            delta=dict(parent.delta),
+            removed=list(parent.removed),
+            writers=dict(parent.writers),
+        )
 
     def start(self) -> None:
         """Place the first token on the initial step."""
@@ -160,13 +198,20 @@ class Transition:
         )
         token.delta.update(changes.set)
         for key in changes.set:
+            token.writers[key] = token.branch
             if key in token.removed:
                 token.removed.remove(key)
         for key in changes.removed:
+            token.writers[key] = token.branch
             token.delta.pop(key, None)
             if key not in token.removed:
                 token.removed.append(key)
         self._take(token)
+        if not self.state.tokens and not self.state.ended_branches and (token.delta or token.removed):
+            # The only live token: its writes become instance data now, so branches forked from it
+            # do not each carry a copy that a later branch would re-apply over an earlier one's change.
+            _merge_into(self.state.context.data, token.delta, token.removed)
+            token.delta, token.removed = {}, []
         if chosen is None:
             if self.graph.is_terminal(token.step):
                 chosen = []
@@ -178,7 +223,7 @@ class Transition:
                     self.state.tokens.append(token)
                     return
         if not chosen:
-            self.state.ended_branches.append(BranchData(token.branch, token.delta, token.removed))
+            self.state.ended_branches.append(BranchData(token.branch, token.delta, token.removed, token.writers))
         forked = len(chosen) > 1
         for index, target in enumerate(chosen):
             self._enter(self._new_token(target, token, (*token.branch, index) if forked else token.branch))
@@ -360,22 +405,16 @@ class Transition:
     def _fire(self, join: str) -> None:
         arrived = [t for t in self.state.tokens if t.status is TokenStatus.ARRIVED and t.step == join]
         arrived.sort(key=lambda token: token.branch)
-        delta: dict[str, Any] = {}
-        removed: list[str] = []
         for token in arrived:
             self.state.tokens.remove(token)
-            for key in token.removed:
-                delta.pop(key, None)
-                if key not in removed:
-                    removed.append(key)
-            delta.update(token.delta)
-            removed = [key for key in removed if key not in token.delta]
+        delta, removed, writers = merge_branches([(t.delta, t.removed, t.writers) for t in arrived])
         merged = Token(
             f"t{self.state.next_token}",
             join,
             branch=_common_prefix([t.branch for t in arrived]),
             delta=delta,
             removed=removed,
+            writers=writers,
         )
         self.state.next_token += 1
         self._activate(merged)
@@ -389,8 +428,8 @@ class Transition:
             return
         tokens = state.tokens
         if not tokens:
-            for ended in sorted(state.ended_branches, key=lambda branch: branch.branch):
-                _merge_into(state.context.data, ended.delta, ended.removed)
+            delta, removed, _ = merge_branches([(b.delta, b.removed, b.writers) for b in state.ended_branches])
+            _merge_into(state.context.data, delta, removed)
             state.ended_branches = []
             state.status = WorkflowStatus.COMPLETED
             state.completed_at = self.now
@@ -402,6 +441,7 @@ class Transition:
             _merge_into(state.context.data, only.delta, only.removed)
             only.delta = {}
             only.removed = []
+            only.writers = {}
         runnable = any(token.status is TokenStatus.READY for token in tokens)
         previous = state.status
         state.status = WorkflowStatus.RUNNING if runnable else WorkflowStatus.WAITING

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar_workflows.steps.base import BaseHumanStep, BaseMachineStep, BaseStep, RetryBackoff
 from litestar_workflows.steps.gateways import ExclusiveGateway, ParallelGateway
 from litestar_workflows.steps.timer import TimerStep
+from litestar_workflows.steps.transactional import TransactionalStep
 from litestar_workflows.steps.webhook import WebhookStep
 
 __all__ = (
@@ -15,5 +16,6 @@ __all__ = (
     "ParallelGateway",
     "RetryBackoff",
     "TimerStep",
+    "TransactionalStep",
     "WebhookStep",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.types import StepType
@@ -25,7 +25,7 @@ class BaseStep:
 
     name: str = ""
     description: str = ""
-    step_type: ClassVar[StepType] = StepType.MACHINE
+    step_type: StepType = StepType.MACHINE
     max_retries: int = 0
     """Extra attempts after the first failure."""
     retry_backoff: RetryBackoff = 0.0
@@ -84,7 +84,7 @@ class BaseStep:
 class BaseMachineStep(BaseStep):
     """An automated step: the engine runs ``execute``."""
 
-    step_type: ClassVar[StepType] = StepType.MACHINE
+    step_type: StepType = StepType.MACHINE
 
 
 class BaseHumanStep(BaseStep):
@@ -95,7 +95,7 @@ class BaseHumanStep(BaseStep):
     The assignee is read from the context key ``assignee_key``; ``candidate_groups`` may act too.
     """
 
-    step_type: ClassVar[StepType] = StepType.HUMAN
+    step_type: StepType = StepType.HUMAN
     title: str = ""
     form_schema: dict[str, Any] | None = None
     assignee_key: str | None = None

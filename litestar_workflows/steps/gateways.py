@@ -20,7 +20,7 @@ class ExclusiveGateway(BaseStep):
     holds is taken. When nothing matches, the instance fails with an error naming the gateway.
     """
 
-    step_type: ClassVar[StepType] = StepType.GATEWAY
+    step_type: StepType = StepType.GATEWAY
     gateway_kind: ClassVar[str] = "exclusive"
 
     def __init__(
@@ -40,7 +40,7 @@ class ExclusiveGateway(BaseStep):
 class ParallelGateway(BaseStep):
     """Start every branch at once; a step with several incoming edges joins them again."""
 
-    step_type: ClassVar[StepType] = StepType.GATEWAY
+    step_type: StepType = StepType.GATEWAY
     gateway_kind: ClassVar[str] = "parallel"
 
     def __init__(self, name: str, branches: list[str], description: str = "") -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import ClassVar
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.types import StepType
@@ -20,7 +19,7 @@ class TimerStep(BaseStep):
     waiting, and a restart after it fires at once.
     """
 
-    step_type: ClassVar[StepType] = StepType.TIMER
+    step_type: StepType = StepType.TIMER
 
     def __init__(
         self,

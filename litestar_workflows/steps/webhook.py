@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from litestar_workflows.core.types import StepType
 from litestar_workflows.steps.base import BaseStep
 
@@ -13,7 +11,7 @@ __all__ = ("WebhookStep",)
 class WebhookStep(BaseStep):
     """Wait until ``engine.signal(instance_id, name, payload)``; the payload lands in ``callback_key``."""
 
-    step_type: ClassVar[StepType] = StepType.WEBHOOK
+    step_type: StepType = StepType.WEBHOOK
 
     def __init__(self, name: str, callback_key: str = "webhook_payload", description: str = "") -> None:
         super().__init__(name, description or None)

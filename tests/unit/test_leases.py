@@ -1,0 +1,191 @@
+"""Several engines on one store: leases decide who advances an instance; recovery takes over."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar_workflows import (
+    BaseHumanStep,
+    BaseMachineStep,
+    Edge,
+    InMemoryPersistence,
+    LocalExecutionEngine,
+    StepStatus,
+    TransactionalStep,
+    WorkflowContext,
+    WorkflowDefinition,
+    WorkflowRegistry,
+    WorkflowStatus,
+)
+
+
+class Gate(BaseMachineStep):
+    """Blocks until ``opened`` is set; counts how many times it started."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.opened = asyncio.Event()
+        self.started = 0
+
+    async def execute(self, context: WorkflowContext) -> Any:
+        self.started += 1
+        await self.opened.wait()
+        context.set(self.name, "done")
+        return self.started
+
+
+class Mark(BaseMachineStep):
+    async def execute(self, context: WorkflowContext) -> Any:
+        context.set(self.name, True)
+        return self.name
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def gated(gate: Gate) -> WorkflowDefinition:
+    return WorkflowDefinition(
+        "gated", "1", "", {"gate": gate, "after": Mark("after")}, [Edge("gate", "after")], "gate", {"after"}
+    )
+
+
+async def test_a_leased_instance_is_not_claimed_by_another_engine() -> None:
+    registry, store, gate = WorkflowRegistry(), InMemoryPersistence(), Gate("gate")
+    registry.register_definition(gated(gate))
+    first = LocalExecutionEngine(registry, store, owner_id="first")
+    second = LocalExecutionEngine(registry, store, owner_id="second")
+    instance = await first.start_workflow("gated")
+    await asyncio.sleep(0.01)
+    assert gate.started == 1
+    assert await second.recover() == 0
+    assert store.lease_of(instance.id) is not None
+    assert store.lease_of(instance.id)[0] == "first"  # type: ignore[index]
+    gate.opened.set()
+    done = await first.wait_for(instance.id, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert gate.started == 1
+    assert store.lease_of(instance.id) is None  # released once nothing is left to run
+    await first.stop(0)
+    await second.stop(0)
+
+
+async def test_a_stopped_engine_hands_its_work_over_at_once() -> None:
+    registry, store, gate = WorkflowRegistry(), InMemoryPersistence(), Gate("gate")
+    registry.register_definition(gated(gate))
+    first = LocalExecutionEngine(registry, store, owner_id="first")
+    instance = await first.start_workflow("gated")
+    await asyncio.sleep(0.01)
+    await first.stop(0)  # the running step is cancelled; its token stays committed as READY
+    second = LocalExecutionEngine(registry, store, owner_id="second")
+    gate.opened.set()
+    assert await second.start() == 1
+    done = await second.wait_for(instance.id, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert [e.step_name for e in done.context.step_history] == ["gate", "after"]
+    await second.stop(0)
+
+
+async def test_work_of_a_dead_engine_is_taken_over_after_its_lease_expires() -> None:
+    registry, store, gate, clock = WorkflowRegistry(), InMemoryPersistence(), Gate("gate"), FakeClock()
+    registry.register_definition(gated(gate))
+    dead = LocalExecutionEngine(registry, store, owner_id="dead", clock=clock, lease_seconds=30)
+    instance = await dead.start_workflow("gated")
+    await asyncio.sleep(0.01)
+    await dead.dispatcher.close(0)  # "kill": its tasks vanish, its lease is not released
+    heir = LocalExecutionEngine(registry, store, owner_id="heir", clock=clock, lease_seconds=30)
+    assert await heir.recover() == 0  # the lease is still valid
+    clock.now += timedelta(seconds=31)
+    gate.opened.set()
+    assert await heir.recover() == 1
+    done = await heir.wait_for(instance.id, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert gate.started == 2  # at-least-once: the interrupted attempt ran again
+    await heir.stop(0)
+
+
+async def test_task_completed_elsewhere_is_run_by_the_lease_holder() -> None:
+    """Branch A is running on engine one; engine two completes the task of branch B."""
+    registry, store, gate = WorkflowRegistry(), InMemoryPersistence(), Gate("slow")
+    definition = WorkflowDefinition(
+        "split",
+        "1",
+        "",
+        {
+            "fork": Mark("fork"),
+            "slow": gate,
+            "approve": BaseHumanStep("approve", "Approve"),
+            "after_approval": Mark("after_approval"),
+            "join": Mark("join"),
+        },
+        [
+            Edge("fork", "slow"),
+            Edge("fork", "approve"),
+            Edge("approve", "after_approval"),
+            Edge("slow", "join"),
+            Edge("after_approval", "join"),
+        ],
+        "fork",
+        {"join"},
+    )
+    registry.register_definition(definition)
+    one = LocalExecutionEngine(registry, store, owner_id="one")
+    two = LocalExecutionEngine(registry, store, owner_id="two")
+    instance = await one.start_workflow("split")
+    await asyncio.sleep(0.01)
+    assert gate.started == 1
+    await two.complete_human_task(instance.id, "approve", "bob", {})
+    await asyncio.sleep(0.01)
+    state = await two.get_instance(instance.id)
+    assert "after_approval" in state.active_steps  # two does not run it: one holds the lease
+    gate.opened.set()
+    done = await one.wait_for(instance.id, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETED
+    steps = [e.step_name for e in done.context.step_history]
+    assert sorted(steps) == sorted(["fork", "slow", "approve", "after_approval", "join"])
+    assert steps.count("join") == 1
+    await one.stop(0)
+    await two.stop(0)
+
+
+class Ledger(TransactionalStep):
+    def __init__(self, name: str, fail_times: int = 0) -> None:
+        super().__init__(name, max_retries=fail_times)
+        self.fail_times = fail_times
+        self.sessions: list[object] = []
+
+    async def execute(self, context: WorkflowContext) -> Any:
+        self.sessions.append(context.session)
+        if len(self.sessions) <= self.fail_times:
+            raise RuntimeError("ledger unavailable")
+        context.set("booked", True)
+        return "booked"
+
+
+async def test_transactional_step_records_failures_and_retries_in_memory() -> None:
+    registry, store = WorkflowRegistry(), InMemoryPersistence()
+    ledger = Ledger("ledger", fail_times=1)
+    registry.register_definition(
+        WorkflowDefinition(
+            "tx", "1", "", {"ledger": ledger, "end": Mark("end")}, [Edge("ledger", "end")], "ledger", {"end"}
+        )
+    )
+    engine = LocalExecutionEngine(registry, store)
+    instance = await engine.start_workflow("tx")
+    done = await engine.wait_for(instance.id, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert done.context.data["booked"] is True
+    history = [(e.step_name, e.status, e.attempt) for e in done.context.step_history]
+    assert history == [
+        ("ledger", StepStatus.FAILED, 1),
+        ("ledger", StepStatus.SUCCEEDED, 2),
+        ("end", StepStatus.SUCCEEDED, 1),
+    ]
+    assert ledger.sessions == [None, None]  # in memory there is no database session
+    await engine.stop(0)

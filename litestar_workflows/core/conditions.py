@@ -9,8 +9,11 @@ The language is a small, safe subset of Python expressions over the context data
 * ``and``, ``or``, ``not`` and parentheses.
 
 Anything else (calls, subscripts, arithmetic, lambdas, ...) is refused when the definition is
-registered. A comparison that cannot be made at run time (``None > 5``) is false, never an error
-and never silently true.
+registered. A comparison that cannot be made at run time (``amount > 5`` with ``amount`` missing)
+is *unknown*, as NULL is in SQL: ``not unknown`` is unknown, ``unknown or true`` is true,
+``unknown and false`` is false, and a condition that ends unknown does not hold. It is never an
+error and never silently true. ``==``/``!=`` compare with null as Python does (``amount == null``
+tests for a missing key; ``amount != 5`` holds when it is missing).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ _COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.NotIn: lambda left, right: left not in right,
 }
 _Evaluator = Callable[[Mapping[str, Any]], Any]
+_UNKNOWN: Any = object()
+"""The value of a comparison that cannot be made; like SQL's NULL it makes ``not`` unknown too."""
 
 
 class CompiledCondition:
@@ -55,10 +60,8 @@ class CompiledCondition:
         self._evaluate = evaluate
 
     def __call__(self, data: Mapping[str, Any]) -> bool:
-        try:
-            return bool(self._evaluate(data))
-        except TypeError:
-            return False
+        outcome = self._evaluate(data)
+        return outcome is not _UNKNOWN and bool(outcome)
 
     def __repr__(self) -> str:
         return f"CompiledCondition({self.source!r})"
@@ -90,15 +93,30 @@ def _compile(node: ast.expr, source: str) -> _Evaluator:
         return lambda data: [item(data) for item in items]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         operand = _compile(node.operand, source)
-        return lambda data: not operand(data)
+
+        def negate(data: Mapping[str, Any]) -> Any:
+            value = operand(data)
+            return _UNKNOWN if value is _UNKNOWN else not value
+
+        return negate
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
         negated = _compile(node.operand, source)
         return lambda data: -negated(data)
     if isinstance(node, ast.BoolOp):
         parts = [_compile(value, source) for value in node.values]
-        if isinstance(node.op, ast.And):
-            return lambda data: all(part(data) for part in parts)
-        return lambda data: any(part(data) for part in parts)
+        decisive = not isinstance(node.op, ast.And)  # the value that settles the operator: False for and
+
+        def combine(data: Mapping[str, Any]) -> Any:
+            unknown = False
+            for part in parts:
+                value = part(data)
+                if value is _UNKNOWN:
+                    unknown = True
+                elif bool(value) is decisive:
+                    return decisive
+            return _UNKNOWN if unknown else not decisive
+
+        return combine
     if isinstance(node, ast.Compare):
         return _compile_compare(node, source)
     raise WorkflowValidationError(
@@ -141,11 +159,17 @@ def _compile_compare(node: ast.Compare, source: str) -> _Evaluator:
         ops.append(comparison)
     rights = [_compile(comparator, source) for comparator in node.comparators]
 
-    def compare(data: Mapping[str, Any]) -> bool:
+    def compare(data: Mapping[str, Any]) -> Any:
         current = left(data)
         for op, right in zip(ops, rights, strict=True):
             following = right(data)
-            if not op(current, following):
+            if current is _UNKNOWN or following is _UNKNOWN:
+                return _UNKNOWN
+            try:
+                holds = op(current, following)
+            except TypeError:
+                return _UNKNOWN  # ``None > 5`` (a missing key): neither true nor false, as NULL in SQL
+            if not holds:
                 return False
             current = following
         return True

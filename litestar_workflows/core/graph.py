@@ -31,7 +31,7 @@ def _implied_edges(definition: WorkflowDefinition) -> list[Edge]:
 class WorkflowGraph:
     """The analysed graph of one definition. Build it with ``definition.graph`` (cached)."""
 
-    __slots__ = ("definition", "edges", "incoming", "joins", "outgoing", "reach")
+    __slots__ = ("definition", "edges", "incoming", "joins", "outgoing", "reach", "unconditional")
 
     def __init__(self, definition: WorkflowDefinition) -> None:
         self.definition = definition
@@ -47,6 +47,12 @@ class WorkflowGraph:
         """Steps with several incoming sources: they run once per set of arriving branches."""
         self.reach = {name: self._reachable_from(name) for name in self.outgoing}
         """Steps reachable from each step through at least one edge."""
+        self.unconditional: dict[str, tuple[str, ...]] = {
+            name: tuple(dict.fromkeys(edge.target for edge in edges))
+            for name, edges in self.outgoing.items()
+            if edges and all(edge.condition is None for edge in edges)
+        }
+        """Next steps of the steps whose outgoing edges have no condition (no need to evaluate)."""
 
     @classmethod
     def from_definition(cls, definition: WorkflowDefinition) -> WorkflowGraph:

@@ -46,6 +46,7 @@ from litestar_workflows.engine.persistence import (
 )
 from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.engine.transitions import Changes, Transition, new_instance, step_context, view_of
+from litestar_workflows.steps.base import BaseStep
 
 __all__ = ("LocalExecutionEngine",)
 
@@ -72,6 +73,29 @@ def _utcnow() -> datetime:
 def _snapshot(state: WorkflowInstanceData) -> WorkflowInstanceData:
     """A copy callers may keep or mutate without touching the committed state."""
     return state.copy(share_history=False)
+
+
+@dataclass(slots=True, frozen=True)
+class _Hooks:
+    """Which optional hooks a step class overrides (calling a no-op coroutine costs per step)."""
+
+    can_execute: bool
+    on_success: bool
+
+
+_HOOKS: dict[type[Any], _Hooks] = {}
+
+
+def _hooks_of(step: Step) -> _Hooks:
+    kind = type(step)
+    hooks = _HOOKS.get(kind)
+    if hooks is None:
+        hooks = _Hooks(
+            can_execute=getattr(kind, "can_execute", None) is not BaseStep.can_execute,
+            on_success=getattr(kind, "on_success", None) is not BaseStep.on_success,
+        )
+        _HOOKS[kind] = hooks
+    return hooks
 
 
 def _settled(state: WorkflowInstanceData) -> bool:
@@ -272,8 +296,12 @@ class LocalExecutionEngine:
                     await asyncio.sleep(0)  # let the app breathe between steps, even in a tight loop
         except asyncio.CancelledError:
             raise
-        except WorkflowsError:
-            logger.exception("workflow instance %s: token %s could not run", instance_id, current)
+        except Exception:
+            # The database may be down, or a definition missing. The token stays committed as
+            # READY; forgetting the lease here lets the claim loop hand it back and try again.
+            logger.exception("workflow instance %s: token %s could not run; retrying later", instance_id, current)
+            self._held.discard(instance_id)
+            self._instances.pop(instance_id, None)
         finally:
             if not running:
                 self._running.pop(instance_id, None)
@@ -365,8 +393,9 @@ class LocalExecutionEngine:
         context.session = session
         started = self._clock()
         timeout = getattr(step, "timeout", None)
+        hooks = _hooks_of(step)
         try:
-            if not await step.can_execute(context):
+            if hooks.can_execute and not await step.can_execute(context):
                 execution = StepExecution(
                     token.step,
                     StepStatus.SKIPPED,
@@ -385,7 +414,8 @@ class LocalExecutionEngine:
                 ensure_storable(key, value)
             ensure_storable("result", result)
             chosen = self._choose(definition, step, context, result)
-            await step.on_success(context, result)
+            if hooks.on_success:
+                await step.on_success(context, result)
         except TimeoutError:
             return await self._failed(step, context, token, started, f"timed out after {timeout}s", TimeoutError())
         except _GatewayError as exc:
@@ -566,7 +596,8 @@ class LocalExecutionEngine:
             running = self._running.get(instance_id, {})
 
             async def apply(transition: Transition) -> bool:
-                if transition.state.status.is_finished:
+                # A FAILED instance may still be cancelled: that is how an operator abandons it.
+                if transition.state.status in {WorkflowStatus.COMPLETED, WorkflowStatus.CANCELED}:
                     raise WorkflowAlreadyCompletedError(
                         f"instance {instance_id} is already {transition.state.status.value}; it cannot be cancelled"
                     )
@@ -584,7 +615,7 @@ class LocalExecutionEngine:
 
     async def retry_workflow(self, instance_id: UUID) -> WorkflowInstanceData:
         """Resume a FAILED instance from the step(s) where it stopped."""
-        state = await self._load_fresh(instance_id)
+        await self._load_fresh(instance_id)  # raises WorkflowInstanceNotFoundError for unknown ids
 
         async def apply(transition: Transition) -> bool:
             if transition.state.status is not WorkflowStatus.FAILED:

@@ -215,6 +215,8 @@ class Transition:
         if chosen is None:
             if self.graph.is_terminal(token.step):
                 chosen = []
+            elif (fixed := self.graph.unconditional.get(token.step)) is not None:
+                chosen = list(fixed)
             else:
                 context = step_context(self.state, token, view_of(self.state, token))
                 chosen = self.graph.get_next_steps(token.step, context)
@@ -376,6 +378,8 @@ class Transition:
     # --- joins and the instance status --------------------------------------------------------
 
     def _resolve_joins(self) -> None:
+        if not self.graph.joins:
+            return
         fired = True
         while fired:
             fired = False

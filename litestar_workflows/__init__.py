@@ -45,6 +45,7 @@ from litestar_workflows.steps import (
     ExclusiveGateway,
     ParallelGateway,
     TimerStep,
+    TransactionalStep,
     WebhookStep,
 )
 
@@ -75,6 +76,7 @@ __all__ = (
     "TaskNotFoundError",
     "TaskStatus",
     "TimerStep",
+    "TransactionalStep",
     "UnauthorizedTaskError",
     "WebhookStep",
     "Workflow",

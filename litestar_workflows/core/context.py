@@ -50,6 +50,8 @@ class WorkflowContext:
     attempt: int = 1
     session: Any = field(default=None, repr=False, compare=False)
     """Database session of the step's own checkpoint, for transactional steps (SQL persistence only)."""
+    token_id: str = ""
+    """The execution thread running the step; a new one for every visit of a step (loops)."""
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return ``data[key]``, or ``default`` when the key is missing."""
@@ -72,6 +74,7 @@ class WorkflowContext:
         attempt: int | None = None,
         metadata: dict[str, Any] | None = None,
         step_history: list[StepExecution] | None = None,
+        token_id: str | None = None,
     ) -> WorkflowContext:
         """A shallow copy with some fields replaced (``dataclasses.replace`` is too slow for the hot path)."""
         return WorkflowContext(
@@ -86,9 +89,17 @@ class WorkflowContext:
             self.tenant_id,
             self.attempt if attempt is None else attempt,
             self.session,
+            self.token_id if token_id is None else token_id,
         )
 
     @property
     def idempotency_key(self) -> str:
-        """Stable key for the step's own side effects: the same on a re-run after a crash."""
-        return f"{self.instance_id}:{self.current_step}:{self.attempt}"
+        """Key for the step's own side effects: the same when a crash makes the step run again.
+
+        Built from the instance, the step, the visit (a loop that comes back to the step gets a
+        new key) and the attempt (each retry is a new key: an attempt that failed may or may not
+        have had its effect, so make the effect itself idempotent where retries matter).
+        """
+        if not self.token_id:  # a context built by hand, outside an instance's execution
+            return f"{self.instance_id}:{self.current_step}:{self.attempt}"
+        return f"{self.instance_id}:{self.current_step}:{self.token_id}:{self.attempt}"

@@ -45,6 +45,8 @@ class Token:
     """The open human task this WAITING token belongs to."""
     writers: dict[str, Branch] = field(default_factory=dict)
     """For each key in ``delta`` or ``removed``, the branch that wrote it (to merge causally)."""
+    retry_base: int = 1
+    """The attempt that opened the current retry budget (a manual retry opens a new one)."""
 
     def copy(self) -> Token:
         """A copy whose ``delta`` and ``removed`` can be changed without touching this token."""
@@ -59,6 +61,7 @@ class Token:
             self.attempt,
             self.task_id,
             dict(self.writers) if self.writers else {},
+            self.retry_base,
         )
 
 

@@ -463,9 +463,10 @@ class LocalExecutionEngine:
         )
         max_retries = int(getattr(step, "max_retries", 0))
         retry_in: float | None = None
-        if token.attempt <= max_retries:
+        attempt_in_budget = token.attempt - token.retry_base + 1
+        if attempt_in_budget <= max_retries:
             backoff_for = getattr(step, "backoff_for", None)
-            retry_in = float(backoff_for(token.attempt)) if backoff_for is not None else 0.0
+            retry_in = float(backoff_for(attempt_in_budget)) if backoff_for is not None else 0.0
         return _Outcome(execution, retry_in=retry_in)
 
     @staticmethod

@@ -56,7 +56,7 @@ def view_of(instance: WorkflowInstanceData, token: Token) -> dict[str, Any]:
 
 def step_context(instance: WorkflowInstanceData, token: Token, data: dict[str, Any]) -> WorkflowContext:
     """A fresh context for running (or evaluating conditions at) ``token``."""
-    return instance.context.evolve(data=data, current_step=token.step, attempt=token.attempt)
+    return instance.context.evolve(data=data, current_step=token.step, attempt=token.attempt, token_id=token.id)
 
 
 def _merge_into(data: dict[str, Any], delta: dict[str, Any], removed: list[str]) -> None:
@@ -302,6 +302,7 @@ class Transition:
         for token in self.state.tokens:
             if token.status is TokenStatus.READY:
                 token.not_before = None
+                token.retry_base = token.attempt  # a manual retry grants the step its retries again
         for token in waiting:
             self.state.tokens.remove(token)
             self._activate(token)

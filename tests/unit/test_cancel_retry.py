@@ -214,3 +214,22 @@ async def test_a_failed_instance_can_be_abandoned_by_cancelling_it(engine: Local
     assert cancelled.cancel_reason == "abandoned by the operator"
     with pytest.raises(InvalidTransitionError):
         await engine.retry_workflow(started.id)
+
+
+async def test_a_manual_retry_grants_the_step_its_automatic_retries_again(engine: LocalExecutionEngine) -> None:
+    calls: list[int] = []
+
+    async def flaky(context: WorkflowContext) -> None:
+        calls.append(context.attempt)
+        if len(calls) < 4:
+            raise RuntimeError(f"failure {len(calls)}")
+
+    step = FuncStep("flaky", flaky)
+    step.max_retries = 1
+    started = await engine.start_workflow(chain("rearm", [step, SetStep("end")]))
+    assert (await engine.wait_for(started.id, timeout=5)).status is WorkflowStatus.FAILED
+    assert calls == [1, 2]
+    await engine.retry_workflow(started.id)
+    done = await engine.wait_for(started.id, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert calls == [1, 2, 3, 4]  # attempt 3 failed and was retried automatically once more

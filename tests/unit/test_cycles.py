@@ -95,3 +95,31 @@ async def test_long_machine_loop_does_not_starve_the_event_loop(engine: LocalExe
     assert sum(1 for e in done.context.step_history if e.step_name == "inc") == iterations
     # The other coroutine was scheduled roughly once per step, not only after the loop ended.
     assert ticks >= iterations // 2
+
+
+class KeyRecorder(BaseMachineStep):
+    """Records the idempotency key of every visit and loops three times."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.keys: list[str] = []
+
+    async def execute(self, context: WorkflowContext) -> None:
+        self.keys.append(context.idempotency_key)
+        context.set("visits", int(context.get("visits", 0)) + 1)
+
+
+async def test_each_visit_of_a_step_in_a_loop_has_its_own_idempotency_key(engine: LocalExecutionEngine) -> None:
+    recorder = KeyRecorder("loop")
+    definition = flow(
+        "keys",
+        [recorder, SetStep("end")],
+        [Edge("loop", "loop", "visits < 3"), Edge("loop", "end", "visits >= 3")],
+        "loop",
+        ["end"],
+    )
+    started = await engine.start_workflow(definition)
+    assert (await engine.wait_for(started.id, timeout=5)).status is WorkflowStatus.COMPLETED
+    assert len(recorder.keys) == 3
+    assert len(set(recorder.keys)) == 3
+    assert all(key.startswith(f"{started.id}:loop:") for key in recorder.keys)

@@ -1,0 +1,1 @@
+"""Example workflows for litestar-workflows; run them with ``python -m examples.demo``."""

@@ -25,8 +25,14 @@ lint: $(STAMP) ## ruff + mypy --strict
 test: lint ## Lint, type-check and run the whole test suite with coverage
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
 
-demo: $(STAMP) ## Run the example workflows end to end on SQLite
+demo: $(STAMP) ## Run the example workflows end to end
 	$(BIN)/python -m examples.demo
+
+bench: $(STAMP) ## Durable throughput: in-memory vs SQLite (WAL) vs PostgreSQL
+	$(BIN)/python -m benchmarks.durable_throughput
+
+bench-quick: $(STAMP) ## The same with small N, for development
+	$(BIN)/python -m benchmarks.durable_throughput --n 300 --runs 1
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage

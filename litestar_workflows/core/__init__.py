@@ -7,6 +7,7 @@ from litestar_workflows.core.definition import Edge, WorkflowDefinition
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
     HumanTaskError,
+    InstanceAlreadyExistsError,
     InvalidTransitionError,
     StepExecutionError,
     TaskAlreadyCompletedError,
@@ -29,6 +30,7 @@ __all__ = (
     "Edge",
     "HumanTaskData",
     "HumanTaskError",
+    "InstanceAlreadyExistsError",
     "InvalidTransitionError",
     "Step",
     "StepExecution",

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = (
     "ConcurrentUpdateError",
     "HumanTaskError",
+    "InstanceAlreadyExistsError",
     "InvalidTransitionError",
     "StepExecutionError",
     "TaskAlreadyCompletedError",
@@ -64,6 +65,14 @@ class InvalidTransitionError(WorkflowsError):
 
 class WorkflowAlreadyCompletedError(InvalidTransitionError):
     """The instance has already finished (completed, failed or canceled)."""
+
+
+class InstanceAlreadyExistsError(InvalidTransitionError):
+    """An instance with the requested id exists already (an idempotent start was repeated)."""
+
+    def __init__(self, instance_id: object) -> None:
+        self.instance_id = instance_id
+        super().__init__(f"workflow instance {instance_id} already exists")
 
 
 class StepExecutionError(WorkflowsError):

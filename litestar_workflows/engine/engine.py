@@ -22,6 +22,7 @@ from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
+    InstanceAlreadyExistsError,
     InvalidTransitionError,
     StepExecutionError,
     TaskAlreadyCompletedError,
@@ -245,20 +246,31 @@ class LocalExecutionEngine:
         initial_data: dict[str, Any] | None = None,
         *,
         version: str | None = None,
+        instance_id: UUID | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> WorkflowInstanceData:
         """Create an instance (committed before this returns) and start running it.
 
         ``workflow`` is a workflow class, a definition, or a registered name (latest version
-        unless ``version`` is given).
+        unless ``version`` is given). A caller-chosen ``instance_id`` makes the start idempotent:
+        if that instance exists already, ``InstanceAlreadyExistsError`` is raised and nothing
+        changes (derive the id from an idempotency key, e.g. with ``uuid5``). ``metadata`` is
+        stored with the instance (``context.metadata``).
         """
         definition = self._resolve(workflow, version)
         data = dict(initial_data or {})
         for key, value in data.items():
             ensure_storable(key, value)
         now = self._clock()
-        transition = Transition(definition, new_instance(definition, data, now), now)
+        instance = new_instance(definition, data, now, instance_id)
+        if metadata:
+            instance.context.metadata.update(metadata)
+        transition = Transition(definition, instance, now)
         transition.start()
-        await self._commit(transition, -1)
+        try:
+            await self._commit(transition, -1)
+        except ConcurrentUpdateError:
+            raise InstanceAlreadyExistsError(instance.id) from None
         await self._after_commit(transition, previous=None)
         return _snapshot(transition.state)
 

@@ -144,3 +144,20 @@ async def test_starting_an_unregistered_clash_is_refused(
     with pytest.raises(WorkflowValidationError, match="another definition"):
         await engine.start_workflow(versioned("1", "impostor"))
     assert engine.get_all_instances() == []
+
+
+async def test_a_caller_chosen_instance_id_makes_starting_idempotent(engine: LocalExecutionEngine) -> None:
+    from uuid import NAMESPACE_URL, uuid5
+
+    from litestar_workflows.core.exceptions import InstanceAlreadyExistsError
+
+    definition = chain("idempotent_start", [SetStep("only", "ran", True)])
+    chosen = uuid5(NAMESPACE_URL, "client-key-42")
+    first = await engine.start_workflow(definition, {"n": 1}, instance_id=chosen, metadata={"origin": "api"})
+    assert first.id == chosen
+    with pytest.raises(InstanceAlreadyExistsError):
+        await engine.start_workflow(definition, {"n": 2}, instance_id=chosen)
+    done = await engine.wait_for(chosen, timeout=5)
+    assert done.data == {"n": 1, "ran": True}
+    assert done.context.metadata["origin"] == "api"
+    assert len(engine.get_all_instances()) == 1

@@ -1,8 +1,12 @@
-"""Fixtures: a registry, in-memory persistence, an event bus and an engine stopped after each test."""
+"""Fixtures: a registry, in-memory persistence, an event bus, an engine, and SQL databases (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +35,38 @@ async def engine(
     engine = LocalExecutionEngine(registry, persistence, event_bus)
     yield engine
     await engine.stop(0)
+
+
+PG_ADMIN_DSN = os.environ.get("LSW_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _require_services() -> bool:
+    return os.environ.get("LSW_REQUIRE_SERVICES") == "1"
+
+
+async def _pg(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncio.wait_for(asyncpg.connect(PG_ADMIN_DSN), 5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no other test uses, as an async SQLAlchemy URL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'workflows.sqlite3'}"
+        return
+    name = f"lsw_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    except (TimeoutError, OSError) as exc:
+        if _require_services():
+            pytest.fail(f"PostgreSQL is required (LSW_REQUIRE_SERVICES=1) but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_DSN}: {exc}")
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -709,9 +709,12 @@ class LocalExecutionEngine:
 
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
-        state = await self._load_fresh(instance_id)
-        if _settled(state):
-            return _snapshot(state)
+        cached = self._instances.get(instance_id)
+        if cached is None or instance_id not in self._held:
+            # Not advanced here: read what was committed (it may have settled elsewhere).
+            state = await self._load_fresh(instance_id)
+            if _settled(state):
+                return _snapshot(state)
         future: asyncio.Future[WorkflowInstanceData] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(instance_id, []).append(future)
         try:

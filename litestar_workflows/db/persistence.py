@@ -1,0 +1,542 @@
+"""``SQLAlchemyPersistence``: durable workflow state in the app's SQL database.
+
+Writes are grouped: ``commit`` calls from many instances wait while one writer task puts
+everything queued into one database transaction (a savepoint per change, so a change whose
+precondition fails is rolled back alone), then wakes every caller. A caller's ``commit``
+returns only after its transaction committed, so a step's result is recorded before the next
+step starts, while one disk flush serves many instances.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on; several engine processes need
+PostgreSQL, where claims use ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+import msgspec
+from advanced_alchemy.config import SQLAlchemyAsyncConfig
+from advanced_alchemy.filters import LimitOffset, OrderBy
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import ColumnElement, Table, and_, event, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from litestar_workflows.core.exceptions import (
+    ConcurrentUpdateError,
+    TaskAlreadyCompletedError,
+    TaskNotFoundError,
+    WorkflowInstanceNotFoundError,
+)
+from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
+from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.db.codec import (
+    execution_from_row,
+    instance_from_row,
+    task_from_row,
+)
+from litestar_workflows.db.models import (
+    HumanTaskModel,
+    StepExecutionModel,
+    WorkflowDefinitionModel,
+    WorkflowInstanceModel,
+)
+from litestar_workflows.db.writer import write_changes
+from litestar_workflows.engine.persistence import (
+    UNSET,
+    InstanceChange,
+    InstanceQuery,
+    TaskQuery,
+    _Unset,
+)
+from litestar_workflows.engine.registry import WorkflowRegistry
+
+__all__ = ("SQLAlchemyPersistence",)
+
+logger = logging.getLogger("litestar_workflows.db")
+
+_INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
+_EXECUTIONS = cast("Table", StepExecutionModel.__table__)
+_TASKS = cast("Table", HumanTaskModel.__table__)
+_DEFINITIONS = cast("Table", WorkflowDefinitionModel.__table__)
+_TABLES = [_DEFINITIONS, _INSTANCES, _EXECUTIONS, _TASKS]
+_PRECONDITION_ERRORS = (
+    ConcurrentUpdateError,
+    TaskAlreadyCompletedError,
+    TaskNotFoundError,
+    WorkflowInstanceNotFoundError,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_dumps(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, busy timeout, foreign keys, and explicit BEGIN so SAVEPOINTs work with pysqlite."""
+    if engine.dialect.name != "sqlite" or getattr(engine.sync_engine, "_lsw_configured", False):
+        return
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy, not the driver, begin transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("lsw_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    engine.sync_engine._lsw_configured = True  # type: ignore[attr-defined]
+
+
+class _InstanceRepository(SQLAlchemyAsyncRepository[WorkflowInstanceModel]):
+    model_type = WorkflowInstanceModel
+
+
+class _TaskRepository(SQLAlchemyAsyncRepository[HumanTaskModel]):
+    model_type = HumanTaskModel
+
+
+class _SQLCheckpoint:
+    """A transactional step's transaction: its session, and the commit of the step's change."""
+
+    __slots__ = ("_persistence", "committed", "session")
+
+    def __init__(self, persistence: SQLAlchemyPersistence, session: AsyncSession) -> None:
+        self._persistence = persistence
+        self.session: Any = session
+        self.committed = False
+
+    async def commit(self, change: InstanceChange) -> bool:
+        connection = await self.session.connection()
+        (outcome,) = await write_changes(connection, [change])
+        if isinstance(outcome, Exception):
+            raise outcome
+        held = outcome
+        await self.session.commit()
+        self.committed = True
+        change.instance.context.step_history.extend(change.executions)
+        return held
+
+
+class SQLAlchemyPersistence:
+    """``WorkflowPersistence`` on SQLAlchemy (SQLite by default, PostgreSQL in production).
+
+    Args:
+        config: The host app's advanced-alchemy config; its engine is used (and not disposed).
+        url: A database URL when no config is given (default: a SQLite file ``workflows.sqlite3``).
+        create_all: Create the tables on first use (demos, tests); production uses the migrations.
+        max_batch: At most this many changes share one transaction.
+    """
+
+    def __init__(
+        self,
+        config: SQLAlchemyAsyncConfig | None = None,
+        *,
+        url: str | None = None,
+        create_all: bool = False,
+        max_batch: int = 512,
+    ) -> None:
+        if config is not None and url is not None:
+            msg = "give either an advanced-alchemy config or a url, not both"
+            raise ValueError(msg)
+        self._config = config
+        self._url = url or "sqlite+aiosqlite:///workflows.sqlite3"
+        self._create_all = create_all
+        self._max_batch = max_batch
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+        self._pending: list[tuple[InstanceChange, asyncio.Future[bool]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine (created on first use)."""
+        if self._engine is None:
+            if self._config is not None:
+                self._engine = self._config.get_engine()
+            else:
+                self._engine = create_async_engine(
+                    self._url, json_serializer=_json_dumps, json_deserializer=msgspec.json.decode
+                )
+            _configure_sqlite(self._engine)
+            self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite``, ``postgresql``, ..."""
+        return self.engine.dialect.name
+
+    async def _ensure_ready(self) -> AsyncEngine:
+        engine = self.engine
+        if not self._ready:
+            async with self._ready_lock:
+                if not self._ready:
+                    if self._create_all:
+                        async with engine.begin() as connection:
+                            await connection.run_sync(
+                                lambda sync: WorkflowInstanceModel.metadata.create_all(sync, tables=_TABLES)
+                            )
+                    self._ready = True
+        return engine
+
+    def _session(self) -> AsyncSession:
+        _ = self.engine
+        assert self._sessions is not None
+        return self._sessions()
+
+    async def close(self) -> None:
+        """Flush queued commits, stop the writer, and dispose the engine if this object created it."""
+        if self._writer is not None:
+            self._wake.set()
+            while self._pending:
+                await asyncio.sleep(0.001)
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        if self._engine is not None and self._config is None:
+            await self._engine.dispose()
+            self._engine = None
+            self._ready = False
+
+    async def sync_definitions(self, registry: WorkflowRegistry) -> None:
+        """Record every registered definition (name, version, description, graph) if new."""
+        await self._ensure_ready()
+        table = _DEFINITIONS
+        async with self._session() as session:
+            known = {
+                (row.name, row.version) for row in (await session.execute(select(table.c.name, table.c.version))).all()
+            }
+            for definition in registry.list_definitions():
+                if (definition.name, definition.version) in known:
+                    continue
+                graph = definition.graph
+                session.add(
+                    WorkflowDefinitionModel(
+                        name=definition.name,
+                        version=definition.version,
+                        description=definition.description,
+                        graph={
+                            "steps": {
+                                name: {"type": step.step_type.value, "description": step.description}
+                                for name, step in definition.steps.items()
+                            },
+                            "edges": [
+                                {"source": edge.source, "target": edge.target, "condition": edge.label}
+                                for edge in graph.edges
+                            ],
+                            "initial_step": definition.initial_step,
+                            "terminal_steps": sorted(definition.terminal_steps),
+                        },
+                    )
+                )
+            await session.commit()
+
+    # --- the one write: group commit ------------------------------------------------------------
+
+    async def commit(self, change: InstanceChange) -> bool:
+        """Queue ``change`` for the next group transaction and wait until it committed."""
+        await self._ensure_ready()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((change, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_forever())
+        self._wake.set()
+        held = await future
+        change.instance.context.step_history.extend(change.executions)
+        return held
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._write(batch)
+
+    async def _write(self, batch: list[tuple[InstanceChange, asyncio.Future[bool]]]) -> None:
+        try:
+            async with self._write_connection() as connection:
+                outcomes = await write_changes(connection, [change for change, _ in batch])
+        except Exception as exc:  # the transaction itself failed: nobody's change was recorded
+            logger.exception("group commit of %d change(s) failed", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    @contextlib.asynccontextmanager
+    async def _write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction (BEGIN IMMEDIATE on SQLite: the write lock up front)."""
+        async with self.engine.connect() as plain:
+            connection = (
+                await plain.execution_options(lsw_begin="IMMEDIATE") if plain.dialect.name == "sqlite" else plain
+            )
+            async with connection.begin():
+                yield connection
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SQLCheckpoint]:
+        """A transaction for a transactional step; rolled back unless its checkpoint committed."""
+        await self._ensure_ready()
+        async with self._session() as session:
+            checkpoint = _SQLCheckpoint(self, session)
+            try:
+                yield checkpoint
+            finally:
+                if not checkpoint.committed:
+                    await session.rollback()
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def load_instance(self, instance_id: UUID) -> WorkflowInstanceData | None:
+        """The instance with its step history, in recorded order."""
+        engine = await self._ensure_ready()
+        async with engine.connect() as connection:
+            row = (await connection.execute(select(_INSTANCES).where(_INSTANCES.c.id == instance_id))).first()
+            if row is None:
+                return None
+            executions = (
+                await connection.execute(
+                    select(_EXECUTIONS).where(_EXECUTIONS.c.instance_id == instance_id).order_by(_EXECUTIONS.c.id)
+                )
+            ).all()
+        row_map = row._mapping
+        return instance_from_row(_Row(row_map), [execution_from_row(execution) for execution in executions])
+
+    async def get_task(self, task_id: UUID) -> HumanTaskData | None:
+        """One task, or None."""
+        engine = await self._ensure_ready()
+        async with engine.connect() as connection:
+            row = (await connection.execute(select(_TASKS).where(_TASKS.c.id == task_id))).first()
+        return None if row is None else task_from_row(row)
+
+    async def list_tasks(
+        self, *, instance_id: UUID | None = None, status: TaskStatus | None = None
+    ) -> list[HumanTaskData]:
+        """Tasks in creation order."""
+        engine = await self._ensure_ready()
+        statement = select(_TASKS).order_by(_TASKS.c.created_at, _TASKS.c.id)
+        if instance_id is not None:
+            statement = statement.where(_TASKS.c.instance_id == instance_id)
+        if status is not None:
+            statement = statement.where(_TASKS.c.status == status.value)
+        async with engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [task_from_row(row) for row in rows]
+
+    async def list_instances(
+        self, *, workflow_name: str | None = None, status: WorkflowStatus | None = None
+    ) -> list[WorkflowInstanceData]:
+        """Instances, oldest first, without their step history (load one for it)."""
+        engine = await self._ensure_ready()
+        statement = select(_INSTANCES).order_by(_INSTANCES.c.started_at, _INSTANCES.c.id)
+        if workflow_name is not None:
+            statement = statement.where(_INSTANCES.c.workflow_name == workflow_name)
+        if status is not None:
+            statement = statement.where(_INSTANCES.c.status == status.value)
+        async with engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [instance_from_row(_Row(row._mapping), []) for row in rows]
+
+    async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
+        """One page of instances, newest first, through advanced-alchemy's repository."""
+        await self._ensure_ready()
+        model = WorkflowInstanceModel
+        filters: list[Any] = [OrderBy("started_at", "desc"), LimitOffset(query.limit, query.offset)]
+        if query.workflow_name is not None:
+            filters.append(model.workflow_name == query.workflow_name)
+        if query.status is not None:
+            filters.append(model.status == query.status.value)
+        if query.started_after is not None:
+            filters.append(model.started_at > query.started_after)
+        if query.started_before is not None:
+            filters.append(model.started_at < query.started_before)
+        async with self._session() as session:
+            rows, total = await _InstanceRepository(session=session).get_many_and_count(*filters)
+        return [instance_from_row(row, []) for row in rows], total
+
+    async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
+        """One page of tasks, oldest first; ``visible_to`` is evaluated in SQL."""
+        await self._ensure_ready()
+        model = HumanTaskModel
+        filters: list[Any] = [OrderBy("created_at", "asc"), LimitOffset(query.limit, query.offset)]
+        if query.status is not None:
+            filters.append(model.status == query.status.value)
+        if query.assignee is not None:
+            filters.append(model.assignee == query.assignee)
+        if query.candidate_group is not None:
+            filters.append(model.groups_text.contains(f",{query.candidate_group},", autoescape=True))
+        if query.workflow_name is not None:
+            filters.append(model.workflow_name == query.workflow_name)
+        if query.instance_id is not None:
+            filters.append(model.instance_id == query.instance_id)
+        if query.visible_to is not None:
+            filters.append(_visible_to(*query.visible_to))
+        async with self._session() as session:
+            rows, total = await _TaskRepository(session=session).get_many_and_count(*filters)
+        return [task_from_row(row) for row in rows], total
+
+    async def update_open_task(
+        self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
+    ) -> HumanTaskData:
+        """Claim, release or reassign an OPEN task in one conditional update."""
+        engine = await self._ensure_ready()
+        values: dict[str, Any] = {}
+        if not isinstance(claimed_by, _Unset):
+            values["claimed_by"] = claimed_by
+        if not isinstance(assignee, _Unset):
+            values["assignee"] = assignee
+        async with engine.begin() as connection:
+            statement = (
+                update(_TASKS)
+                .where(_TASKS.c.id == task_id, _TASKS.c.status == TaskStatus.OPEN.value)
+                .values(**values)
+                .returning(*_TASKS.c)
+            )
+            row = (await connection.execute(statement)).first() if values else None
+            if row is None:
+                row = (await connection.execute(select(_TASKS).where(_TASKS.c.id == task_id))).first()
+                if row is None:
+                    raise TaskNotFoundError(f"task {task_id} not found")
+                if row.status != TaskStatus.OPEN.value:
+                    raise TaskAlreadyCompletedError(f"task {task_id} is already {row.status}")
+        return task_from_row(row)
+
+    async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:
+        """READY tokens with a stored time not after ``until`` (from instances due by then)."""
+        engine = await self._ensure_ready()
+        columns = _INSTANCES.c
+        statement = select(columns.id, columns.tokens).where(
+            columns.status == WorkflowStatus.RUNNING.value, columns.next_run_at <= until
+        )
+        async with engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        due: list[tuple[UUID, str, datetime]] = []
+        for instance_id, tokens in rows:
+            for token in tokens:
+                if token["status"] == TokenStatus.READY.value and token["not_before"] is not None:
+                    at = datetime.fromisoformat(token["not_before"])
+                    if at <= until:
+                        due.append((instance_id, token["id"], at))
+        return sorted(due, key=lambda item: item[2])
+
+    # --- leases ---------------------------------------------------------------------------------
+
+    async def acquire_lease(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
+        """Take one instance's lease if free, expired or already ``owner``'s."""
+        engine = await self._ensure_ready()
+        columns = _INSTANCES.c
+        async with engine.begin() as connection:
+            result = await connection.execute(
+                update(_INSTANCES)
+                .where(
+                    columns.id == instance_id,
+                    or_(columns.lease_owner.is_(None), columns.lease_owner == owner, columns.lease_expires_at < now),
+                )
+                .values(lease_owner=owner, lease_expires_at=until)
+            )
+        return bool(result.rowcount)
+
+    async def renew_leases(self, owner: str, instance_ids: Sequence[UUID], until: datetime) -> None:
+        """Extend ``owner``'s leases on these instances."""
+        if not instance_ids:
+            return
+        engine = await self._ensure_ready()
+        columns = _INSTANCES.c
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(_INSTANCES)
+                .where(columns.lease_owner == owner, columns.id.in_(list(instance_ids)))
+                .values(lease_expires_at=until)
+            )
+
+    async def release_leases(self, owner: str, instance_ids: Sequence[UUID] | None = None) -> None:
+        """Give up ``owner``'s leases."""
+        engine = await self._ensure_ready()
+        columns = _INSTANCES.c
+        condition: ColumnElement[bool] = columns.lease_owner == owner
+        if instance_ids is not None:
+            condition = and_(condition, columns.id.in_(list(instance_ids)) if instance_ids else false())
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(_INSTANCES).where(condition).values(lease_owner=None, lease_expires_at=None)
+            )
+
+    async def claim_runnable(self, owner: str, now: datetime, until: datetime, limit: int) -> list[UUID]:
+        """Lease due, running instances whose lease is free or expired; concurrent claimers never share one."""
+        engine = await self._ensure_ready()
+        columns = _INSTANCES.c
+        candidates = (
+            select(columns.id)
+            .where(
+                columns.status == WorkflowStatus.RUNNING.value,
+                columns.next_run_at <= now,
+                or_(columns.lease_owner.is_(None), columns.lease_owner == owner, columns.lease_expires_at < now),
+            )
+            .order_by(columns.next_run_at)
+            .limit(limit)
+        )
+        if engine.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            update(_INSTANCES)
+            .where(columns.id.in_(candidates.scalar_subquery()))
+            .values(lease_owner=owner, lease_expires_at=until)
+            .returning(columns.id)
+        )
+        async with engine.begin() as connection:
+            return [row[0] for row in (await connection.execute(statement)).all()]
+
+
+def _visible_to(user_id: str, groups: frozenset[str]) -> ColumnElement[bool]:
+    model = HumanTaskModel
+    offered = [model.groups_text.contains(f",{group},", autoescape=True) for group in sorted(groups)]
+    return or_(
+        model.assignee == user_id,
+        and_(model.assignee.is_(None), or_(model.groups_text == "", *offered)),
+    )
+
+
+class _Row:
+    """Attribute access over a row mapping whose ``metadata`` column is exposed as ``meta``."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: Any) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "meta":
+            return self._mapping["metadata"]
+        return self._mapping[name]

@@ -1,0 +1,187 @@
+"""Writing a group of instance changes in one transaction, in a handful of statements.
+
+All preconditions of the group are read first with one locking query (``FOR UPDATE`` on
+PostgreSQL; on SQLite the transaction began IMMEDIATE, so it already holds the write lock):
+current revisions and leases of the instances, and the status of the tasks being closed. Each
+change is then accepted or refused in Python, and the accepted ones are written with one
+``executemany`` per statement kind. A refused change writes nothing, so no savepoints are needed,
+and the cost of a group barely depends on its size: that is what makes group commit pay off.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from litestar_workflows.core.exceptions import (
+    ConcurrentUpdateError,
+    TaskAlreadyCompletedError,
+    TaskNotFoundError,
+    WorkflowInstanceNotFoundError,
+)
+from litestar_workflows.core.types import TaskStatus
+from litestar_workflows.db.codec import execution_values, instance_values, task_values
+from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
+from litestar_workflows.engine.persistence import InstanceChange, next_run_at
+
+__all__ = ("write_changes",)
+
+INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
+EXECUTIONS = cast("Table", StepExecutionModel.__table__)
+TASKS = cast("Table", HumanTaskModel.__table__)
+
+_STATE_COLUMNS = (
+    "workflow_name",
+    "workflow_version",
+    "status",
+    "current_step",
+    "context_step",
+    "active_steps",
+    "data",
+    "metadata",
+    "tokens",
+    "ended_branches",
+    "revision",
+    "next_token",
+    "user_id",
+    "tenant_id",
+    "error",
+    "cancel_reason",
+    "started_at",
+    "completed_at",
+    "next_run_at",
+    "lease_owner",
+    "lease_expires_at",
+)
+_UPDATE_INSTANCE = (
+    update(INSTANCES)
+    .where(INSTANCES.c.id == bindparam("b_id"))
+    .values({name: bindparam(name) for name in _STATE_COLUMNS})
+)
+_CLOSE_TASK = (
+    update(TASKS)
+    .where(TASKS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        completed_by=bindparam("completed_by"),
+        completed_at=bindparam("completed_at"),
+        submitted_data=bindparam("submitted_data"),
+    )
+)
+
+Outcome = bool | Exception
+"""Per change: whether its committer holds the lease afterwards, or why it was refused."""
+
+
+async def write_changes(connection: AsyncConnection, changes: list[InstanceChange]) -> list[Outcome]:
+    """Write ``changes`` in the caller's transaction; return one outcome per change, in order."""
+    locking = connection.dialect.name == "postgresql"
+    ids = list({change.instance.id for change in changes})
+    rows_query = select(
+        INSTANCES.c.id, INSTANCES.c.revision, INSTANCES.c.lease_owner, INSTANCES.c.lease_expires_at
+    ).where(INSTANCES.c.id.in_(ids))
+    if locking:
+        rows_query = rows_query.with_for_update()
+    current = {row[0]: (row[1], row[2], row[3]) for row in (await connection.execute(rows_query)).all()}
+    task_ids = [closure.task_id for change in changes for closure in change.closed_tasks]
+    task_status: dict[Any, str] = {}
+    if task_ids:
+        tasks_query = select(TASKS.c.id, TASKS.c.status).where(TASKS.c.id.in_(task_ids))
+        if locking:
+            tasks_query = tasks_query.with_for_update()
+        task_status = {row[0]: row[1] for row in (await connection.execute(tasks_query)).all()}
+
+    outcomes: list[Outcome] = []
+    created: list[dict[str, Any]] = []
+    updated: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
+    opened: list[dict[str, Any]] = []
+    executions: list[dict[str, Any]] = []
+    for change in changes:
+        refusal = _refusal(change, current, task_status)
+        if refusal is not None:
+            outcomes.append(refusal)
+            continue
+        instance = change.instance
+        now = change.now or datetime.now(UTC)
+        values = instance_values(instance, next_run_at(instance, now))
+        held = _lease(change, current.get(instance.id), now, values)
+        if change.expected_revision == -1:
+            values["id"] = instance.id
+            created.append(values)
+        else:
+            values["b_id"] = instance.id
+            updated.append(values)
+        current[instance.id] = (instance.revision, values["lease_owner"], values["lease_expires_at"])
+        for closure in change.closed_tasks:
+            task_status[closure.task_id] = closure.status.value
+            closed.append(
+                {
+                    "b_id": closure.task_id,
+                    "status": closure.status.value,
+                    "completed_by": closure.completed_by,
+                    "completed_at": closure.completed_at,
+                    "submitted_data": closure.data,
+                }
+            )
+        opened.extend(task_values(task) for task in change.opened_tasks)
+        executions.extend(execution_values(instance.id, execution) for execution in change.executions)
+        outcomes.append(held)
+
+    for statement, rows in (
+        (insert(INSTANCES), created),
+        (_UPDATE_INSTANCE, updated),
+        (_CLOSE_TASK, closed),
+        (insert(TASKS), opened),
+        (insert(EXECUTIONS), executions),
+    ):
+        if rows:
+            await connection.execute(statement, rows)
+    return outcomes
+
+
+def _refusal(
+    change: InstanceChange,
+    current: dict[Any, tuple[int, str | None, datetime | None]],
+    task_status: dict[Any, str],
+) -> Exception | None:
+    instance_id = change.instance.id
+    stored = current.get(instance_id)
+    if change.expected_revision == -1:
+        if stored is not None:
+            return ConcurrentUpdateError(f"instance {instance_id} already exists")
+    elif stored is None:
+        return WorkflowInstanceNotFoundError(instance_id)
+    elif stored[0] != change.expected_revision:
+        return ConcurrentUpdateError(
+            f"instance {instance_id} is at revision {stored[0]}, not {change.expected_revision}"
+        )
+    for closure in change.closed_tasks:
+        status = task_status.get(closure.task_id)
+        if status is None:
+            return TaskNotFoundError(f"task {closure.task_id} not found")
+        if status != TaskStatus.OPEN.value:
+            return TaskAlreadyCompletedError(f"task {closure.task_id} is already {status}")
+    return None
+
+
+def _lease(
+    change: InstanceChange,
+    stored: tuple[int, str | None, datetime | None] | None,
+    now: datetime,
+    values: dict[str, Any],
+) -> bool:
+    """Set the lease columns in ``values``; True if the committer holds the lease afterwards."""
+    holder, expires = (None, None) if stored is None else (stored[1], stored[2])
+    owner, until = change.lease_owner, change.lease_until
+    if owner is not None and until is not None:
+        if holder is None or holder == owner or (expires is not None and expires < now):
+            holder, expires = owner, until
+    elif owner is not None and holder == owner:
+        holder, expires = None, None
+    values["lease_owner"] = holder
+    values["lease_expires_at"] = expires
+    return owner is not None and holder == owner

@@ -40,16 +40,20 @@ async def memory_backend() -> AsyncIterator[WorkflowPersistence]:
 
 
 @contextlib.asynccontextmanager
-async def sqlite_backend() -> AsyncIterator[WorkflowPersistence]:
+async def sqlite_backend(synchronous: str = "FULL") -> AsyncIterator[WorkflowPersistence]:
     from litestar_workflows.db import SQLAlchemyPersistence
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
-        persistence = SQLAlchemyPersistence(url=url, create_all=True)
+        persistence = SQLAlchemyPersistence(url=url, create_all=True, sqlite_synchronous=synchronous)
         try:
             yield persistence
         finally:
             await persistence.close()
+
+
+def sqlite_normal_backend() -> contextlib.AbstractAsyncContextManager[WorkflowPersistence]:
+    return sqlite_backend("NORMAL")
 
 
 @contextlib.asynccontextmanager
@@ -172,7 +176,11 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=256)
     args = parser.parse_args()
-    backends: list[tuple[str, Factory]] = [("memory", memory_backend), ("sqlite-wal", sqlite_backend)]
+    backends: list[tuple[str, Factory]] = [
+        ("memory", memory_backend),
+        ("sqlite-wal", sqlite_backend),
+        ("sqlite-normal", sqlite_normal_backend),
+    ]
     if await postgres_reachable():
         backends.append(("postgresql", postgres_backend))
     else:
@@ -180,10 +188,10 @@ async def main() -> None:
     results = {name: await measure(factory, args.n, args.runs, args.concurrency) for name, factory in backends}
     baseline = results["memory"]
     print(f"n={args.n} runs={args.runs} concurrency={args.concurrency} (median of runs)")
-    print(f"{'backend':<12} {'w1 wf/s':>10} {'ratio':>7} {'w2 wf/s':>10} {'ratio':>7} {'w1 seq ms':>10}")
+    print(f"{'backend':<14} {'w1 wf/s':>10} {'ratio':>7} {'w2 wf/s':>10} {'ratio':>7} {'w1 seq ms':>10}")
     for name, figures in results.items():
         print(
-            f"{name:<12} {figures['w1 wf/s']:>10.0f} {figures['w1 wf/s'] / baseline['w1 wf/s']:>7.2f}"
+            f"{name:<14} {figures['w1 wf/s']:>10.0f} {figures['w1 wf/s'] / baseline['w1 wf/s']:>7.2f}"
             f" {figures['w2 wf/s']:>10.0f} {figures['w2 wf/s'] / baseline['w2 wf/s']:>7.2f}"
             f" {figures['w1 sequential ms']:>10.2f}"
         )

@@ -8,7 +8,6 @@ from litestar_workflows import (
     BaseHumanStep,
     BaseMachineStep,
     Edge,
-    Step,
     WorkflowContext,
     WorkflowDefinition,
 )

@@ -81,7 +81,7 @@ def _json_dumps(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     """WAL, busy timeout, foreign keys, and explicit BEGIN so SAVEPOINTs work with pysqlite."""
     if engine.dialect.name != "sqlite" or getattr(engine.sync_engine, "_lsw_configured", False):
         return
@@ -91,7 +91,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy, not the driver, begin transactions
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -142,6 +142,10 @@ class SQLAlchemyPersistence:
         url: A database URL when no config is given (default: a SQLite file ``workflows.sqlite3``).
         create_all: Create the tables on first use (demos, tests); production uses the migrations.
         max_batch: At most this many changes share one transaction.
+        sqlite_synchronous: SQLite's ``synchronous`` level. ``FULL`` (default) flushes the WAL to
+            disk at every commit: nothing committed is lost even on power failure. ``NORMAL``
+            flushes at checkpoints only: still nothing lost when the *process* dies (kill -9),
+            but the last commits may be lost if the machine loses power.
     """
 
     def __init__(
@@ -151,7 +155,12 @@ class SQLAlchemyPersistence:
         url: str | None = None,
         create_all: bool = False,
         max_batch: int = 512,
+        sqlite_synchronous: str = "FULL",
     ) -> None:
+        if sqlite_synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+            msg = "sqlite_synchronous must be FULL, NORMAL or EXTRA (OFF would not be durable)"
+            raise ValueError(msg)
+        self._sqlite_synchronous = sqlite_synchronous.upper()
         if config is not None and url is not None:
             msg = "give either an advanced-alchemy config or a url, not both"
             raise ValueError(msg)
@@ -179,7 +188,7 @@ class SQLAlchemyPersistence:
                 self._engine = create_async_engine(
                     self._url, json_serializer=_json_dumps, json_deserializer=msgspec.json.decode
                 )
-            _configure_sqlite(self._engine)
+            _configure_sqlite(self._engine, self._sqlite_synchronous)
             self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         return self._engine
 

@@ -518,7 +518,7 @@ class LocalExecutionEngine:
         task = await self.persistence.get_task(token.task_id)
         if task is None:
             raise TaskNotFoundError(f"task of step {step_name!r} not found")
-        return await self._complete(task, user_id, data)
+        return await self._complete(task, user_id, data, state)
 
     async def complete_task(self, task_id: UUID, user_id: str, data: dict[str, Any]) -> WorkflowInstanceData:
         """Complete a task by its id (what the REST API calls)."""
@@ -540,10 +540,13 @@ class LocalExecutionEngine:
             f"instance {state.id} is not waiting at step {step_name!r} (waiting at: {waiting or 'nothing'})"
         )
 
-    async def _complete(self, task: HumanTaskData, user_id: str, data: dict[str, Any]) -> WorkflowInstanceData:
+    async def _complete(
+        self, task: HumanTaskData, user_id: str, data: dict[str, Any], state: WorkflowInstanceData | None = None
+    ) -> WorkflowInstanceData:
         if task.status is not TaskStatus.OPEN:
             raise TaskAlreadyCompletedError(f"task {task.id} is already {task.status.value}")
-        state = await self._load_fresh(task.instance_id)
+        if state is None:
+            state = await self._load_fresh(task.instance_id)
         if state.status.is_finished:
             raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
         definition = self._definition_of(state)
@@ -558,7 +561,7 @@ class LocalExecutionEngine:
             transition.task_completed(token, task, user_id, accepted)
             return True
 
-        transition = await self._transact(task.instance_id, apply)
+        transition = await self._transact(task.instance_id, apply, loaded=state)
         assert transition is not None
         await self._after_commit(transition, previous=state)
         return _snapshot(transition.state)
@@ -756,13 +759,23 @@ class LocalExecutionEngine:
         apply: Callable[[Transition], Awaitable[bool]],
         *,
         locked: bool = False,
+        loaded: WorkflowInstanceData | None = None,
     ) -> Transition | None:
-        """Load, change, commit; on a concurrent update by another writer, reload and redo."""
+        """Load, change, commit; on a concurrent update by another writer, reload and redo.
+
+        ``loaded`` is a state the caller just read: it is tried first instead of reading again
+        (if it is stale, the commit's revision check refuses it and the loop reloads).
+        """
         if not locked:
             async with self._lock(instance_id):
-                return await self._transact(instance_id, apply, locked=True)
+                return await self._transact(instance_id, apply, locked=True, loaded=loaded)
         for _ in range(_MAX_COMMIT_ATTEMPTS):
-            state = await self._load(instance_id)
+            cached = self._instances.get(instance_id)
+            if loaded is not None and (cached is None or cached.revision <= loaded.revision):
+                state: WorkflowInstanceData | None = loaded
+            else:
+                state = await self._load(instance_id)
+            loaded = None
             if state is None:
                 raise WorkflowInstanceNotFoundError(instance_id)
             transition = Transition(self._definition_of(state), state, self._clock())

@@ -235,6 +235,7 @@ class SQLAlchemyPersistence:
         await self._ensure_ready()
         table = _DEFINITIONS
         async with self._session() as session:
+            await session.connection(execution_options=self._write_options)
             known = {
                 (row.name, row.version) for row in (await session.execute(select(table.c.name, table.c.version))).all()
             }
@@ -304,13 +305,17 @@ class SQLAlchemyPersistence:
             else:
                 future.set_result(outcome)
 
+    @property
+    def _write_options(self) -> dict[str, Any]:
+        # SQLite: a deferred transaction that reads before it writes cannot wait for the write
+        # lock (the busy handler is skipped: "database is locked"), so writers take it up front.
+        return {"lsw_begin": "IMMEDIATE"} if self.engine.dialect.name == "sqlite" else {}
+
     @contextlib.asynccontextmanager
     async def _write_connection(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction (BEGIN IMMEDIATE on SQLite: the write lock up front)."""
         async with self.engine.connect() as plain:
-            connection = (
-                await plain.execution_options(lsw_begin="IMMEDIATE") if plain.dialect.name == "sqlite" else plain
-            )
+            connection = await plain.execution_options(**self._write_options)
             async with connection.begin():
                 yield connection
 
@@ -319,6 +324,7 @@ class SQLAlchemyPersistence:
         """A transaction for a transactional step; rolled back unless its checkpoint committed."""
         await self._ensure_ready()
         async with self._session() as session:
+            await session.connection(execution_options=self._write_options)
             checkpoint = _SQLCheckpoint(self, session)
             try:
                 yield checkpoint
@@ -420,13 +426,13 @@ class SQLAlchemyPersistence:
         self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
     ) -> HumanTaskData:
         """Claim, release or reassign an OPEN task in one conditional update."""
-        engine = await self._ensure_ready()
+        await self._ensure_ready()
         values: dict[str, Any] = {}
         if not isinstance(claimed_by, _Unset):
             values["claimed_by"] = claimed_by
         if not isinstance(assignee, _Unset):
             values["assignee"] = assignee
-        async with engine.begin() as connection:
+        async with self._write_connection() as connection:
             statement = (
                 update(_TASKS)
                 .where(_TASKS.c.id == task_id, _TASKS.c.status == TaskStatus.OPEN.value)
@@ -464,9 +470,9 @@ class SQLAlchemyPersistence:
 
     async def acquire_lease(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
         """Take one instance's lease if free, expired or already ``owner``'s."""
-        engine = await self._ensure_ready()
+        await self._ensure_ready()
         columns = _INSTANCES.c
-        async with engine.begin() as connection:
+        async with self._write_connection() as connection:
             result = await connection.execute(
                 update(_INSTANCES)
                 .where(
@@ -481,9 +487,9 @@ class SQLAlchemyPersistence:
         """Extend ``owner``'s leases on these instances."""
         if not instance_ids:
             return
-        engine = await self._ensure_ready()
+        await self._ensure_ready()
         columns = _INSTANCES.c
-        async with engine.begin() as connection:
+        async with self._write_connection() as connection:
             await connection.execute(
                 update(_INSTANCES)
                 .where(columns.lease_owner == owner, columns.id.in_(list(instance_ids)))
@@ -492,12 +498,12 @@ class SQLAlchemyPersistence:
 
     async def release_leases(self, owner: str, instance_ids: Sequence[UUID] | None = None) -> None:
         """Give up ``owner``'s leases."""
-        engine = await self._ensure_ready()
+        await self._ensure_ready()
         columns = _INSTANCES.c
         condition: ColumnElement[bool] = columns.lease_owner == owner
         if instance_ids is not None:
             condition = and_(condition, columns.id.in_(list(instance_ids)) if instance_ids else false())
-        async with engine.begin() as connection:
+        async with self._write_connection() as connection:
             await connection.execute(
                 update(_INSTANCES).where(condition).values(lease_owner=None, lease_expires_at=None)
             )
@@ -524,7 +530,7 @@ class SQLAlchemyPersistence:
             .values(lease_owner=owner, lease_expires_at=until)
             .returning(columns.id)
         )
-        async with engine.begin() as connection:
+        async with self._write_connection() as connection:
             return [row[0] for row in (await connection.execute(statement)).all()]
 
 

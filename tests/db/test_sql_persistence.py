@@ -259,3 +259,78 @@ async def test_paginated_queries_and_task_holders(sql: SQLAlchemyPersistence) ->
     visible, _ = await sql.query_tasks(TaskQuery(visible_to=("carol", frozenset({"finance"}))))
     assert tasks[0].id not in {t.id for t in visible}
     await engine.stop(0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def test_leases_claims_and_takeover_in_the_database(database_url: str) -> None:
+    clock = Clock()
+    registry = WorkflowRegistry()
+    gate = asyncio.Event()
+
+    async def blocked(context: WorkflowContext) -> None:
+        await gate.wait()
+
+    registry.register_definition(chain("leased", [FuncStep("wait", blocked), SetStep("end")]))
+    one_store = SQLAlchemyPersistence(url=database_url, create_all=True)
+    two_store = SQLAlchemyPersistence(url=database_url)
+    one = LocalExecutionEngine(registry, one_store, owner_id="one", clock=clock, lease_seconds=30)
+    two = LocalExecutionEngine(registry, two_store, owner_id="two", clock=clock, lease_seconds=30)
+    instance = await one.start_workflow("leased")
+    await asyncio.sleep(0.05)
+    assert await two.recover() == 0  # held by "one"
+    assert not await two_store.acquire_lease(instance.id, "two", clock.now, clock.now + dt.timedelta(seconds=5))
+    await one_store.renew_leases("one", [instance.id], clock.now + dt.timedelta(seconds=60))
+    await one.dispatcher.close(0)  # "one" dies without releasing its lease
+    clock.now += dt.timedelta(seconds=61)
+    gate.set()
+    assert await two.recover() == 1
+    done = await two.wait_for(instance.id, timeout=10)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert await two_store.claim_runnable("three", clock.now, clock.now, 10) == []  # nothing left to run
+    await two_store.release_leases("two")
+    await two_store.release_leases("two", [])
+    await two.stop(0)
+    for store in (one_store, two_store):
+        await store.close()
+
+
+async def test_due_timers_and_definitions_are_queryable(sql: SQLAlchemyPersistence) -> None:
+    clock = Clock()
+    registry = WorkflowRegistry()
+    registry.register_definition(chain("later", [TimerStep("wait", dt.timedelta(hours=1)), SetStep("end")]))
+    engine = LocalExecutionEngine(registry, sql, clock=clock)
+    instance = await engine.start_workflow("later")
+    assert await sql.list_due_timers(clock.now) == []
+    due = await sql.list_due_timers(clock.now + dt.timedelta(hours=2))
+    assert [(item[0], item[2]) for item in due] == [(instance.id, clock.now + dt.timedelta(hours=1))]
+    await sql.sync_definitions(registry)
+    await sql.sync_definitions(registry)  # idempotent
+    async with sql.engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT name, version FROM workflow_definition"))).all()
+    assert [tuple(row) for row in rows] == [("later", "1")]
+    await engine.stop(0)
+
+
+async def test_the_persistence_can_share_an_advanced_alchemy_config(tmp_path: Any) -> None:
+    from advanced_alchemy.config import SQLAlchemyAsyncConfig
+
+    config = SQLAlchemyAsyncConfig(connection_string=f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}")
+    persistence = SQLAlchemyPersistence(config, create_all=True)
+    engine = LocalExecutionEngine(WorkflowRegistry(), persistence)
+    started = await engine.start_workflow(chain("shared", [SetStep("only", "ok", True)]))
+    assert (await engine.wait_for(started.id, timeout=10)).data == {"ok": True}
+    await engine.stop(0)
+    await persistence.close()  # the host's engine is not disposed by us
+    assert persistence.engine is config.get_engine()
+    await config.get_engine().dispose()
+    with pytest.raises(ValueError, match="not both"):
+        SQLAlchemyPersistence(config, url="sqlite+aiosqlite://")
+    with pytest.raises(ValueError, match="synchronous"):
+        SQLAlchemyPersistence(url="sqlite+aiosqlite://", sqlite_synchronous="OFF")

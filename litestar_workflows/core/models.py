@@ -97,9 +97,20 @@ class WorkflowInstanceData:
 
     def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
         """A copy with its own data dict, tokens and branch list (the step history is shared unless asked)."""
-        context = self.context.evolve(
-            data=dict(self.context.data),
-            step_history=self.context.step_history if share_history else list(self.context.step_history),
+        source = self.context
+        context = WorkflowContext(  # built directly: ``evolve``'s keyword handling costs on every step
+            source.workflow_id,
+            source.instance_id,
+            dict(source.data),
+            source.metadata,
+            source.current_step,
+            source.step_history if share_history else list(source.step_history),
+            source.started_at,
+            source.user_id,
+            source.tenant_id,
+            source.attempt,
+            source.session,
+            source.token_id,
         )
         return WorkflowInstanceData(
             self.id,
@@ -111,8 +122,8 @@ class WorkflowInstanceData:
             self.error,
             self.started_at,
             self.completed_at,
-            [token.copy() for token in self.tokens],
-            list(self.ended_branches),
+            [token.copy() for token in self.tokens] if self.tokens else [],
+            list(self.ended_branches) if self.ended_branches else [],
             self.revision,
             self.next_token,
             self.cancel_reason,

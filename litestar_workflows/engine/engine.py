@@ -12,7 +12,9 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+import types
+from collections import deque
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,6 +105,69 @@ def _settled(state: WorkflowInstanceData) -> bool:
     return state.status.is_finished or state.status is WorkflowStatus.WAITING
 
 
+@types.coroutine
+def _yield_to_loop() -> Generator[None, None, None]:
+    """``await asyncio.sleep(0)`` without the extra coroutine: one bare yield to the event loop."""
+    yield
+
+
+class _InstanceLock:
+    """A FIFO asyncio lock that is taken without creating a coroutine when nobody holds it.
+
+    ``asyncio.Lock`` costs two coroutines per ``async with`` even when uncontended, on every
+    step; the hot path here calls :meth:`try_acquire` and only awaits when another writer of
+    the same instance holds the lock. Release hands the lock directly to the oldest waiter.
+    """
+
+    __slots__ = ("_waiters", "held")
+
+    def __init__(self) -> None:
+        self.held = False
+        self._waiters: deque[asyncio.Future[None]] | None = None
+
+    def locked(self) -> bool:
+        return self.held
+
+    def try_acquire(self) -> bool:
+        if self.held:
+            return False
+        self.held = True
+        return True
+
+    async def acquire(self) -> None:
+        if not self.held:
+            self.held = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = deque()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # the lock was handed over just as we were cancelled: pass it on
+            else:
+                self._waiters.remove(future)
+            raise
+
+    def release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)  # ``held`` stays True: ownership moves to that waiter
+                return
+        self.held = False
+
+    async def __aenter__(self) -> None:
+        if not self.try_acquire():
+            await self.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+
 class LocalExecutionEngine:
     """Runs workflow instances in this process, durably through ``persistence``.
 
@@ -138,7 +203,7 @@ class LocalExecutionEngine:
         self._clock = clock
         self._instances: dict[UUID, WorkflowInstanceData] = {}
         """Committed state of instances with runnable work here (a cache, never the only copy)."""
-        self._locks: dict[UUID, asyncio.Lock] = {}
+        self._locks: dict[UUID, _InstanceLock] = {}
         self._running: dict[UUID, dict[str, asyncio.Task[Any]]] = {}
         self._waiters: dict[UUID, list[asyncio.Future[WorkflowInstanceData]]] = {}
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
@@ -265,7 +330,7 @@ class LocalExecutionEngine:
         instance = new_instance(definition, data, now, instance_id)
         if metadata:
             instance.context.metadata.update(metadata)
-        transition = Transition(definition, instance, now)
+        transition = Transition(definition, instance, now, fresh=True)
         transition.start()
         try:
             await self._commit(transition, -1)
@@ -305,7 +370,7 @@ class LocalExecutionEngine:
                     running.pop(current, None)
                 current = following
                 if current is not None:
-                    await asyncio.sleep(0)  # let the app breathe between steps, even in a tight loop
+                    await _yield_to_loop()  # let the app breathe between steps, even in a tight loop
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -317,9 +382,18 @@ class LocalExecutionEngine:
         finally:
             if not running:
                 self._running.pop(instance_id, None)
+                if instance_id not in self._instances:  # finished, waiting or handed over
+                    self._drop_lock(instance_id)
+
+    def _drop_lock(self, instance_id: UUID) -> None:
+        lock = self._locks.get(instance_id)
+        if lock is not None and not lock.held:
+            del self._locks[instance_id]
 
     async def _run_one(self, instance_id: UUID, token_id: str) -> str | None:
-        state = await self._load(instance_id)
+        state = self._instances.get(instance_id)
+        if state is None:
+            state = await self.persistence.load_instance(instance_id)
         if state is None or state.status is not WorkflowStatus.RUNNING:
             return None
         token = next((t for t in state.tokens if t.id == token_id and t.status is TokenStatus.READY), None)
@@ -339,7 +413,7 @@ class LocalExecutionEngine:
         else:
             outcome = await self._execute(definition, state, token)
 
-        async def apply(transition: Transition) -> bool:
+        def apply(transition: Transition) -> bool:
             live = transition.token(token_id)
             if transition.state.status is not WorkflowStatus.RUNNING or live is None:
                 return False  # cancelled, failed or advanced elsewhere meanwhile: drop the result
@@ -354,7 +428,7 @@ class LocalExecutionEngine:
                 transition.step_succeeded(live, outcome.changes or Changes(), outcome.execution, outcome.chosen)
             return True
 
-        transition = await self._transact(instance_id, apply)
+        transition = await self._transact(instance_id, apply, now=outcome.execution.completed_at)
         if transition is None:
             return None
         return await self._after_commit(transition, previous=state, continue_from=token_id)
@@ -400,7 +474,8 @@ class LocalExecutionEngine:
     ) -> _Outcome:
         step = definition.steps[token.step]
         data = view_of(state, token)
-        before = dict(data)
+        # Committed data is never mutated, so with no branch-local writes it is the "before" itself.
+        before = dict(data) if token.delta or token.removed else state.context.data
         context = step_context(state, token, data)
         context.session = session
         started = self._clock()
@@ -552,7 +627,7 @@ class LocalExecutionEngine:
         definition = self._definition_of(state)
         accepted = accepted_form_data(definition.steps[task.step_name], data)
 
-        async def apply(transition: Transition) -> bool:
+        def apply(transition: Transition) -> bool:
             token = transition.token(task.token_id)
             if token is None or token.task_id != task.id:
                 raise TaskAlreadyCompletedError(f"task {task.id} is no longer open")
@@ -576,7 +651,7 @@ class LocalExecutionEngine:
         ensure_storable("payload", payload)
         key: str = getattr(step, "callback_key", "webhook_payload")
 
-        async def apply(transition: Transition) -> bool:
+        def apply(transition: Transition) -> bool:
             if transition.state.status.is_finished:
                 raise WorkflowAlreadyCompletedError(f"instance {instance_id} is {transition.state.status.value}")
             token = next(
@@ -611,7 +686,7 @@ class LocalExecutionEngine:
         async with lock:
             running = self._running.get(instance_id, {})
 
-            async def apply(transition: Transition) -> bool:
+            def apply(transition: Transition) -> bool:
                 # A FAILED instance may still be cancelled: that is how an operator abandons it.
                 if transition.state.status in {WorkflowStatus.COMPLETED, WorkflowStatus.CANCELED}:
                     raise WorkflowAlreadyCompletedError(
@@ -633,7 +708,7 @@ class LocalExecutionEngine:
         """Resume a FAILED instance from the step(s) where it stopped."""
         await self._load_fresh(instance_id)  # raises WorkflowInstanceNotFoundError for unknown ids
 
-        async def apply(transition: Transition) -> bool:
+        def apply(transition: Transition) -> bool:
             if transition.state.status is not WorkflowStatus.FAILED:
                 raise InvalidTransitionError(
                     f"only failed instances can be retried; {instance_id} is {transition.state.status.value}"
@@ -654,7 +729,7 @@ class LocalExecutionEngine:
         if step_name not in definition.steps:
             raise InvalidTransitionError(f"workflow {state.workflow_name!r} has no step {step_name!r}")
 
-        async def apply(transition: Transition) -> bool:
+        def apply(transition: Transition) -> bool:
             if transition.state.status.is_finished:
                 raise WorkflowAlreadyCompletedError(f"instance {instance_id} is {transition.state.status.value}")
             transition.schedule(step_name, None if delay is None else transition.now + delay)
@@ -732,10 +807,10 @@ class LocalExecutionEngine:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _lock(self, instance_id: UUID) -> asyncio.Lock:
+    def _lock(self, instance_id: UUID) -> _InstanceLock:
         lock = self._locks.get(instance_id)
         if lock is None:
-            lock = self._locks[instance_id] = asyncio.Lock()
+            lock = self._locks[instance_id] = _InstanceLock()
         return lock
 
     def _definition_of(self, state: WorkflowInstanceData) -> WorkflowDefinition:
@@ -756,37 +831,52 @@ class LocalExecutionEngine:
     async def _transact(
         self,
         instance_id: UUID,
-        apply: Callable[[Transition], Awaitable[bool]],
+        apply: Callable[[Transition], bool],
         *,
         locked: bool = False,
         loaded: WorkflowInstanceData | None = None,
+        now: datetime | None = None,
     ) -> Transition | None:
         """Load, change, commit; on a concurrent update by another writer, reload and redo.
 
-        ``loaded`` is a state the caller just read: it is tried first instead of reading again
-        (if it is stale, the commit's revision check refuses it and the loop reloads).
+        ``apply`` changes the transition (False: nothing to commit). ``loaded`` is a state the
+        caller just read: it is tried first instead of reading again (if it is stale, the
+        commit's revision check refuses it and the loop reloads). ``now`` is the time of the
+        first attempt (a step's completion time); retries read the clock. ``locked``: the caller
+        holds the instance's lock already.
         """
-        if not locked:
-            async with self._lock(instance_id):
-                return await self._transact(instance_id, apply, locked=True, loaded=loaded)
-        for _ in range(_MAX_COMMIT_ATTEMPTS):
-            cached = self._instances.get(instance_id)
-            if loaded is not None and (cached is None or cached.revision <= loaded.revision):
-                state: WorkflowInstanceData | None = loaded
-            else:
-                state = await self._load(instance_id)
-            loaded = None
-            if state is None:
-                raise WorkflowInstanceNotFoundError(instance_id)
-            transition = Transition(self._definition_of(state), state, self._clock())
-            if not await apply(transition):
-                return None
-            try:
-                await self._commit(transition, state.revision)
-            except ConcurrentUpdateError:
-                self._instances.pop(instance_id, None)
-                continue
-            return transition
+        lock = None if locked else self._lock(instance_id)
+        if lock is not None and not lock.try_acquire():
+            await lock.acquire()
+        try:
+            for _ in range(_MAX_COMMIT_ATTEMPTS):
+                cached = self._instances.get(instance_id)
+                if loaded is not None and (cached is None or cached.revision <= loaded.revision):
+                    state: WorkflowInstanceData | None = loaded
+                elif cached is not None:
+                    state = cached
+                else:
+                    state = await self.persistence.load_instance(instance_id)
+                loaded = None
+                if state is None:
+                    raise WorkflowInstanceNotFoundError(instance_id)
+                transition = Transition(self._definition_of(state), state, now or self._clock())
+                now = None
+                if not apply(transition):
+                    return None
+                try:
+                    held = await self.persistence.commit(self._prepare_change(transition, state.revision))
+                except ConcurrentUpdateError:
+                    self._instances.pop(instance_id, None)
+                    continue
+                if held:
+                    self._held.add(instance_id)
+                else:
+                    self._held.discard(instance_id)
+                return transition
+        finally:
+            if lock is not None:
+                lock.release()
         raise ConcurrentUpdateError(f"instance {instance_id} kept changing; gave up after {_MAX_COMMIT_ATTEMPTS} tries")
 
     async def _commit(self, transition: Transition, expected_revision: int) -> None:
@@ -826,11 +916,12 @@ class LocalExecutionEngine:
             self._instances.pop(state.id, None)
             if not self._running.get(state.id):
                 self._locks.pop(state.id, None)
-        if _settled(state):
-            for future in self._waiters.pop(state.id, []):
+        if self._waiters and _settled(state):
+            for future in self._waiters.pop(state.id, ()):
                 if not future.done():
                     future.set_result(_snapshot(state))
-        await self._emit(state.id, transition.events)
+        if self.event_bus is not None:
+            await self._emit(state.id, transition.events)
         if state.status is not WorkflowStatus.RUNNING:
             return None
         return self._dispatch_new_work(state, previous, continue_from)

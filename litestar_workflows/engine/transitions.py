@@ -65,6 +65,23 @@ def _merge_into(data: dict[str, Any], delta: dict[str, Any], removed: list[str])
         data.pop(key, None)
 
 
+def _record_writes(token: Token, changes: Changes) -> None:
+    """Keep ``changes`` in the token's branch-local delta, noting its branch as their writer."""
+    branch = token.branch
+    writers = token.writers
+    removed = token.removed
+    token.delta.update(changes.set)
+    for key in changes.set:
+        writers[key] = branch
+        if key in removed:
+            removed.remove(key)
+    for key in changes.removed:
+        writers[key] = branch
+        token.delta.pop(key, None)
+        if key not in removed:
+            removed.append(key)
+
+
 Branch = tuple[int, ...]
 _Part = tuple[dict[str, Any], list[str], dict[str, Branch]]
 
@@ -127,12 +144,15 @@ class Transition:
         "state",
     )
 
-    def __init__(self, definition: WorkflowDefinition, committed: WorkflowInstanceData, now: datetime) -> None:
+    def __init__(
+        self, definition: WorkflowDefinition, committed: WorkflowInstanceData, now: datetime, *, fresh: bool = False
+    ) -> None:
         self.definition = definition
         self.graph = definition.graph
         self.now = now
         # The history list is shared: persistence appends the new executions after a successful commit.
-        self.state = committed.copy()
+        # ``fresh``: ``committed`` is a new, never committed instance the caller hands over (no copy).
+        self.state = committed if fresh else committed.copy()
         self.state.revision = committed.revision + 1
         self.executions: list[StepExecution] = []
         self.opened_tasks: list[HumanTaskData] = []
@@ -162,15 +182,20 @@ class Transition:
         self.state.tokens.remove(token)
 
     def _new_token(self, step: str, parent: Token, branch: tuple[int, ...]) -> Token:
-        token_id = f"t{self.state.next_token}"
-        self.state.next_token += 1
+        state = self.state
+        token_id = f"t{state.next_token}"
+        state.next_token += 1
         return Token(
             token_id,
             step,
-            branch=branch,
-            delta=dict(parent.delta),
-            removed=list(parent.removed),
-            writers=dict(parent.writers),
+            TokenStatus.READY,
+            branch,
+            dict(parent.delta) if parent.delta else {},
+            list(parent.removed) if parent.removed else [],
+            None,
+            1,
+            None,
+            dict(parent.writers) if parent.writers else {},
         )
 
     def start(self) -> None:
@@ -196,24 +221,23 @@ class Transition:
                 {"step_name": token.step, "attempt": execution.attempt, "status": execution.status},
             )
         )
-        token.delta.update(changes.set)
-        for key in changes.set:
-            token.writers[key] = token.branch
-            if key in token.removed:
-                token.removed.remove(key)
-        for key in changes.removed:
-            token.writers[key] = token.branch
-            token.delta.pop(key, None)
-            if key not in token.removed:
-                token.removed.append(key)
-        self._take(token)
-        if not self.state.tokens and not self.state.ended_branches and (token.delta or token.removed):
-            # The only live token: its writes become instance data now, so branches forked from it
-            # do not each carry a copy that a later branch would re-apply over an earlier one's change.
-            _merge_into(self.state.context.data, token.delta, token.removed)
-            token.delta, token.removed = {}, []
+        state = self.state
+        state.tokens.remove(token)
+        if not state.tokens and not state.ended_branches and not token.delta and not token.removed:
+            # The only live token, with no earlier branch-local writes: the step's writes become
+            # instance data at once (as below), without passing through the token's delta first.
+            if changes.set or changes.removed:
+                _merge_into(state.context.data, changes.set, changes.removed)
+            token.writers = {}
+        else:
+            _record_writes(token, changes)
+            if not state.tokens and not state.ended_branches and (token.delta or token.removed):
+                # The only live token: its writes become instance data now, so branches forked from
+                # it do not each carry a copy that a later branch would re-apply over an earlier one's.
+                _merge_into(state.context.data, token.delta, token.removed)
+                token.delta, token.removed, token.writers = {}, [], {}
         if chosen is None:
-            if self.graph.is_terminal(token.step):
+            if token.step in self.definition.terminal_steps:
                 chosen = []
             elif (fixed := self.graph.unconditional.get(token.step)) is not None:
                 chosen = list(fixed)
@@ -428,7 +452,7 @@ class Transition:
         if self.state.status is not WorkflowStatus.FAILED:
             self._resolve_joins()
         state = self.state
-        if state.status in {WorkflowStatus.FAILED, WorkflowStatus.CANCELED}:
+        if state.status is WorkflowStatus.FAILED or state.status is WorkflowStatus.CANCELED:
             state.current_step = state.tokens[0].step if state.tokens else None
             return
         tokens = state.tokens
@@ -447,7 +471,11 @@ class Transition:
             only.delta = {}
             only.removed = []
             only.writers = {}
-        runnable = any(token.status is TokenStatus.READY for token in tokens)
+        runnable = False
+        for token in tokens:
+            if token.status is TokenStatus.READY:
+                runnable = True
+                break
         previous = state.status
         state.status = WorkflowStatus.RUNNING if runnable else WorkflowStatus.WAITING
         state.current_step = tokens[0].step

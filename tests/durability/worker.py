@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from litestar_workflows.db import SQLAlchemyPersistence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -32,6 +31,7 @@ from litestar_workflows import (
     WorkflowRegistry,
     WorkflowStatus,
 )
+from litestar_workflows.db import SQLAlchemyPersistence
 
 OWNER = f"worker-{os.getpid()}"
 LEDGER_DDL = "CREATE TABLE IF NOT EXISTS ledger (instance_id VARCHAR(64), step VARCHAR(64), attempt INTEGER)"

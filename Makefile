@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lint test demo bench bench-quick clean
+.PHONY: help install lint test demo demo-script bench bench-quick clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,14 @@ lint: $(STAMP) ## ruff + mypy --strict
 test: lint ## Lint, type-check and run the whole test suite with coverage
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
 
-demo: $(STAMP) ## Run the example workflows end to end
+demo: $(STAMP) ## Run the expense example app (plugin + REST API) with uvicorn on SQLite
+	@echo "Expense approval demo on http://127.0.0.1:8000"
+	@echo "  OpenAPI docs:  http://127.0.0.1:8000/schema"
+	@echo "  API:           http://127.0.0.1:8000/workflows/definitions"
+	@echo "  Walk-through:  see 'Try the REST API' in README.md (users: alice, bob, carol, dave, admin)"
+	$(BIN)/uvicorn examples.expense.app:app --host 127.0.0.1 --port 8000
+
+demo-script: $(STAMP) ## Run the engine-only example workflows end to end, printing each step
 	$(BIN)/python -m examples.demo
 
 bench: $(STAMP) ## Durable throughput: in-memory vs SQLite (WAL) vs PostgreSQL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar_workflows.config import WorkflowPluginConfig
 from litestar_workflows.core import (
     Edge,
     HumanTaskData,
@@ -38,6 +39,7 @@ from litestar_workflows.engine import (
     WorkflowPersistence,
     WorkflowRegistry,
 )
+from litestar_workflows.plugin import WorkflowPlugin
 from litestar_workflows.steps import (
     BaseHumanStep,
     BaseMachineStep,
@@ -88,6 +90,8 @@ __all__ = (
     "WorkflowInstanceNotFoundError",
     "WorkflowNotFoundError",
     "WorkflowPersistence",
+    "WorkflowPlugin",
+    "WorkflowPluginConfig",
     "WorkflowRegistry",
     "WorkflowStatus",
     "WorkflowValidationError",

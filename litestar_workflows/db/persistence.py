@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -71,6 +72,30 @@ _PRECONDITION_ERRORS = (
     TaskNotFoundError,
     WorkflowInstanceNotFoundError,
 )
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _shielded(
+    method: Callable[Concatenate[SQLAlchemyPersistence, _P], Awaitable[_T]],
+) -> Callable[Concatenate[SQLAlchemyPersistence, _P], Coroutine[Any, Any, _T]]:
+    """Run a database operation to its end even if the caller is cancelled.
+
+    Engine shutdown cancels running steps; a query cancelled half-way would leave its pooled
+    connection checked out (and unclosable by ``dispose``). The operation runs in its own task,
+    which ``close`` waits for; only the caller's wait is cancelled.
+    """
+
+    @functools.wraps(method)
+    async def run(self: SQLAlchemyPersistence, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        task: asyncio.Future[_T] = asyncio.ensure_future(method(self, *args, **kwargs))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(task)
+
+    return run
 
 
 def _now() -> datetime:
@@ -175,6 +200,8 @@ class SQLAlchemyPersistence:
         self._pending: list[tuple[InstanceChange, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._inflight: set[asyncio.Future[Any]] = set()
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -217,19 +244,28 @@ class SQLAlchemyPersistence:
 
     async def close(self) -> None:
         """Flush queued commits, stop the writer, and dispose the engine if this object created it."""
-        if self._writer is not None:
+        if self._inflight:
+            await asyncio.wait(set(self._inflight))
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            # Let the writer finish what is queued and the batch it is writing (cancelling it
+            # mid-batch would strand that batch's connection), then stop.
+            self._closing = True
             self._wake.set()
-            while self._pending:
-                await asyncio.sleep(0.001)
-            self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
+                await writer
+        self._closing = False
+        # asyncio primitives bind to the loop that first waits on them: start afresh, so the
+        # object can be used again (a restarted app may run on another event loop).
+        self._wake = asyncio.Event()
+        self._ready_lock = asyncio.Lock()
         if self._engine is not None and self._config is None:
             await self._engine.dispose()
             self._engine = None
+            self._sessions = None
             self._ready = False
 
+    @_shielded
     async def sync_definitions(self, registry: WorkflowRegistry) -> None:
         """Record every registered definition (name, version, description, graph) if new."""
         await self._ensure_ready()
@@ -286,6 +322,8 @@ class SQLAlchemyPersistence:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 await self._write(batch)
+            if self._closing:
+                return
 
     async def _write(self, batch: list[tuple[InstanceChange, asyncio.Future[bool]]]) -> None:
         try:
@@ -334,6 +372,7 @@ class SQLAlchemyPersistence:
 
     # --- reads ----------------------------------------------------------------------------------
 
+    @_shielded
     async def load_instance(self, instance_id: UUID) -> WorkflowInstanceData | None:
         """The instance with its step history, in recorded order."""
         engine = await self._ensure_ready()
@@ -349,6 +388,7 @@ class SQLAlchemyPersistence:
         row_map = row._mapping
         return instance_from_row(_Row(row_map), [execution_from_row(execution) for execution in executions])
 
+    @_shielded
     async def get_task(self, task_id: UUID) -> HumanTaskData | None:
         """One task, or None."""
         engine = await self._ensure_ready()
@@ -356,6 +396,7 @@ class SQLAlchemyPersistence:
             row = (await connection.execute(select(_TASKS).where(_TASKS.c.id == task_id))).first()
         return None if row is None else task_from_row(row)
 
+    @_shielded
     async def list_tasks(
         self, *, instance_id: UUID | None = None, status: TaskStatus | None = None
     ) -> list[HumanTaskData]:
@@ -370,6 +411,7 @@ class SQLAlchemyPersistence:
             rows = (await connection.execute(statement)).all()
         return [task_from_row(row) for row in rows]
 
+    @_shielded
     async def list_instances(
         self, *, workflow_name: str | None = None, status: WorkflowStatus | None = None
     ) -> list[WorkflowInstanceData]:
@@ -384,6 +426,7 @@ class SQLAlchemyPersistence:
             rows = (await connection.execute(statement)).all()
         return [instance_from_row(_Row(row._mapping), []) for row in rows]
 
+    @_shielded
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
         """One page of instances, newest first, through advanced-alchemy's repository."""
         await self._ensure_ready()
@@ -401,6 +444,7 @@ class SQLAlchemyPersistence:
             rows, total = await _InstanceRepository(session=session).get_many_and_count(*filters)
         return [instance_from_row(row, []) for row in rows], total
 
+    @_shielded
     async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
         """One page of tasks, oldest first; ``visible_to`` is evaluated in SQL."""
         await self._ensure_ready()
@@ -422,6 +466,7 @@ class SQLAlchemyPersistence:
             rows, total = await _TaskRepository(session=session).get_many_and_count(*filters)
         return [task_from_row(row) for row in rows], total
 
+    @_shielded
     async def update_open_task(
         self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
     ) -> HumanTaskData:
@@ -448,6 +493,7 @@ class SQLAlchemyPersistence:
                     raise TaskAlreadyCompletedError(f"task {task_id} is already {row.status}")
         return task_from_row(row)
 
+    @_shielded
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:
         """READY tokens with a stored time not after ``until`` (from instances due by then)."""
         engine = await self._ensure_ready()
@@ -468,6 +514,7 @@ class SQLAlchemyPersistence:
 
     # --- leases ---------------------------------------------------------------------------------
 
+    @_shielded
     async def acquire_lease(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
         """Take one instance's lease if free, expired or already ``owner``'s."""
         await self._ensure_ready()
@@ -483,6 +530,7 @@ class SQLAlchemyPersistence:
             )
         return bool(result.rowcount)
 
+    @_shielded
     async def renew_leases(self, owner: str, instance_ids: Sequence[UUID], until: datetime) -> None:
         """Extend ``owner``'s leases on these instances."""
         if not instance_ids:
@@ -496,6 +544,7 @@ class SQLAlchemyPersistence:
                 .values(lease_expires_at=until)
             )
 
+    @_shielded
     async def release_leases(self, owner: str, instance_ids: Sequence[UUID] | None = None) -> None:
         """Give up ``owner``'s leases."""
         await self._ensure_ready()
@@ -508,6 +557,7 @@ class SQLAlchemyPersistence:
                 update(_INSTANCES).where(condition).values(lease_owner=None, lease_expires_at=None)
             )
 
+    @_shielded
     async def claim_runnable(self, owner: str, now: datetime, until: datetime, limit: int) -> list[UUID]:
         """Lease due, running instances whose lease is free or expired; concurrent claimers never share one."""
         engine = await self._ensure_ready()

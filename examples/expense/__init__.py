@@ -1,0 +1,1 @@
+"""Expense approval as a Litestar app: managers, then finance and legal review, with escalation."""

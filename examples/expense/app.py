@@ -1,0 +1,293 @@
+"""Expense approval behind the REST API, with demo users, parallel reviews and escalation.
+
+    uvicorn examples.expense.app:app
+
+The flow::
+
+    submit -> manager_approval (group "managers") -> manager_decision
+        rejected by the manager                     -> rejected
+        approved, amount <= 1000                    -> finance_review (group "finance") -> collect_reviews
+        approved, amount > 1000  -> legal_and_finance: finance_review + legal_review (group "legal"),
+                                    joined at collect_reviews
+    collect_reviews -> pay (every review approved) | rejected
+
+A manager approval still open after ``escalate_after`` is overdue: a timer loop in the app
+assigns it to ``admin``, so it shows up in that user's inbox (``GET /workflows/tasks?mine=true``).
+
+Authentication is a demo stand-in: the ``X-User`` header names the caller and ``X-Groups``
+(comma-separated) lists their groups; without ``X-Groups`` the groups of the demo users below
+apply. Never use header authentication like this in a real app. Try it::
+
+    curl -X POST localhost:8000/workflows/instances -H 'X-User: alice' -H 'Content-Type: application/json' \\
+         -d '{"workflow": "expense", "data": {"amount": 2500, "description": "conference"}}'
+    curl localhost:8000/workflows/tasks -H 'X-User: bob'
+    curl -X POST localhost:8000/workflows/tasks/<task id>/complete -H 'X-User: bob' \\
+         -H 'Content-Type: application/json' -d '{"manager_approved": true}'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+
+from litestar_workflows import (
+    BaseHumanStep,
+    BaseMachineStep,
+    Edge,
+    ExclusiveGateway,
+    ParallelGateway,
+    Step,
+    TaskStatus,
+    WorkflowContext,
+    WorkflowDefinition,
+    WorkflowPersistence,
+    WorkflowPlugin,
+    WorkflowPluginConfig,
+)
+from litestar_workflows.engine.persistence import TaskQuery
+
+__all__ = (
+    "DEMO_USERS",
+    "LEGAL_REVIEW_ABOVE",
+    "DemoUser",
+    "HeaderAuthMiddleware",
+    "app",
+    "create_app",
+    "escalate_overdue_tasks",
+    "expense_workflow",
+)
+
+logger = logging.getLogger("examples.expense")
+
+LEGAL_REVIEW_ABOVE = 1000
+"""Expenses above this amount also need a legal review."""
+
+DEMO_USERS: dict[str, tuple[str, ...]] = {
+    "alice": ("employees",),
+    "bob": ("managers",),
+    "carol": ("finance",),
+    "dave": ("legal",),
+    "admin": ("admin",),
+}
+"""Demo users and their groups (used when a request sends no ``X-Groups`` header)."""
+
+
+def _decision_form(field_name: str, question: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            field_name: {"type": "boolean", "title": question},
+            "comment": {"type": "string", "title": "Comment", "maxLength": 500},
+        },
+        "required": [field_name],
+    }
+
+
+class SubmitExpense(BaseMachineStep):
+    """Check the request: a positive amount and a description."""
+
+    name = "submit"
+    description = "Validate the expense."
+
+    async def execute(self, context: WorkflowContext) -> dict[str, Any]:
+        amount = context.get("amount")
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            msg = f"amount must be a positive number, got {amount!r}"
+            raise ValueError(msg)
+        if not str(context.get("description") or "").strip():
+            msg = "a description is required"
+            raise ValueError(msg)
+        context.set("submitted", True)
+        return {"requester": context.get("requester"), "amount": amount}
+
+
+class CollectReviews(BaseMachineStep):
+    """Join of the reviews: approved when finance (and legal, when it reviewed) approved."""
+
+    name = "collect_reviews"
+    description = "Combine the finance and legal reviews."
+
+    async def execute(self, context: WorkflowContext) -> bool:
+        approved = context.get("finance_approved") is True and context.get("legal_approved", True) is True
+        context.set("approved", approved)
+        return approved
+
+
+class Pay(BaseMachineStep):
+    """Hand the expense to payments (a real step would pass ``context.idempotency_key`` along)."""
+
+    name = "pay"
+    description = "Schedule the payment."
+
+    async def execute(self, context: WorkflowContext) -> str:
+        context.set("outcome", "paid")
+        return "paid"
+
+
+class Reject(BaseMachineStep):
+    """Record the rejection."""
+
+    name = "rejected"
+    description = "Tell the requester the expense was rejected."
+
+    async def execute(self, context: WorkflowContext) -> str:
+        context.set("outcome", "rejected")
+        return "rejected"
+
+
+def expense_workflow(escalate_after: timedelta = timedelta(days=2)) -> WorkflowDefinition:
+    """The expense workflow; the manager's task is due ``escalate_after`` after it opens."""
+    steps: list[Step] = [
+        SubmitExpense(),
+        BaseHumanStep(
+            "manager_approval",
+            title="Approve expense",
+            description="Approve or reject the expense.",
+            form_schema=_decision_form("manager_approved", "Approve this expense?"),
+            candidate_groups=["managers"],
+            due_in=escalate_after,
+        ),
+        ExclusiveGateway("manager_decision", description="Branch on the manager's answer."),
+        ExclusiveGateway("route_by_amount", description=f"Legal reviews expenses above {LEGAL_REVIEW_ABOVE}."),
+        ParallelGateway("legal_and_finance", ["finance_review", "legal_review"], "Both reviews at once."),
+        BaseHumanStep(
+            "finance_review",
+            title="Finance review",
+            form_schema=_decision_form("finance_approved", "Budget available?"),
+            candidate_groups=["finance"],
+        ),
+        BaseHumanStep(
+            "legal_review",
+            title="Legal review",
+            form_schema=_decision_form("legal_approved", "Compliant?"),
+            candidate_groups=["legal"],
+        ),
+        CollectReviews(),
+        Pay(),
+        Reject(),
+    ]
+    return WorkflowDefinition(
+        name="expense",
+        version="1",
+        description="Submit an expense; a manager approves, finance (and legal, above the limit) review it.",
+        steps={step.name: step for step in steps},
+        edges=[
+            Edge("submit", "manager_approval"),
+            Edge("manager_approval", "manager_decision"),
+            Edge("manager_decision", "route_by_amount", "manager_approved == true"),
+            Edge("manager_decision", "rejected", "manager_approved != true"),
+            Edge("route_by_amount", "legal_and_finance", f"amount > {LEGAL_REVIEW_ABOVE}"),
+            Edge("route_by_amount", "finance_review", f"amount <= {LEGAL_REVIEW_ABOVE}"),
+            Edge("finance_review", "collect_reviews"),
+            Edge("legal_review", "collect_reviews"),
+            Edge("collect_reviews", "pay", "approved == true"),
+            Edge("collect_reviews", "rejected", "approved != true"),
+        ],
+        initial_step="submit",
+        terminal_steps={"pay", "rejected"},
+    )
+
+
+# --- demo authentication ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """What ``request.user`` holds: the plugin's default identity resolver reads ``id`` and ``groups``."""
+
+    id: str
+    groups: tuple[str, ...] = field(default_factory=tuple)
+
+
+class HeaderAuthMiddleware(AbstractAuthenticationMiddleware):
+    """DEMO ONLY: trusts the ``X-User`` and ``X-Groups`` headers. Requests without ``X-User`` are anonymous."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        user_id = connection.headers.get("x-user", "").strip()
+        if not user_id:
+            return AuthenticationResult(user=None, auth=None)
+        header = connection.headers.get("x-groups")
+        if header is None:
+            groups = DEMO_USERS.get(user_id, ())
+        else:
+            groups = tuple(group.strip() for group in header.split(",") if group.strip())
+        return AuthenticationResult(user=DemoUser(user_id, groups), auth=None)
+
+
+# --- escalation ---------------------------------------------------------------------------------
+
+
+async def escalate_overdue_tasks(persistence: WorkflowPersistence, escalate_to: str, now: datetime) -> list[UUID]:
+    """Assign every overdue task still offered to a group to ``escalate_to``; returns their ids.
+
+    Tasks already assigned to someone (including ones reassigned after an escalation) are left alone.
+    """
+    escalated: list[UUID] = []
+    offset = 0
+    while True:
+        tasks, total = await persistence.query_tasks(TaskQuery(status=TaskStatus.OPEN, limit=200, offset=offset))
+        for task in tasks:
+            if task.due_at is not None and task.due_at <= now and task.assignee is None:
+                await persistence.update_open_task(task.id, assignee=escalate_to, claimed_by=None)
+                escalated.append(task.id)
+        offset += len(tasks)
+        if not tasks or offset >= total:
+            return escalated
+
+
+def _escalation_loop(escalate_to: str, interval: float) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    async def sweep_forever(plugin: WorkflowPlugin) -> None:
+        while True:
+            try:
+                for task_id in await escalate_overdue_tasks(plugin.persistence, escalate_to, datetime.now(UTC)):
+                    logger.info("task %s is overdue: assigned to %s", task_id, escalate_to)
+            except Exception:
+                logger.exception("escalation sweep failed")
+            await asyncio.sleep(interval)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        task = asyncio.create_task(sweep_forever(app.plugins.get(WorkflowPlugin)))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+def create_app(
+    persistence: WorkflowPersistence | None = None,
+    *,
+    escalate_after: timedelta = timedelta(days=2),
+    escalation_interval: float = 60.0,
+) -> Litestar:
+    """The expense app (tests pass in-memory persistence and short escalation times)."""
+    config = WorkflowPluginConfig(
+        workflows=[expense_workflow(escalate_after)],
+        persistence=persistence,
+        database_url="sqlite+aiosqlite:///expense.sqlite3",
+        admin_role="admin",
+        started_by_key="requester",
+    )
+    return Litestar(
+        plugins=[WorkflowPlugin(config)],
+        middleware=[DefineMiddleware(HeaderAuthMiddleware, exclude=["/schema"])],
+        lifespan=[_escalation_loop("admin", escalation_interval)],
+    )
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""The plugin's quick start: one workflow behind the REST API."""

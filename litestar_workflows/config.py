@@ -1,0 +1,97 @@
+"""``WorkflowPluginConfig``: everything the Litestar plugin can be told, in one dataclass."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from advanced_alchemy.config import SQLAlchemyAsyncConfig
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.types import Guard
+
+from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.engine.persistence import WorkflowPersistence
+from litestar_workflows.web.identity import IdentityResolver, default_identity_resolver
+
+__all__ = ("DEFAULT_DATABASE_URL", "WorkflowPluginConfig")
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///workflows.sqlite3"
+"""Where state lives when the app gives neither ``sqlalchemy_config`` nor ``persistence``."""
+
+
+@dataclass
+class WorkflowPluginConfig:
+    """Configuration of :class:`~litestar_workflows.WorkflowPlugin`.
+
+    Only ``workflows`` is needed for a first app; every other field has a working default.
+    """
+
+    workflows: Sequence[type[Any] | WorkflowDefinition] = field(default_factory=list)
+    """Workflow classes (with a ``get_definition()`` classmethod) or definitions to register at start-up.
+    More can be registered later through ``plugin.registry``."""
+    sqlalchemy_config: SQLAlchemyAsyncConfig | None = None
+    """The host's advanced-alchemy config: workflow tables then live in the app's own database.
+    List ``SQLAlchemyPlugin`` *before* ``WorkflowPlugin`` so the engine starts after the database is
+    up and stops before it goes down (the plugin refuses the other order)."""
+    persistence: WorkflowPersistence | None = None
+    """An explicit persistence, overriding the SQL one (``InMemoryPersistence()`` for tests)."""
+    database_url: str = DEFAULT_DATABASE_URL
+    """Database of the plugin's own when neither ``sqlalchemy_config`` nor ``persistence`` is given."""
+    create_all: bool = False
+    """Create the workflow tables at start-up if they are missing. Meant for demos and tests; use the
+    shipped migrations in production. The plugin's own ``database_url`` database always gets them."""
+    path: str = "/workflows"
+    """URL prefix of the REST API."""
+    enable_api: bool = True
+    """Mount the REST API (definitions, instances, tasks). The engine and DI work without it."""
+    api_guards: Sequence[Guard] = field(default_factory=list)
+    """Guards applied to every API route (on top of the app's own)."""
+    api_tags: Sequence[str] = ("Workflows",)
+    """OpenAPI tags of the API routes."""
+    include_in_schema: bool = True
+    """Show the API routes in the app's OpenAPI schema."""
+    identity_resolver: IdentityResolver = default_identity_resolver
+    """Turns a request into an ``Identity(user_id, groups)``. The default reads ``request.user``
+    (an object or mapping with ``id``, ``user_id`` or ``username`` and ``groups``, or a string) when
+    the app has authentication middleware; without it, callers are anonymous and may not act on tasks."""
+    started_by_key: str | None = None
+    """Context key the start endpoint sets to the caller's user id (replacing any value sent in the
+    body), so steps can trust who started an instance. None: nothing is added."""
+    admin_role: str | None = None
+    """A group whose members may do anything with any task (see, claim, complete, reassign)."""
+    grace_period: float = 5.0
+    """Seconds running steps get to finish at shutdown; the rest resumes at the next start-up."""
+    poll_interval: float = 1.0
+    """Seconds between the engine's scans for due timers and work left by crashed processes."""
+    engine_dependency_key: str = "workflow_engine"
+    """Name under which handlers receive the engine: ``workflow_engine: NamedDependency[LocalExecutionEngine]``."""
+    registry_dependency_key: str = "workflow_registry"
+    """Name under which handlers receive the ``WorkflowRegistry``."""
+    max_body_size: int = 1024 * 1024
+    """Largest request body the API accepts, in bytes; larger ones get a 413."""
+    idempotency_store: str = "workflows_idempotency"
+    """Name of the Litestar store (``app.stores``) remembering ``Idempotency-Key`` -> instance.
+    Litestar creates an in-memory store under this name unless the app registers one; register a
+    durable store (file, Redis, database) so retries survive restarts and are shared by workers."""
+    idempotency_ttl: int = 24 * 60 * 60
+    """Seconds an ``Idempotency-Key`` is remembered."""
+    set_exception_handlers: bool = True
+    """Register handlers turning engine errors into 400/403/404/409 responses (never replacing
+    handlers the app already has for them)."""
+    sse_keepalive: float = 15.0
+    """Seconds between keep-alive comments on an idle event stream."""
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            msg = f"WorkflowPluginConfig.path must start with '/', got {self.path!r}"
+            raise ImproperlyConfiguredException(msg)
+        if self.engine_dependency_key == self.registry_dependency_key:
+            msg = "engine_dependency_key and registry_dependency_key must differ"
+            raise ImproperlyConfiguredException(msg)
+        if self.sqlalchemy_config is not None and self.persistence is not None:
+            msg = "give either sqlalchemy_config or persistence, not both"
+            raise ImproperlyConfiguredException(msg)
+        if self.max_body_size <= 0 or self.grace_period < 0 or self.idempotency_ttl <= 0:
+            msg = "max_body_size and idempotency_ttl must be positive, grace_period not negative"
+            raise ImproperlyConfiguredException(msg)

@@ -1,0 +1,288 @@
+"""``WorkflowPlugin``: the registry, engine, persistence, REST API, CLI and lifespan, wired into Litestar.
+
+Three lines give an app durable workflows::
+
+    from litestar import Litestar
+    from litestar_workflows import WorkflowPlugin, WorkflowPluginConfig
+
+    app = Litestar(plugins=[WorkflowPlugin(WorkflowPluginConfig(workflows=[ExpenseApproval]))])
+
+Handlers of the host app receive the engine with
+``workflow_engine: NamedDependency[LocalExecutionEngine]``; code outside requests reaches it
+through ``app.plugins.get(WorkflowPlugin).engine``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request, Router
+from litestar.di import Provide
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.plugins import CLIPlugin, InitPlugin
+
+from litestar_workflows.config import WorkflowPluginConfig
+from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.engine.engine import LocalExecutionEngine
+from litestar_workflows.engine.events import InMemoryEventBus
+from litestar_workflows.engine.persistence import WorkflowPersistence
+from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.web import schemas
+from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.controllers import DefinitionsController, InstancesController, TasksController
+from litestar_workflows.web.errors import exception_handlers_for
+from litestar_workflows.web.identity import Identity, resolve_identity
+
+if TYPE_CHECKING:
+    from click import Group
+    from litestar import Litestar
+    from litestar.config.app import AppConfig
+
+__all__ = ("WorkflowPlugin",)
+
+logger = logging.getLogger("litestar_workflows.plugin")
+
+
+class WorkflowPlugin(InitPlugin, CLIPlugin):
+    """Durable workflows for a Litestar app.
+
+    Args:
+        config: The plugin's configuration; the defaults when None.
+    """
+
+    __slots__ = ("_api", "_build_persistence", "_config", "_engine", "_engine_used", "_event_bus", "_registry")
+
+    def __init__(self, config: WorkflowPluginConfig | None = None) -> None:
+        self._config = config if config is not None else WorkflowPluginConfig()
+        self._registry = WorkflowRegistry()
+        for workflow in self._config.workflows:
+            if isinstance(workflow, WorkflowDefinition):
+                self._registry.register_definition(workflow)
+            else:
+                self._registry.register(workflow)
+        self._event_bus = InMemoryEventBus()
+        self._build_persistence = self._persistence_factory()
+        persistence = self._config.persistence if self._build_persistence is None else self._build_persistence()
+        assert persistence is not None
+        self._engine = self._new_engine(persistence)
+        self._engine_used = False
+        self._api = WorkflowApi(lambda: self._engine, self._event_bus, self._config)
+
+    # --- what the app and its handlers use ------------------------------------------------------
+
+    @property
+    def config(self) -> WorkflowPluginConfig:
+        """The plugin's configuration."""
+        return self._config
+
+    @property
+    def engine(self) -> LocalExecutionEngine:
+        """The engine (a new one after each restart of the app: a stopped engine takes no work)."""
+        return self._engine
+
+    @property
+    def registry(self) -> WorkflowRegistry:
+        """The workflow definitions the engine can run."""
+        return self._registry
+
+    @property
+    def persistence(self) -> WorkflowPersistence:
+        """Where instances and tasks live."""
+        return self._engine.persistence
+
+    @property
+    def event_bus(self) -> InMemoryEventBus:
+        """The engine's events in this process (what the SSE endpoint streams)."""
+        return self._event_bus
+
+    @property
+    def signature_namespace(self) -> dict[str, Any]:
+        """Names handlers may use in string annotations without importing them."""
+        namespace: dict[str, Any] = {
+            "LocalExecutionEngine": LocalExecutionEngine,
+            "WorkflowRegistry": WorkflowRegistry,
+            "WorkflowPersistence": WorkflowPersistence,
+            "WorkflowApi": WorkflowApi,
+            "Identity": Identity,
+        }
+        namespace.update({name: getattr(schemas, name) for name in schemas.__all__ if name[0].isupper()})
+        return namespace
+
+    # --- Litestar hooks -------------------------------------------------------------------------
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Register the DI providers, the API router, error handlers and the engine's lifespan."""
+        config = self._config
+        for key in (config.engine_dependency_key, config.registry_dependency_key):
+            if key in app_config.dependencies:
+                msg = f"the dependency key {key!r} is already used by the app; choose another in WorkflowPluginConfig"
+                raise ImproperlyConfiguredException(msg)
+        app_config.dependencies[config.engine_dependency_key] = Provide(self._provide_engine(), sync_to_thread=False)
+        app_config.dependencies[config.registry_dependency_key] = Provide(
+            self._provide_registry(), sync_to_thread=False
+        )
+        app_config.signature_namespace.update(self.signature_namespace)
+        if config.enable_api:
+            app_config.route_handlers.append(self._build_router())
+        if config.set_exception_handlers:
+            app_config.exception_handlers.update(exception_handlers_for(app_config.exception_handlers))
+        # Appended plugins are initialised after every plugin the user listed, so the lifespan the
+        # inner plugin adds comes after advanced-alchemy's: the engine starts after the database
+        # is up and stops before it goes down.
+        app_config.plugins.append(_EngineLifespanPlugin(self))
+        return app_config
+
+    def on_cli_init(self, cli: Group) -> None:
+        """Add ``litestar workflows ...``."""
+        from litestar_workflows.cli import workflows_group
+
+        cli.add_command(workflows_group)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        """The app's lifespan: run the engine (with recovery) while the app is up."""
+        async with self.run_engine():
+            yield
+
+    @asynccontextmanager
+    async def run_engine(self, *, recover: bool = True) -> AsyncIterator[LocalExecutionEngine]:
+        """Run the engine for the duration of the context (the lifespan, the CLI, a worker script).
+
+        With ``recover``, committed work (crashed instances, due timers) is resumed and claimed
+        continually; without, only work started through this engine runs (the CLI's mode).
+        On exit, running steps get ``grace_period`` seconds; the rest is left to recovery.
+        """
+        if self._engine_used:
+            persistence = self._engine.persistence if self._build_persistence is None else self._build_persistence()
+            self._engine = self._new_engine(persistence)
+        self._engine_used = True
+        engine = self._engine
+        try:
+            await self._open_persistence(engine.persistence)
+            if recover:
+                resumed = await engine.start()
+                if resumed:
+                    logger.info("resumed %d workflow instance(s)", resumed)
+            yield engine
+        finally:
+            try:
+                await engine.stop(self._config.grace_period)
+            finally:
+                await self._close_persistence(engine.persistence)
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    # Providers are closures, not bound methods: Litestar deep-copies a Router when it is
+    # registered, and deep-copying a bound method would copy the plugin (engine, bus and all).
+
+    def _provide_engine(self) -> Callable[[], LocalExecutionEngine]:
+        def provide_engine() -> LocalExecutionEngine:
+            return self._engine
+
+        return provide_engine
+
+    def _provide_registry(self) -> Callable[[], WorkflowRegistry]:
+        registry = self._registry
+
+        def provide_registry() -> WorkflowRegistry:
+            return registry
+
+        return provide_registry
+
+    def _build_router(self) -> Router:
+        config = self._config
+        api = self._api
+        resolver = config.identity_resolver
+
+        def provide_api() -> WorkflowApi:
+            return api
+
+        async def provide_identity(request: Request[Any, Any, Any]) -> Identity:
+            return await resolve_identity(resolver, request)
+
+        return Router(
+            path=config.path,
+            route_handlers=[DefinitionsController, InstancesController, TasksController],
+            dependencies={
+                "workflow_api": Provide(provide_api, sync_to_thread=False),
+                "workflow_identity": Provide(provide_identity),
+            },
+            guards=list(config.api_guards),
+            tags=list(config.api_tags),
+            include_in_schema=config.include_in_schema,
+            request_max_body_size=config.max_body_size,
+        )
+
+    def _new_engine(self, persistence: WorkflowPersistence) -> LocalExecutionEngine:
+        return LocalExecutionEngine(
+            self._registry, persistence, self._event_bus, poll_interval=self._config.poll_interval
+        )
+
+    def _persistence_factory(self) -> Callable[[], WorkflowPersistence] | None:
+        """How the plugin builds its SQL persistence; None when the app passed its own persistence.
+
+        A persistence the plugin builds is closed when the engine stops and built anew when the
+        app starts again (its connections and writer belong to the event loop that ran them).
+        """
+        config = self._config
+        if config.persistence is not None:
+            return None
+        sqlalchemy_config = config.sqlalchemy_config
+
+        def build() -> WorkflowPersistence:
+            from litestar_workflows.db import SQLAlchemyPersistence
+
+            if sqlalchemy_config is not None:
+                return SQLAlchemyPersistence(sqlalchemy_config, create_all=config.create_all)
+            return SQLAlchemyPersistence(url=config.database_url, create_all=True)
+
+        return build
+
+    async def _open_persistence(self, persistence: WorkflowPersistence) -> None:
+        """Check the database is reachable (creating tables if configured) and record the definitions."""
+        sync_definitions = getattr(persistence, "sync_definitions", None)
+        if sync_definitions is not None:
+            await sync_definitions(self._registry)
+
+    async def _close_persistence(self, persistence: WorkflowPersistence) -> None:
+        """Close what the plugin built (the host's engine is left to its owner)."""
+        close = getattr(persistence, "close", None)
+        if self._build_persistence is not None and close is not None:
+            await close()
+
+    def check_lifespan_order(self, app_config: AppConfig, marker: InitPlugin) -> None:
+        """Refuse an app whose advanced-alchemy lifespan would run inside the engine's.
+
+        Only matters when the workflow tables live in the host's database: listing
+        ``SQLAlchemyPlugin`` after ``WorkflowPlugin`` would start the engine before the database
+        and stop it after the database's engine was disposed.
+        """
+        if self._config.sqlalchemy_config is None:
+            return
+        from advanced_alchemy.extensions.litestar import SQLAlchemyInitPlugin
+
+        position = app_config.plugins.index(marker)
+        if any(isinstance(plugin, SQLAlchemyInitPlugin) for plugin in app_config.plugins[position + 1 :]):
+            msg = (
+                "SQLAlchemyPlugin is listed after WorkflowPlugin: the workflow engine would start before the "
+                "database and stop after it. List it first: "
+                "Litestar(plugins=[SQLAlchemyPlugin(...), WorkflowPlugin(...)])"
+            )
+            raise ImproperlyConfiguredException(msg)
+
+
+class _EngineLifespanPlugin(InitPlugin):
+    """Added by ``WorkflowPlugin`` so its lifespan lands after advanced-alchemy's."""
+
+    __slots__ = ("_plugin",)
+
+    def __init__(self, plugin: WorkflowPlugin) -> None:
+        self._plugin = plugin
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        self._plugin.check_lifespan_order(app_config, self)
+        app_config.lifespan.append(self._plugin.lifespan)
+        return app_config

@@ -1,0 +1,64 @@
+"""``WorkflowApi``: what the API's route handlers receive (as the ``workflow_api`` dependency)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from litestar_workflows.engine.engine import LocalExecutionEngine
+from litestar_workflows.engine.events import InMemoryEventBus
+from litestar_workflows.engine.persistence import WorkflowPersistence
+from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.web.idempotency import IdempotencyKeys
+
+if TYPE_CHECKING:
+    from litestar_workflows.config import WorkflowPluginConfig
+
+__all__ = ("WorkflowApi",)
+
+
+class WorkflowApi:
+    """The engine, its persistence and the API settings, for one app.
+
+    The engine is looked up on every access because the plugin builds a new one when the app
+    starts again after a shutdown (a stopped engine does not take work any more).
+    """
+
+    __slots__ = ("_engine_source", "config", "event_bus", "idempotency")
+
+    def __init__(
+        self,
+        engine_source: Callable[[], LocalExecutionEngine],
+        event_bus: InMemoryEventBus,
+        config: WorkflowPluginConfig,
+    ) -> None:
+        self._engine_source = engine_source
+        self.event_bus = event_bus
+        self.config = config
+        self.idempotency = IdempotencyKeys(config.idempotency_store, config.idempotency_ttl)
+
+    @property
+    def engine(self) -> LocalExecutionEngine:
+        """The running engine."""
+        return self._engine_source()
+
+    @property
+    def persistence(self) -> WorkflowPersistence:
+        """The engine's persistence."""
+        return self.engine.persistence
+
+    @property
+    def registry(self) -> WorkflowRegistry:
+        """The engine's registry."""
+        return self.engine.registry
+
+    @property
+    def admin_role(self) -> str | None:
+        """The group that may do anything with any task."""
+        return self.config.admin_role
+
+    @staticmethod
+    def now() -> datetime:
+        """The current UTC time (to tell overdue tasks)."""
+        return datetime.now(UTC)

@@ -1,0 +1,95 @@
+"""``/definitions``: the registered workflows, their structure and their Mermaid diagram."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, MediaType, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, FromQuery
+
+from litestar_workflows.core.types import StepStatus
+from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.schemas import DefinitionDetail, DefinitionSummary, definition_detail, definition_summary
+
+__all__ = ("DefinitionsController",)
+
+
+class DefinitionsController(Controller):
+    """Read-only views of the workflow registry."""
+
+    path = "/definitions"
+
+    @get(
+        "/",
+        name="workflows:definitions:list",
+        operation_id="WorkflowsListDefinitions",
+        summary="List workflows",
+        description="Every registered workflow with its versions; description and step count are the latest's.",
+    )
+    async def list_definitions(self, workflow_api: NamedDependency[WorkflowApi]) -> list[DefinitionSummary]:
+        """List workflows."""
+        registry = workflow_api.registry
+        return [
+            definition_summary(definition, registry.get_versions(definition.name))
+            for definition in registry.list_definitions(active_only=True)
+        ]
+
+    @get(
+        "/{name:str}",
+        name="workflows:definitions:detail",
+        operation_id="WorkflowsGetDefinition",
+        summary="Get a workflow's structure",
+        description="Steps with their types, edges, initial and terminal steps (the latest version by default).",
+        raises=[NotFoundException],
+    )
+    async def get_definition(
+        self,
+        workflow_api: NamedDependency[WorkflowApi],
+        name: FromPath[str],
+        version: FromQuery[str | None] = None,
+    ) -> DefinitionDetail:
+        """Get a workflow's structure."""
+        registry = workflow_api.registry
+        definition = registry.get_definition(name, version)
+        return definition_detail(definition, registry.get_versions(name))
+
+    @get(
+        "/{name:str}/graph",
+        name="workflows:definitions:graph",
+        operation_id="WorkflowsGetDefinitionGraph",
+        summary="Mermaid diagram of a workflow",
+        description="A Mermaid flowchart. With `instance_id`, that instance's completed, failed and current "
+        "steps are highlighted, on the version the instance runs.",
+        media_type=MediaType.TEXT,
+        raises=[NotFoundException, ValidationException],
+    )
+    async def get_graph(
+        self,
+        workflow_api: NamedDependency[WorkflowApi],
+        name: FromPath[str],
+        version: FromQuery[str | None] = None,
+        instance_id: FromQuery[UUID | None] = None,
+    ) -> str:
+        """Mermaid diagram of a workflow."""
+        registry = workflow_api.registry
+        if instance_id is None:
+            return registry.get_definition(name, version).to_mermaid()
+        instance = await workflow_api.engine.get_instance(instance_id)
+        if instance.workflow_name != name:
+            registry.get_definition(name)  # an unknown workflow is reported as such
+            raise NotFoundException(detail=f"instance {instance_id} is not an instance of workflow {name!r}")
+        if version is not None and version != instance.workflow_version:
+            raise ValidationException(
+                detail=f"instance {instance_id} runs version {instance.workflow_version!r}, not {version!r}"
+            )
+        last: dict[str, StepStatus] = {}
+        for execution in instance.context.step_history:
+            last[execution.step_name] = execution.status
+        definition = registry.get_definition(name, instance.workflow_version)
+        return definition.to_mermaid_with_state(
+            current_step=[] if instance.status.is_finished else instance.active_steps,
+            completed_steps=[step for step, status in last.items() if status is StepStatus.SUCCEEDED],
+            failed_steps=[step for step, status in last.items() if status is StepStatus.FAILED],
+        )

@@ -1,0 +1,249 @@
+"""``/tasks``: the human-task inbox, and claiming, releasing, completing and reassigning tasks.
+
+Every action is checked against the caller's identity (never a user id from the body): a task
+can be claimed or completed by its assignee, a member of its candidate groups, or the admin role
+(by any identified user when it has neither). A task claimed by someone else is theirs until
+they release it (or an admin takes it over).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.service.pagination import OffsetPagination
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from litestar_workflows.core.exceptions import (
+    TaskAlreadyCompletedError,
+    TaskNotFoundError,
+    UnauthorizedTaskError,
+)
+from litestar_workflows.core.models import HumanTaskData
+from litestar_workflows.core.types import TaskStatus
+from litestar_workflows.engine.persistence import TaskQuery
+from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.errors import ConflictException
+from litestar_workflows.web.identity import Identity, can_act_on, is_admin
+from litestar_workflows.web.params import Limit, Offset
+from litestar_workflows.web.schemas import ReassignTask, TaskDetail, TaskSummary, task_detail, task_summary
+
+__all__ = ("TasksController",)
+
+_RAISES = [NotAuthorizedException, PermissionDeniedException, NotFoundException, ConflictException]
+
+
+def _user(identity: Identity) -> str:
+    """The caller's user id; a 401 for anonymous callers, who may not act on tasks."""
+    if identity.user_id is None:
+        raise NotAuthorizedException(detail="tasks need an authenticated user")
+    return identity.user_id
+
+
+async def _task(api: WorkflowApi, task_id: UUID) -> HumanTaskData:
+    task = await api.persistence.get_task(task_id)
+    if task is None:
+        raise TaskNotFoundError(f"task {task_id} not found")
+    return task
+
+
+def _ensure_open(task: HumanTaskData) -> None:
+    if task.status is not TaskStatus.OPEN:
+        raise TaskAlreadyCompletedError(f"task {task.id} is already {task.status.value}")
+
+
+def _check_may_act(task: HumanTaskData, identity: Identity, api: WorkflowApi) -> str:
+    """The caller's user id if they may claim or complete ``task``; 401, 403 or 409 otherwise."""
+    user = _user(identity)
+    if not can_act_on(task, identity, api.admin_role):
+        raise UnauthorizedTaskError(f"user {user!r} may not act on task {task.id}")
+    _ensure_open(task)
+    if task.claimed_by not in {None, user} and not is_admin(identity, api.admin_role):
+        raise ConflictException(detail=f"task {task.id} is claimed by {task.claimed_by!r}")
+    return user
+
+
+def _detail(request: Request[Any, Any, Any], api: WorkflowApi, task: HumanTaskData) -> TaskDetail:
+    url = request.app.route_reverse("workflows:instances:detail", instance_id=task.instance_id)
+    return task_detail(task, api.now(), url)
+
+
+class TasksController(Controller):
+    """Human tasks."""
+
+    path = "/tasks"
+
+    @get(
+        "/",
+        name="workflows:tasks:list",
+        operation_id="WorkflowsListTasks",
+        summary="List tasks",
+        description="Oldest first; only tasks the caller may act on, unless the caller is an admin. "
+        "`mine=true` keeps the tasks assigned to the caller.",
+        raises=[NotAuthorizedException],
+    )
+    async def list_tasks(
+        self,
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        status: FromQuery[TaskStatus | None] = None,
+        assignee: FromQuery[str | None] = None,
+        candidate_group: FromQuery[str | None] = None,
+        workflow: FromQuery[str | None] = None,
+        instance_id: FromQuery[UUID | None] = None,
+        mine: FromQuery[bool] = False,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> OffsetPagination[TaskSummary]:
+        """List tasks."""
+        user = _user(workflow_identity)
+        admin = is_admin(workflow_identity, workflow_api.admin_role)
+        if mine:
+            if assignee not in {None, user}:
+                return OffsetPagination(items=[], limit=limit, offset=offset, total=0)
+            assignee = user
+        query = TaskQuery(
+            status=status,
+            assignee=assignee,
+            candidate_group=candidate_group,
+            workflow_name=workflow,
+            instance_id=instance_id,
+            visible_to=None if admin else (user, workflow_identity.groups),
+            limit=limit,
+            offset=offset,
+        )
+        items, total = await workflow_api.persistence.query_tasks(query)
+        now = workflow_api.now()
+        return OffsetPagination(
+            items=[task_summary(task, now) for task in items], limit=limit, offset=offset, total=total
+        )
+
+    @get(
+        "/{task_id:uuid}",
+        name="workflows:tasks:detail",
+        operation_id="WorkflowsGetTask",
+        summary="Get a task",
+        description="The task with its form schema, due time, outcome and a link to its instance.",
+        raises=_RAISES[:3],
+    )
+    async def get_task(
+        self,
+        request: Request[Any, Any, Any],
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        task_id: FromPath[UUID],
+    ) -> TaskDetail:
+        """Get a task."""
+        user = _user(workflow_identity)
+        task = await workflow_api.persistence.get_task(task_id)
+        if task is None:
+            raise TaskNotFoundError(f"task {task_id} not found")
+        if not can_act_on(task, workflow_identity, workflow_api.admin_role):
+            raise UnauthorizedTaskError(f"user {user!r} may not see task {task_id}")
+        return _detail(request, workflow_api, task)
+
+    @post(
+        "/{task_id:uuid}/claim",
+        name="workflows:tasks:claim",
+        operation_id="WorkflowsClaimTask",
+        summary="Claim a task",
+        description="Marks the caller as working on the task; others may not complete it until it is released.",
+        status_code=HTTP_200_OK,
+        raises=_RAISES,
+    )
+    async def claim_task(
+        self,
+        request: Request[Any, Any, Any],
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        task_id: FromPath[UUID],
+    ) -> TaskDetail:
+        """Claim a task."""
+        task = await _task(workflow_api, task_id)
+        user = _check_may_act(task, workflow_identity, workflow_api)
+        if task.claimed_by != user:
+            task = await workflow_api.persistence.update_open_task(task_id, claimed_by=user)
+        return _detail(request, workflow_api, task)
+
+    @post(
+        "/{task_id:uuid}/release",
+        name="workflows:tasks:release",
+        operation_id="WorkflowsReleaseTask",
+        summary="Release a claimed task",
+        description="Gives a claimed task back to everyone who may act on it (its claimer or an admin).",
+        status_code=HTTP_200_OK,
+        raises=_RAISES,
+    )
+    async def release_task(
+        self,
+        request: Request[Any, Any, Any],
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        task_id: FromPath[UUID],
+    ) -> TaskDetail:
+        """Release a claimed task."""
+        user = _user(workflow_identity)
+        task = await _task(workflow_api, task_id)
+        if task.claimed_by not in {None, user} and not is_admin(workflow_identity, workflow_api.admin_role):
+            raise UnauthorizedTaskError(f"task {task_id} is claimed by {task.claimed_by!r}, not by {user!r}")
+        _ensure_open(task)
+        if task.claimed_by is None:
+            return _detail(request, workflow_api, task)
+        task = await workflow_api.persistence.update_open_task(task_id, claimed_by=None)
+        return _detail(request, workflow_api, task)
+
+    @post(
+        "/{task_id:uuid}/complete",
+        name="workflows:tasks:complete",
+        operation_id="WorkflowsCompleteTask",
+        summary="Complete a task",
+        description="The body is the form data (a JSON object), validated against the task's form schema; "
+        "a 400 lists every failing field. The completing user is the caller.",
+        status_code=HTTP_200_OK,
+        raises=_RAISES,
+    )
+    async def complete_task(
+        self,
+        request: Request[Any, Any, Any],
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        task_id: FromPath[UUID],
+        data: JSONBody[dict[str, Any]],
+    ) -> TaskDetail:
+        """Complete a task."""
+        task = await _task(workflow_api, task_id)
+        user = _check_may_act(task, workflow_identity, workflow_api)
+        await workflow_api.engine.complete_task(task_id, user, data)
+        completed = await workflow_api.persistence.get_task(task_id)
+        return _detail(request, workflow_api, completed or task)
+
+    @post(
+        "/{task_id:uuid}/reassign",
+        name="workflows:tasks:reassign",
+        operation_id="WorkflowsReassignTask",
+        summary="Reassign a task",
+        description="Hands the task to another user (null: back to its candidate groups) and drops any claim. "
+        "Allowed to admins and to the current assignee.",
+        status_code=HTTP_200_OK,
+        raises=_RAISES,
+    )
+    async def reassign_task(
+        self,
+        request: Request[Any, Any, Any],
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        task_id: FromPath[UUID],
+        data: JSONBody[ReassignTask],
+    ) -> TaskDetail:
+        """Reassign a task."""
+        user = _user(workflow_identity)
+        task = await _task(workflow_api, task_id)
+        if task.assignee != user and not is_admin(workflow_identity, workflow_api.admin_role):
+            raise UnauthorizedTaskError(f"only the assignee or an admin may reassign task {task_id}")
+        _ensure_open(task)
+        task = await workflow_api.persistence.update_open_task(task_id, assignee=data.assignee, claimed_by=None)
+        return _detail(request, workflow_api, task)

@@ -1,0 +1,116 @@
+"""Who is calling: the identity the API acts for, and what it may do with a task.
+
+The API never takes a user id from a request body. It asks the configured resolver for an
+:class:`Identity` (by default read from ``request.user``, which the host's authentication
+middleware sets) and checks every task action against it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.connection import ASGIConnection
+
+from litestar_workflows.core.models import HumanTaskData
+
+__all__ = ("ANONYMOUS", "Identity", "IdentityResolver", "can_act_on", "default_identity_resolver", "is_admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A caller: a user id (None when anonymous) and the groups it belongs to."""
+
+    user_id: str | None
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_anonymous(self) -> bool:
+        """True when no user is known."""
+        return self.user_id is None
+
+
+ANONYMOUS = Identity(None)
+"""The identity of a request without a user."""
+
+IdentityResolver = Callable[[ASGIConnection[Any, Any, Any, Any]], "Identity | Awaitable[Identity]"]
+"""Turns a request into an :class:`Identity`; may be sync or async."""
+
+_ID_KEYS = ("id", "user_id", "username")
+
+
+def _read(source: object, key: str) -> Any:
+    if isinstance(source, Mapping):
+        return source.get(key)
+    return getattr(source, key, None)
+
+
+def _groups_of(raw: object) -> frozenset[str]:
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, str):
+        return frozenset({raw})
+    if not isinstance(raw, Iterable):
+        return frozenset()
+    names: set[str] = set()
+    for group in raw:
+        name = group if isinstance(group, str) else _read(group, "name")
+        names.add(str(group if name is None else name))
+    return frozenset(names)
+
+
+def identity_of(user: object) -> Identity:
+    """The identity of a ``request.user`` value.
+
+    Accepts a plain string (the user id), or an object or mapping with one of ``id``,
+    ``user_id`` or ``username`` and, optionally, ``groups`` (strings, or objects with a ``name``).
+    """
+    if user is None:
+        return ANONYMOUS
+    if isinstance(user, str):
+        return Identity(user) if user else ANONYMOUS
+    for key in _ID_KEYS:
+        value = _read(user, key)
+        if value is not None and value != "":
+            return Identity(str(value), _groups_of(_read(user, "groups")))
+    return ANONYMOUS
+
+
+def default_identity_resolver(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """Read ``request.user`` when the app has authentication middleware; anonymous otherwise."""
+    return identity_of(connection.scope.get("user"))
+
+
+async def resolve_identity(resolver: IdentityResolver, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """Call ``resolver`` (sync or async) for ``connection``."""
+    result: object = resolver(connection)
+    if inspect.isawaitable(result):
+        result = await result
+    if not isinstance(result, Identity):
+        msg = f"the identity resolver returned {type(result).__name__}, not an Identity"
+        raise TypeError(msg)
+    return result
+
+
+def is_admin(identity: Identity, admin_role: str | None) -> bool:
+    """True if ``identity`` holds the admin role (never for anonymous callers)."""
+    return admin_role is not None and not identity.is_anonymous and admin_role in identity.groups
+
+
+def can_act_on(task: HumanTaskData, identity: Identity, admin_role: str | None) -> bool:
+    """True if ``identity`` may claim or complete ``task``.
+
+    Admins may act on every task. Otherwise: the assignee when the task has one; else a member
+    of one of its candidate groups when it has some; else any identified user.
+    """
+    if identity.user_id is None:
+        return False
+    if is_admin(identity, admin_role):
+        return True
+    if task.assignee is not None:
+        return task.assignee == identity.user_id
+    if task.candidate_groups:
+        return not identity.groups.isdisjoint(task.candidate_groups)
+    return True

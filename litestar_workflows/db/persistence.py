@@ -25,7 +25,8 @@ import msgspec
 from advanced_alchemy.config import SQLAlchemyAsyncConfig
 from advanced_alchemy.filters import LimitOffset, OrderBy
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, Table, and_, event, false, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Table, and_, event, false, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from litestar_workflows.core.exceptions import (
@@ -47,7 +48,8 @@ from litestar_workflows.db.models import (
     WorkflowDefinitionModel,
     WorkflowInstanceModel,
 )
-from litestar_workflows.db.writer import write_changes
+from litestar_workflows.db.sqlite_threads import SQLiteThreads, file_database_url
+from litestar_workflows.db.writer import Outcome, write_changes
 from litestar_workflows.engine.persistence import (
     UNSET,
     InstanceChange,
@@ -106,12 +108,12 @@ def _json_dumps(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     """WAL, busy timeout, foreign keys, and explicit BEGIN so SAVEPOINTs work with pysqlite."""
-    if engine.dialect.name != "sqlite" or getattr(engine.sync_engine, "_lsw_configured", False):
+    if engine.dialect.name != "sqlite" or getattr(engine, "_lsw_configured", False):
         return
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy, not the driver, begin transactions
         cursor = dbapi_connection.cursor()
@@ -121,12 +123,12 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("lsw_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
-    engine.sync_engine._lsw_configured = True  # type: ignore[attr-defined]
+    engine._lsw_configured = True  # type: ignore[attr-defined]
 
 
 class _InstanceRepository(SQLAlchemyAsyncRepository[WorkflowInstanceModel]):
@@ -149,7 +151,8 @@ class _SQLCheckpoint:
 
     async def commit(self, change: InstanceChange) -> bool:
         connection = await self.session.connection()
-        (outcome,) = await write_changes(connection, [change])
+        outcomes: list[Outcome] = await connection.run_sync(write_changes, [change])
+        outcome = outcomes[0]
         if isinstance(outcome, Exception):
             raise outcome
         held = outcome
@@ -202,6 +205,7 @@ class SQLAlchemyPersistence:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._inflight: set[asyncio.Future[Any]] = set()
+        self._threads: SQLiteThreads | None = None
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -215,7 +219,7 @@ class SQLAlchemyPersistence:
                 self._engine = create_async_engine(
                     self._url, json_serializer=_json_dumps, json_deserializer=msgspec.json.decode
                 )
-            _configure_sqlite(self._engine, self._sqlite_synchronous)
+            _configure_sqlite(self._engine.sync_engine, self._sqlite_synchronous)
             self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         return self._engine
 
@@ -234,6 +238,14 @@ class SQLAlchemyPersistence:
                             await connection.run_sync(
                                 lambda sync: WorkflowInstanceModel.metadata.create_all(sync, tables=_TABLES)
                             )
+                    file_url = file_database_url(engine.url)
+                    if file_url is not None:
+                        self._threads = SQLiteThreads(
+                            file_url,
+                            functools.partial(_configure_sqlite, synchronous=self._sqlite_synchronous),
+                            json_serializer=_json_dumps,
+                            json_deserializer=msgspec.json.decode,
+                        )
                     self._ready = True
         return engine
 
@@ -255,6 +267,10 @@ class SQLAlchemyPersistence:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         self._closing = False
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            await threads.close()
+        self._ready = False
         # asyncio primitives bind to the loop that first waits on them: start afresh, so the
         # object can be used again (a restarted app may run on another event loop).
         self._wake = asyncio.Event()
@@ -263,7 +279,6 @@ class SQLAlchemyPersistence:
             await self._engine.dispose()
             self._engine = None
             self._sessions = None
-            self._ready = False
 
     @_shielded
     async def sync_definitions(self, registry: WorkflowRegistry) -> None:
@@ -326,9 +341,13 @@ class SQLAlchemyPersistence:
                 return
 
     async def _write(self, batch: list[tuple[InstanceChange, asyncio.Future[bool]]]) -> None:
+        changes = [change for change, _ in batch]
         try:
-            async with self._write_connection() as connection:
-                outcomes = await write_changes(connection, [change for change, _ in batch])
+            if self._threads is not None:
+                outcomes = await self._threads.write(functools.partial(write_changes, changes=changes))
+            else:
+                async with self._write_connection() as connection:
+                    outcomes = await connection.run_sync(write_changes, changes)
         except Exception as exc:  # the transaction itself failed: nobody's change was recorded
             logger.exception("group commit of %d change(s) failed", len(batch))
             for _, future in batch:
@@ -372,43 +391,35 @@ class SQLAlchemyPersistence:
 
     # --- reads ----------------------------------------------------------------------------------
 
+    async def _read(self, work: Callable[[Connection], _T]) -> _T:
+        """Run a synchronous read in a reader thread (SQLite file) or through ``run_sync``."""
+        engine = await self._ensure_ready()
+        if self._threads is not None:
+            return await self._threads.read(work)
+        async with engine.connect() as connection:
+            return await connection.run_sync(work)
+
     @_shielded
     async def load_instance(self, instance_id: UUID) -> WorkflowInstanceData | None:
         """The instance with its step history, in recorded order."""
-        engine = await self._ensure_ready()
-        async with engine.connect() as connection:
-            row = (await connection.execute(select(_INSTANCES).where(_INSTANCES.c.id == instance_id))).first()
-            if row is None:
-                return None
-            executions = (
-                await connection.execute(
-                    select(_EXECUTIONS).where(_EXECUTIONS.c.instance_id == instance_id).order_by(_EXECUTIONS.c.id)
-                )
-            ).all()
-        row_map = row._mapping
-        return instance_from_row(_Row(row_map), [execution_from_row(execution) for execution in executions])
+        return await self._read(functools.partial(_load_instance, instance_id=instance_id))
 
     @_shielded
     async def get_task(self, task_id: UUID) -> HumanTaskData | None:
         """One task, or None."""
-        engine = await self._ensure_ready()
-        async with engine.connect() as connection:
-            row = (await connection.execute(select(_TASKS).where(_TASKS.c.id == task_id))).first()
-        return None if row is None else task_from_row(row)
+        return await self._read(functools.partial(_get_task, task_id=task_id))
 
     @_shielded
     async def list_tasks(
         self, *, instance_id: UUID | None = None, status: TaskStatus | None = None
     ) -> list[HumanTaskData]:
         """Tasks in creation order."""
-        engine = await self._ensure_ready()
         statement = select(_TASKS).order_by(_TASKS.c.created_at, _TASKS.c.id)
         if instance_id is not None:
             statement = statement.where(_TASKS.c.instance_id == instance_id)
         if status is not None:
             statement = statement.where(_TASKS.c.status == status.value)
-        async with engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
+        rows = await self._read(lambda connection: connection.execute(statement).all())
         return [task_from_row(row) for row in rows]
 
     @_shielded
@@ -582,6 +593,21 @@ class SQLAlchemyPersistence:
         )
         async with self._write_connection() as connection:
             return [row[0] for row in (await connection.execute(statement)).all()]
+
+
+def _load_instance(connection: Connection, instance_id: UUID) -> WorkflowInstanceData | None:
+    row = connection.execute(select(_INSTANCES).where(_INSTANCES.c.id == instance_id)).first()
+    if row is None:
+        return None
+    executions = connection.execute(
+        select(_EXECUTIONS).where(_EXECUTIONS.c.instance_id == instance_id).order_by(_EXECUTIONS.c.id)
+    ).all()
+    return instance_from_row(_Row(row._mapping), [execution_from_row(execution) for execution in executions])
+
+
+def _get_task(connection: Connection, task_id: UUID) -> HumanTaskData | None:
+    row = connection.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
+    return None if row is None else task_from_row(row)
 
 
 def _visible_to(user_id: str, groups: frozenset[str]) -> ColumnElement[bool]:

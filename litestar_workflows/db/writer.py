@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
@@ -27,7 +27,7 @@ from litestar_workflows.db.codec import execution_values, instance_values, task_
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
 from litestar_workflows.engine.persistence import InstanceChange, next_run_at
 
-__all__ = ("write_changes",)
+__all__ = ("Outcome", "write_changes")
 
 INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
 EXECUTIONS = cast("Table", StepExecutionModel.__table__)
@@ -76,8 +76,12 @@ Outcome = bool | Exception
 """Per change: whether its committer holds the lease afterwards, or why it was refused."""
 
 
-async def write_changes(connection: AsyncConnection, changes: list[InstanceChange]) -> list[Outcome]:
-    """Write ``changes`` in the caller's transaction; return one outcome per change, in order."""
+def write_changes(connection: Connection, changes: list[InstanceChange]) -> list[Outcome]:
+    """Write ``changes`` in the caller's transaction; return one outcome per change, in order.
+
+    Synchronous on purpose: the whole group runs as one call, in a thread on a SQLite file or
+    through ``AsyncConnection.run_sync`` elsewhere, instead of one event-loop round trip per statement.
+    """
     locking = connection.dialect.name == "postgresql"
     ids = list({change.instance.id for change in changes})
     rows_query = select(
@@ -85,14 +89,14 @@ async def write_changes(connection: AsyncConnection, changes: list[InstanceChang
     ).where(INSTANCES.c.id.in_(ids))
     if locking:
         rows_query = rows_query.with_for_update()
-    current = {row[0]: (row[1], row[2], row[3]) for row in (await connection.execute(rows_query)).all()}
+    current = {row[0]: (row[1], row[2], row[3]) for row in connection.execute(rows_query).all()}
     task_ids = [closure.task_id for change in changes for closure in change.closed_tasks]
     task_status: dict[Any, str] = {}
     if task_ids:
         tasks_query = select(TASKS.c.id, TASKS.c.status).where(TASKS.c.id.in_(task_ids))
         if locking:
             tasks_query = tasks_query.with_for_update()
-        task_status = {row[0]: row[1] for row in (await connection.execute(tasks_query)).all()}
+        task_status = {row[0]: row[1] for row in connection.execute(tasks_query).all()}
 
     outcomes: list[Outcome] = []
     created: list[dict[str, Any]] = []
@@ -139,7 +143,7 @@ async def write_changes(connection: AsyncConnection, changes: list[InstanceChang
         (insert(EXECUTIONS), executions),
     ):
         if rows:
-            await connection.execute(statement, rows)
+            connection.execute(statement, rows)
     return outcomes
 
 

@@ -16,7 +16,9 @@ assigns it to ``admin``, so it shows up in that user's inbox (``GET /workflows/t
 
 Authentication is a demo stand-in: the ``X-User`` header names the caller and ``X-Groups``
 (comma-separated) lists their groups; without ``X-Groups`` the groups of the demo users below
-apply. Never use header authentication like this in a real app. Try it::
+apply. Never use header authentication like this in a real app. State is kept in
+``expense.sqlite3`` unless the ``EXPENSE_DATABASE_URL`` environment variable names another database
+(an async SQLAlchemy URL such as ``postgresql+asyncpg://user@host/db``). Try it::
 
     curl -X POST localhost:8000/workflows/instances -H 'X-User: alice' -H 'Content-Type: application/json' \\
          -d '{"workflow": "expense", "data": {"amount": 2500, "description": "conference"}}'
@@ -30,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -58,6 +61,7 @@ from litestar_workflows import (
 from litestar_workflows.engine.persistence import TaskQuery
 
 __all__ = (
+    "DATABASE_URL_VARIABLE",
     "DEMO_USERS",
     "LEGAL_REVIEW_ABOVE",
     "DemoUser",
@@ -69,6 +73,9 @@ __all__ = (
 )
 
 logger = logging.getLogger("examples.expense")
+
+DATABASE_URL_VARIABLE = "EXPENSE_DATABASE_URL"
+"""Environment variable naming the app's database (default: ``expense.sqlite3`` in the working directory)."""
 
 LEGAL_REVIEW_ABOVE = 1000
 """Expenses above this amount also need a legal review."""
@@ -274,12 +281,19 @@ def create_app(
     *,
     escalate_after: timedelta = timedelta(days=2),
     escalation_interval: float = 60.0,
+    database_url: str | None = None,
 ) -> Litestar:
-    """The expense app (tests pass in-memory persistence and short escalation times)."""
+    """The expense app (tests pass in-memory persistence and short escalation times).
+
+    ``database_url`` (default: the ``EXPENSE_DATABASE_URL`` environment variable, else ``expense.sqlite3``)
+    is used when no ``persistence`` is given.
+    """
+    if database_url is None:
+        database_url = os.environ.get(DATABASE_URL_VARIABLE) or "sqlite+aiosqlite:///expense.sqlite3"
     config = WorkflowPluginConfig(
         workflows=[expense_workflow(escalate_after)],
         persistence=persistence,
-        database_url="sqlite+aiosqlite:///expense.sqlite3",
+        database_url=database_url,
         admin_role="admin",
         started_by_key="requester",
     )

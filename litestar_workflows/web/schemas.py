@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
+from litestar.params import Parameter
 
 from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.definition import WorkflowDefinition
@@ -24,6 +25,7 @@ __all__ = (
     "EdgeInfo",
     "InstanceDetail",
     "InstanceEvent",
+    "InstanceEventMessage",
     "InstanceSummary",
     "ReassignTask",
     "StartInstance",
@@ -188,6 +190,23 @@ class InstanceEvent(msgspec.Struct, kw_only=True):
     instance_id: UUID
     at: datetime
     payload: dict[str, Any]
+
+
+_INSTANCE_EVENT_SCHEMA = msgspec.json.schema_components([InstanceEvent])[1]["InstanceEvent"]
+
+
+class InstanceEventMessage(msgspec.Struct, kw_only=True):
+    """One server-sent event of an instance's stream, as the OpenAPI schema documents the stream's items.
+
+    Only used for the schema: the ``data`` field holds an :class:`InstanceEvent` encoded as JSON.
+    """
+
+    id: str
+    event: str
+    data: Annotated[
+        str,
+        Parameter(schema_extra={"contentMediaType": "application/json", "contentSchema": _INSTANCE_EVENT_SCHEMA}),
+    ]
 
 
 # --- conversions --------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, MediaType, get
+from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
+from litestar.status_codes import HTTP_200_OK
 
 from litestar_workflows.core.types import StepStatus
 from litestar_workflows.web.api import WorkflowApi
@@ -62,8 +64,17 @@ class DefinitionsController(Controller):
         summary="Mermaid diagram of a workflow",
         description="A Mermaid flowchart. With `instance_id`, that instance's completed, failed and current "
         "steps are highlighted, on the version the instance runs.",
-        media_type=MediaType.TEXT,
+        # Errors keep the handler's JSON media type; only the diagram itself is text.
+        media_type=MediaType.JSON,
         raises=[NotFoundException, ValidationException],
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=str,
+                media_type=MediaType.TEXT,
+                description="The Mermaid flowchart",
+                generate_examples=False,
+            )
+        },
     )
     async def get_graph(
         self,
@@ -71,11 +82,11 @@ class DefinitionsController(Controller):
         name: FromPath[str],
         version: FromQuery[str | None] = None,
         instance_id: FromQuery[UUID | None] = None,
-    ) -> str:
+    ) -> Response[str]:
         """Mermaid diagram of a workflow."""
         registry = workflow_api.registry
         if instance_id is None:
-            return registry.get_definition(name, version).to_mermaid()
+            return Response(registry.get_definition(name, version).to_mermaid(), media_type=MediaType.TEXT)
         instance = await workflow_api.engine.get_instance(instance_id)
         if instance.workflow_name != name:
             registry.get_definition(name)  # an unknown workflow is reported as such
@@ -88,8 +99,9 @@ class DefinitionsController(Controller):
         for execution in instance.context.step_history:
             last[execution.step_name] = execution.status
         definition = registry.get_definition(name, instance.workflow_version)
-        return definition.to_mermaid_with_state(
+        diagram = definition.to_mermaid_with_state(
             current_step=[] if instance.status.is_finished else instance.active_steps,
             completed_steps=[step for step, status in last.items() if status is StepStatus.SUCCEEDED],
             failed_steps=[step for step, status in last.items() if status is StepStatus.FAILED],
         )
+        return Response(diagram, media_type=MediaType.TEXT)

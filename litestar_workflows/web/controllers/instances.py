@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,7 +9,9 @@ from advanced_alchemy.service.pagination import OffsetPagination
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -22,10 +23,11 @@ from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
 from litestar_workflows.web.idempotency import IdempotencyKeyReusedException
 from litestar_workflows.web.identity import Identity
-from litestar_workflows.web.params import Limit, Offset, as_utc
+from litestar_workflows.web.params import DateTimeQuery, Limit, Offset, StrictJSONBody, parse_datetime
 from litestar_workflows.web.schemas import (
     CancelInstance,
     InstanceDetail,
+    InstanceEventMessage,
     InstanceSummary,
     StartInstance,
     instance_detail,
@@ -64,14 +66,14 @@ class InstancesController(Controller):
         "With an `Idempotency-Key` header, a retried request returns the instance of the first one "
         "(and the header `Idempotency-Replayed: true`).",
         status_code=HTTP_201_CREATED,
-        raises=[NotFoundException, ValidationException, IdempotencyKeyReusedException],
+        raises=[NotFoundException, ValidationException, IdempotencyKeyReusedException, RequestEntityTooLarge],
     )
     async def start_instance(
         self,
         request: Request[Any, Any, Any],
         workflow_api: NamedDependency[WorkflowApi],
         workflow_identity: NamedDependency[Identity],
-        data: JSONBody[StartInstance],
+        data: StrictJSONBody[StartInstance],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[InstanceDetail]:
         """Start an instance."""
@@ -111,8 +113,8 @@ class InstancesController(Controller):
         workflow_api: NamedDependency[WorkflowApi],
         workflow: FromQuery[str | None] = None,
         status: FromQuery[WorkflowStatus | None] = None,
-        started_after: FromQuery[datetime | None] = None,
-        started_before: FromQuery[datetime | None] = None,
+        started_after: DateTimeQuery = None,
+        started_before: DateTimeQuery = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> OffsetPagination[InstanceSummary]:
@@ -120,8 +122,8 @@ class InstancesController(Controller):
         query = InstanceQuery(
             workflow_name=workflow,
             status=status,
-            started_after=as_utc(started_after),
-            started_before=as_utc(started_before),
+            started_after=parse_datetime("started_after", started_after),
+            started_before=parse_datetime("started_before", started_before),
             limit=limit,
             offset=offset,
         )
@@ -151,13 +153,13 @@ class InstancesController(Controller):
         summary="Cancel an instance",
         description="Stops running steps and cancels open tasks. A failed instance may be cancelled too.",
         status_code=HTTP_200_OK,
-        raises=[NotFoundException, ConflictException],
+        raises=[NotFoundException, ConflictException, RequestEntityTooLarge],
     )
     async def cancel_instance(
         self,
         workflow_api: NamedDependency[WorkflowApi],
         instance_id: FromPath[UUID],
-        data: JSONBody[CancelInstance],
+        data: StrictJSONBody[CancelInstance],
     ) -> InstanceDetail:
         """Cancel an instance."""
         return await _detail(workflow_api, await workflow_api.engine.cancel_workflow(instance_id, data.reason))
@@ -186,6 +188,14 @@ class InstancesController(Controller):
         "(`step.succeeded`, `task.created`, ...). The stream ends after `workflow.completed`, "
         "`workflow.failed` or `workflow.canceled`. Events come from the process serving the request.",
         raises=[NotFoundException],
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=InstanceEventMessage,
+                media_type="text/event-stream",
+                description="Server-sent events; the `data` of each is an `InstanceEvent` as JSON",
+                generate_examples=False,
+            )
+        },
     )
     async def instance_events(
         self, workflow_api: NamedDependency[WorkflowApi], instance_id: FromPath[UUID]

@@ -15,6 +15,7 @@ from advanced_alchemy.service.pagination import OffsetPagination
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
@@ -29,7 +30,7 @@ from litestar_workflows.engine.persistence import TaskQuery
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.identity import Identity, can_act_on, is_admin
-from litestar_workflows.web.params import Limit, Offset
+from litestar_workflows.web.params import Limit, Offset, StrictJSONBody
 from litestar_workflows.web.schemas import ReassignTask, TaskDetail, TaskSummary, task_detail, task_summary
 
 __all__ = ("TasksController",)
@@ -229,7 +230,7 @@ class TasksController(Controller):
         description="Hands the task to another user (null: back to its candidate groups) and drops any claim. "
         "Allowed to admins and to the current assignee.",
         status_code=HTTP_200_OK,
-        raises=_RAISES,
+        raises=[*_RAISES, RequestEntityTooLarge],
     )
     async def reassign_task(
         self,
@@ -237,7 +238,7 @@ class TasksController(Controller):
         workflow_api: NamedDependency[WorkflowApi],
         workflow_identity: NamedDependency[Identity],
         task_id: FromPath[UUID],
-        data: JSONBody[ReassignTask],
+        data: StrictJSONBody[ReassignTask],
     ) -> TaskDetail:
         """Reassign a task."""
         user = _user(workflow_identity)

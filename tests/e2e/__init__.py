@@ -1,0 +1,1 @@
+"""End-to-end tests: the example apps served by uvicorn in a subprocess, driven over real HTTP."""

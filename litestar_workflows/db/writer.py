@@ -10,10 +10,11 @@ and the cost of a group barely depends on its size: that is what makes group com
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from litestar_workflows.core.exceptions import (
@@ -72,6 +73,24 @@ _CLOSE_TASK = (
     )
 )
 
+# Built once: building a statement and computing its cache key cost more than running it on SQLite.
+# An expanding IN is re-rendered at every execution: one id (a group of one) uses ``=``.
+_INSTANCE_COLUMNS = select(INSTANCES.c.id, INSTANCES.c.revision, INSTANCES.c.lease_owner, INSTANCES.c.lease_expires_at)
+_INSTANCE_ROWS = (
+    _INSTANCE_COLUMNS.where(INSTANCES.c.id.in_(bindparam("ids", expanding=True))),
+    _INSTANCE_COLUMNS.where(INSTANCES.c.id == bindparam("id")),
+)
+_INSTANCE_ROWS_LOCKED = tuple(query.with_for_update() for query in _INSTANCE_ROWS)
+_TASK_COLUMNS = select(TASKS.c.id, TASKS.c.status)
+_TASK_ROWS = (
+    _TASK_COLUMNS.where(TASKS.c.id.in_(bindparam("ids", expanding=True))),
+    _TASK_COLUMNS.where(TASKS.c.id == bindparam("id")),
+)
+_TASK_ROWS_LOCKED = tuple(query.with_for_update() for query in _TASK_ROWS)
+_INSERT_INSTANCES = insert(INSTANCES)
+_INSERT_TASKS = insert(TASKS)
+_INSERT_EXECUTIONS = insert(EXECUTIONS)
+
 Outcome = bool | Exception
 """Per change: whether its committer holds the lease afterwards, or why it was refused."""
 
@@ -84,19 +103,13 @@ def write_changes(connection: Connection, changes: list[InstanceChange]) -> list
     """
     locking = connection.dialect.name == "postgresql"
     ids = list({change.instance.id for change in changes})
-    rows_query = select(
-        INSTANCES.c.id, INSTANCES.c.revision, INSTANCES.c.lease_owner, INSTANCES.c.lease_expires_at
-    ).where(INSTANCES.c.id.in_(ids))
-    if locking:
-        rows_query = rows_query.with_for_update()
-    current = {row[0]: (row[1], row[2], row[3]) for row in connection.execute(rows_query).all()}
+    found = _rows(connection, _INSTANCE_ROWS_LOCKED if locking else _INSTANCE_ROWS, ids)
+    current = {row[0]: (row[1], row[2], row[3]) for row in found}
     task_ids = [closure.task_id for change in changes for closure in change.closed_tasks]
     task_status: dict[Any, str] = {}
     if task_ids:
-        tasks_query = select(TASKS.c.id, TASKS.c.status).where(TASKS.c.id.in_(task_ids))
-        if locking:
-            tasks_query = tasks_query.with_for_update()
-        task_status = {row[0]: row[1] for row in connection.execute(tasks_query).all()}
+        found = _rows(connection, _TASK_ROWS_LOCKED if locking else _TASK_ROWS, task_ids)
+        task_status = {row[0]: row[1] for row in found}
 
     outcomes: list[Outcome] = []
     created: list[dict[str, Any]] = []
@@ -136,15 +149,21 @@ def write_changes(connection: Connection, changes: list[InstanceChange]) -> list
         outcomes.append(held)
 
     for statement, rows in (
-        (insert(INSTANCES), created),
+        (_INSERT_INSTANCES, created),
         (_UPDATE_INSTANCE, updated),
         (_CLOSE_TASK, closed),
-        (insert(TASKS), opened),
-        (insert(EXECUTIONS), executions),
+        (_INSERT_TASKS, opened),
+        (_INSERT_EXECUTIONS, executions),
     ):
         if rows:
             connection.execute(statement, rows)
     return outcomes
+
+
+def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[Any]) -> Sequence[Row[Any]]:
+    if len(ids) == 1:
+        return connection.execute(queries[1], {"id": ids[0]}).all()
+    return connection.execute(queries[0], {"ids": ids}).all()
 
 
 def _refusal(

@@ -54,13 +54,29 @@ def _run(ctx: click.Context, work: Callable[[LocalExecutionEngine], Awaitable[T]
     plugin = _plugin(ctx)
 
     async def main() -> T:
-        async with plugin.run_engine(recover=False) as engine:
-            return await work(engine)
+        try:
+            async with plugin.run_engine(recover=False) as engine:
+                return await work(engine)
+        finally:
+            await _close_host_database(plugin)
 
     try:
         return anyio.run(main)
     except WorkflowsError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+async def _close_host_database(plugin: WorkflowPlugin) -> None:
+    """Close the connections the command opened on the host's database (``sqlalchemy_config``).
+
+    In the app, advanced-alchemy's lifespan disposes that engine; the CLI runs without the app's
+    lifespan, so nothing else would, and each command runs on an event loop of its own: pooled
+    connections would be left to the garbage collector (aiosqlite) or be unusable by the next
+    command (asyncpg). Disposing keeps the engine usable; it only empties its pool.
+    """
+    config = plugin.config.sqlalchemy_config
+    if config is not None and config.engine_instance is not None:
+        await config.engine_instance.dispose()
 
 
 def _json_object(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, Any]:

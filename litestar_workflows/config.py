@@ -70,15 +70,10 @@ class WorkflowPluginConfig:
     """Name under which handlers receive the ``WorkflowRegistry``."""
     max_body_size: int = 1024 * 1024
     """Largest request body the API accepts, in bytes; larger ones get a 413."""
-    idempotency_store: str = "workflows_idempotency"
-    """Name of the Litestar store (``app.stores``) remembering ``Idempotency-Key`` -> instance.
-    Litestar creates an in-memory store under this name unless the app registers one; register a
-    durable store (file, Redis, database) so retries survive restarts and are shared by workers."""
-    idempotency_ttl: int = 24 * 60 * 60
-    """Seconds an ``Idempotency-Key`` is remembered."""
     set_exception_handlers: bool = True
-    """Register handlers turning engine errors into 400/403/404/409 responses (never replacing
-    handlers the app already has for them)."""
+    """Also register, app-wide, the handlers turning engine errors into 400/403/404/409 responses, for
+    the host's own routes that call the engine (never replacing handlers the app already has). The
+    API's routes have them either way."""
     sse_keepalive: float = 15.0
     """Seconds between keep-alive comments on an idle event stream."""
 
@@ -92,6 +87,6 @@ class WorkflowPluginConfig:
         if self.sqlalchemy_config is not None and self.persistence is not None:
             msg = "give either sqlalchemy_config or persistence, not both"
             raise ImproperlyConfiguredException(msg)
-        if self.max_body_size <= 0 or self.grace_period < 0 or self.idempotency_ttl <= 0:
-            msg = "max_body_size and idempotency_ttl must be positive, grace_period not negative"
+        if self.max_body_size <= 0 or self.grace_period < 0:
+            msg = "max_body_size must be positive, grace_period not negative"
             raise ImproperlyConfiguredException(msg)

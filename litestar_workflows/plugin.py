@@ -23,6 +23,7 @@ from litestar import Request, Router
 from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.plugins import CLIPlugin, InitPlugin
+from litestar.types import ExceptionHandlersMap
 
 from litestar_workflows.config import WorkflowPluginConfig
 from litestar_workflows.core.definition import WorkflowDefinition
@@ -126,7 +127,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         )
         app_config.signature_namespace.update(self.signature_namespace)
         if config.enable_api:
-            app_config.route_handlers.append(self._build_router())
+            # The API's own routes always answer engine errors with 4xx, whatever the app-wide setting.
+            app_config.route_handlers.append(self._build_router(exception_handlers_for(app_config.exception_handlers)))
         if config.set_exception_handlers:
             app_config.exception_handlers.update(exception_handlers_for(app_config.exception_handlers))
         # Appended plugins are initialised after every plugin the user listed, so the lifespan the
@@ -192,7 +194,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
 
         return provide_registry
 
-    def _build_router(self) -> Router:
+    def _build_router(self, exception_handlers: ExceptionHandlersMap) -> Router:
         config = self._config
         api = self._api
         resolver = config.identity_resolver
@@ -214,6 +216,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             tags=list(config.api_tags),
             include_in_schema=config.include_in_schema,
             request_max_body_size=config.max_body_size,
+            exception_handlers=exception_handlers,
         )
 
     def _new_engine(self, persistence: WorkflowPersistence) -> LocalExecutionEngine:

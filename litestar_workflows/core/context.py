@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar_workflows.core.types import StepStatus
-from litestar_workflows.core.values import ensure_storable
+from litestar_workflows.core.values import PLAIN_TYPES, ensure_storable
 
 __all__ = ("StepExecution", "WorkflowContext")
 
@@ -59,7 +59,8 @@ class WorkflowContext:
 
     def set(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key``; raises ``WorkflowValidationError`` if it cannot be persisted."""
-        ensure_storable(key, value)
+        if type(value) not in PLAIN_TYPES:
+            ensure_storable(key, value)
         self.data[key] = value
 
     def with_step(self, step_name: str) -> WorkflowContext:

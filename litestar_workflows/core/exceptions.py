@@ -11,6 +11,7 @@ __all__ = (
     "InvalidTransitionError",
     "StepExecutionError",
     "TaskAlreadyCompletedError",
+    "TaskClaimedError",
     "TaskNotFoundError",
     "UnauthorizedTaskError",
     "WorkflowAlreadyCompletedError",
@@ -93,6 +94,15 @@ class TaskNotFoundError(HumanTaskError, LookupError):
 
 class TaskAlreadyCompletedError(HumanTaskError):
     """The task was completed (or canceled) before this request reached it."""
+
+
+class TaskClaimedError(HumanTaskError):
+    """Someone else holds the task's claim, so this user may not claim, release or complete it."""
+
+    def __init__(self, task_id: object, claimed_by: str | None) -> None:
+        self.task_id = task_id
+        self.claimed_by = claimed_by
+        super().__init__(f"task {task_id} is claimed by {claimed_by!r}")
 
 
 class UnauthorizedTaskError(HumanTaskError, PermissionError):

@@ -16,10 +16,12 @@ from uuid import UUID
 
 from litestar_workflows.core.exceptions import WorkflowValidationError
 
-__all__ = ("decode_value", "encode_value", "ensure_storable")
+__all__ = ("PLAIN_TYPES", "decode_value", "encode_value", "ensure_storable")
 
 _TAG = "$lsw"
 _SCALARS = (str, int, float, bool, type(None))
+PLAIN_TYPES = frozenset(_SCALARS)
+"""Types whose values are always storable: hot paths skip ``ensure_storable`` for them."""
 _TAGGED: dict[type, str] = {
     dt.datetime: "datetime",
     dt.date: "date",

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
     TaskAlreadyCompletedError,
+    TaskClaimedError,
     TaskNotFoundError,
     WorkflowInstanceNotFoundError,
 )
@@ -465,6 +466,9 @@ class SQLAlchemyPersistence:
             filters.append(model.status == query.status.value)
         if query.assignee is not None:
             filters.append(model.assignee == query.assignee)
+        if query.assigned_or_claimed_by is not None:
+            user = query.assigned_or_claimed_by
+            filters.append(or_(model.assignee == user, model.claimed_by == user))
         if query.candidate_group is not None:
             filters.append(model.groups_text.contains(f",{query.candidate_group},", autoescape=True))
         if query.workflow_name is not None:
@@ -479,30 +483,46 @@ class SQLAlchemyPersistence:
 
     @_shielded
     async def update_open_task(
-        self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
+        self,
+        task_id: UUID,
+        *,
+        claimed_by: str | _Unset | None = UNSET,
+        assignee: str | _Unset | None = UNSET,
+        if_claimable_by: str | None = None,
     ) -> HumanTaskData:
-        """Claim, release or reassign an OPEN task in one conditional update."""
+        """Claim, release or reassign an OPEN task in one conditional ``UPDATE ... RETURNING``.
+
+        The conditions (open; unclaimed or claimed by ``if_claimable_by``) are in the statement's
+        WHERE clause, so the database decides between concurrent claims: no read-then-write race.
+        When no row matched, a read in the same transaction tells why.
+        """
         await self._ensure_ready()
         values: dict[str, Any] = {}
         if not isinstance(claimed_by, _Unset):
             values["claimed_by"] = claimed_by
         if not isinstance(assignee, _Unset):
             values["assignee"] = assignee
+        columns = _TASKS.c
+        conditions = [columns.id == task_id, columns.status == TaskStatus.OPEN.value]
+        if if_claimable_by is not None:
+            conditions.append(or_(columns.claimed_by.is_(None), columns.claimed_by == if_claimable_by))
+        statement = update(_TASKS).where(*conditions).values(**values).returning(*columns)
         async with self._write_connection() as connection:
-            statement = (
-                update(_TASKS)
-                .where(_TASKS.c.id == task_id, _TASKS.c.status == TaskStatus.OPEN.value)
-                .values(**values)
-                .returning(*_TASKS.c)
-            )
-            row = (await connection.execute(statement)).first() if values else None
-            if row is None:
-                row = (await connection.execute(select(_TASKS).where(_TASKS.c.id == task_id))).first()
+            for _ in range(3):
+                row = (await connection.execute(statement)).first() if values else None
+                if row is not None:
+                    return task_from_row(row)
+                row = (await connection.execute(select(_TASKS).where(columns.id == task_id))).first()
                 if row is None:
                     raise TaskNotFoundError(f"task {task_id} not found")
                 if row.status != TaskStatus.OPEN.value:
                     raise TaskAlreadyCompletedError(f"task {task_id} is already {row.status}")
-        return task_from_row(row)
+                if if_claimable_by is not None and row.claimed_by not in {None, if_claimable_by}:
+                    raise TaskClaimedError(task_id, row.claimed_by)
+                if not values:
+                    return task_from_row(row)
+                # PostgreSQL (read committed): the holder released between the two statements; again.
+        raise ConcurrentUpdateError(f"task {task_id} kept changing; try again")
 
     @_shielded
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:

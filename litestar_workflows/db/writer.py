@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from litestar_workflows.core.exceptions import (
@@ -88,6 +89,9 @@ _TASK_ROWS = (
 )
 _TASK_ROWS_LOCKED = tuple(query.with_for_update() for query in _TASK_ROWS)
 _INSERT_INSTANCES = insert(INSTANCES)
+_INSERT_NEW_INSTANCES = (
+    postgresql.insert(INSTANCES).on_conflict_do_nothing(index_elements=[INSTANCES.c.id]).returning(INSTANCES.c.id)
+)
 _INSERT_TASKS = insert(TASKS)
 _INSERT_EXECUTIONS = insert(EXECUTIONS)
 
@@ -147,6 +151,19 @@ def write_changes(connection: Connection, changes: list[InstanceChange]) -> list
         opened.extend(task_values(task) for task in change.opened_tasks)
         executions.extend(execution_values(instance.id, execution) for execution in change.executions)
         outcomes.append(held)
+
+    if created and locking:
+        # The locking read cannot lock rows that do not exist yet: two processes may both start
+        # the instance with one id (an idempotency key). The loser's change alone is refused.
+        inserted = {row[0] for row in connection.execute(_INSERT_NEW_INSTANCES, created)}
+        duplicates = {values["id"] for values in created} - inserted
+        if duplicates:
+            for index, change in enumerate(changes):
+                if change.expected_revision == -1 and change.instance.id in duplicates:
+                    outcomes[index] = ConcurrentUpdateError(f"instance {change.instance.id} already exists")
+            opened = [values for values in opened if values["instance_id"] not in duplicates]
+            executions = [values for values in executions if values["instance_id"] not in duplicates]
+        created = []
 
     for statement, rows in (
         (_INSERT_INSTANCES, created),

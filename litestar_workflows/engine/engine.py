@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -38,17 +39,16 @@ from litestar_workflows.core.forms import accepted_form_data
 from litestar_workflows.core.models import HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.protocols import Step, Workflow
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
-from litestar_workflows.core.values import ensure_storable
+from litestar_workflows.core.values import PLAIN_TYPES, ensure_storable
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.persistence import (
     InMemoryPersistence,
     InstanceChange,
     WorkflowPersistence,
-    next_run_at,
 )
 from litestar_workflows.engine.registry import WorkflowRegistry
-from litestar_workflows.engine.transitions import Changes, Transition, new_instance, step_context, view_of
+from litestar_workflows.engine.transitions import Changes, Transition, new_instance, succeed_simply, view_of
 from litestar_workflows.steps.base import BaseStep
 
 __all__ = ("LocalExecutionEngine",)
@@ -69,8 +69,8 @@ class _Outcome:
     fatal: str | None = None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+_utcnow: Callable[[], datetime] = functools.partial(datetime.now, UTC)
+"""The current UTC time (a partial, not a function: one Python call less per clock reading)."""
 
 
 def _snapshot(state: WorkflowInstanceData) -> WorkflowInstanceData:
@@ -103,6 +103,68 @@ def _hooks_of(step: Step) -> _Hooks:
 
 def _settled(state: WorkflowInstanceData) -> bool:
     return state.status.is_finished or state.status is WorkflowStatus.WAITING
+
+
+def _step_view(state: WorkflowInstanceData, token: Token, session: Any) -> tuple[dict[str, Any], WorkflowContext]:
+    """The data the step of ``token`` starts from, and the context it runs with (over a copy of it)."""
+    if token.delta or token.removed:
+        data = view_of(state, token)
+        before = dict(data)
+    else:
+        # Committed data is never mutated, so with no branch-local writes it is the "before" itself.
+        before = state.context.data
+        data = dict(before)
+    source = state.context
+    context = WorkflowContext(  # what ``step_context`` builds, without its keyword handling
+        source.workflow_id,
+        source.instance_id,
+        data,
+        source.metadata,
+        token.step,
+        source.step_history,
+        source.started_at,
+        source.user_id,
+        source.tenant_id,
+        token.attempt,
+        session,
+        token.id,
+    )
+    return before, context
+
+
+def _ready_in(tokens: list[Token] | tuple[()], token_id: str) -> bool:
+    """True if ``tokens`` hold ``token_id`` as READY."""
+    for token in tokens:
+        if token.id == token_id:
+            return token.status is TokenStatus.READY
+    return False
+
+
+def _ready_token(state: WorkflowInstanceData | None, token_id: str) -> Token | None:
+    """The READY token ``token_id`` of a running instance, or None."""
+    if state is None or state.status is not WorkflowStatus.RUNNING:
+        return None
+    for token in state.tokens:
+        if token.id == token_id:
+            return token if token.status is TokenStatus.READY else None
+    return None
+
+
+def _apply_outcome(transition: Transition, token_id: str, outcome: _Outcome) -> bool:
+    """Record what running ``token_id``'s step produced; False if the token is no longer runnable."""
+    live = transition.token(token_id)
+    if transition.state.status is not WorkflowStatus.RUNNING or live is None:
+        return False  # cancelled, failed or advanced elsewhere meanwhile: drop the result
+    if live.status is not TokenStatus.READY:
+        return False
+    if outcome.fatal is not None:
+        transition.executions.append(outcome.execution)
+        transition.fail(outcome.fatal)
+    elif outcome.execution.status is StepStatus.FAILED:
+        transition.step_failed(live, outcome.execution, outcome.retry_in)
+    else:
+        transition.step_succeeded(live, outcome.changes or Changes(), outcome.execution, outcome.chosen)
+    return True
 
 
 @types.coroutine
@@ -168,6 +230,38 @@ class _InstanceLock:
         self.release()
 
 
+class _Runtime(_InstanceLock):
+    """What this engine keeps about one instance, in one record (one dict lookup per step).
+
+    The record is the instance's lock itself (one object less per live instance). ``state``
+    caches the committed state while this engine holds the lease and the instance is running;
+    ``leased`` says whether this engine holds the lease; ``running`` maps token ids to the tasks
+    running their steps; ``waiters`` are ``wait_for`` futures. The record is dropped as soon as
+    none of that is left (see :meth:`idle`).
+    """
+
+    __slots__ = ("leased", "pins", "running", "state", "waiters")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: WorkflowInstanceData | None = None
+        self.leased = False
+        self.running: dict[str, asyncio.Task[Any]] = {}
+        self.waiters: list[asyncio.Future[WorkflowInstanceData]] | None = None
+        self.pins = 0
+        """``run_token`` loops using this record (it stays registered while they run, even between steps)."""
+
+    def idle(self) -> bool:
+        return (
+            self.state is None
+            and not self.leased
+            and not self.running
+            and not self.held
+            and not self.waiters
+            and not self.pins
+        )
+
+
 class LocalExecutionEngine:
     """Runs workflow instances in this process, durably through ``persistence``.
 
@@ -201,16 +295,14 @@ class LocalExecutionEngine:
         self.event_bus = event_bus
         self.dispatcher: StepDispatcher = dispatcher or InProcessDispatcher(self.run_token)
         self._clock = clock
-        self._instances: dict[UUID, WorkflowInstanceData] = {}
-        """Committed state of instances with runnable work here (a cache, never the only copy)."""
-        self._locks: dict[UUID, _InstanceLock] = {}
-        self._running: dict[UUID, dict[str, asyncio.Task[Any]]] = {}
-        self._waiters: dict[UUID, list[asyncio.Future[WorkflowInstanceData]]] = {}
+        self._runtime: dict[UUID, _Runtime] = {}
+        """Per instance: cached committed state (of instances with runnable work here; a cache, never
+        the only copy), whether this engine holds its lease (only those are advanced here), its
+        lock, running tokens and ``wait_for`` futures."""
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
-        self._held: set[UUID] = set()
-        """Instances whose lease this engine holds: only these are advanced here."""
+        self._lease_delta = (lease_seconds, timedelta(seconds=lease_seconds))
         self._background: list[asyncio.Task[None]] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -234,13 +326,14 @@ class LocalExecutionEngine:
         while True:
             now = self._clock()
             claimed = await self.persistence.claim_runnable(self.owner_id, now, self._lease_until(now), 200)
-            fresh = [instance_id for instance_id in claimed if instance_id not in self._held]
+            fresh = [instance_id for instance_id in claimed if not self._is_held(instance_id)]
             for instance_id in fresh:
                 state = await self.persistence.load_instance(instance_id)
                 if state is None or state.status is not WorkflowStatus.RUNNING:
                     continue
-                self._held.add(instance_id)
-                self._instances[instance_id] = state
+                record = self._record(instance_id)
+                record.leased = True
+                record.state = state
                 for token in state.tokens:
                     if token.status is TokenStatus.READY:
                         self.dispatcher.dispatch(instance_id, token.id, token.not_before)
@@ -261,8 +354,10 @@ class LocalExecutionEngine:
         self._background = []
         await self.dispatcher.close(grace_period)
         await self.persistence.release_leases(self.owner_id)
-        self._held.clear()
-        self._instances.clear()
+        for instance_id, record in list(self._runtime.items()):
+            record.leased = False
+            record.state = None
+            self._prune(instance_id, record)
 
     async def _poll_forever(self) -> None:
         while True:
@@ -275,15 +370,19 @@ class LocalExecutionEngine:
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            if not self._held:
+            held = [instance_id for instance_id, record in self._runtime.items() if record.leased]
+            if not held:
                 continue
             try:
-                await self.persistence.renew_leases(self.owner_id, list(self._held), self._lease_until(self._clock()))
+                await self.persistence.renew_leases(self.owner_id, held, self._lease_until(self._clock()))
             except Exception:
                 logger.exception("renewing leases failed")
 
     def _lease_until(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.lease_seconds)
+        seconds, delta = self._lease_delta
+        if seconds != self.lease_seconds:  # changed after construction
+            self._lease_delta = seconds, delta = self.lease_seconds, timedelta(seconds=self.lease_seconds)
+        return now + delta
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -325,7 +424,8 @@ class LocalExecutionEngine:
         definition = self._resolve(workflow, version)
         data = dict(initial_data or {})
         for key, value in data.items():
-            ensure_storable(key, value)
+            if type(value) not in PLAIN_TYPES:
+                ensure_storable(key, value)
         now = self._clock()
         instance = new_instance(definition, data, now, instance_id)
         if metadata:
@@ -333,10 +433,20 @@ class LocalExecutionEngine:
         transition = Transition(definition, instance, now, fresh=True)
         transition.start()
         try:
-            await self._commit(transition, -1)
+            held = await self.persistence.commit(self._prepare_change(transition, -1))
         except ConcurrentUpdateError:
             raise InstanceAlreadyExistsError(instance.id) from None
-        await self._after_commit(transition, previous=None)
+        record = self._runtime.get(instance.id)
+        if held:
+            if record is None:
+                record = self._runtime[instance.id] = _Runtime()
+            record.leased = True
+        elif record is not None:
+            record.leased = False
+        if self.event_bus is None:
+            self._publish(transition.state, None, None)
+        else:
+            await self._after_commit(transition, previous=None)
         return _snapshot(transition.state)
 
     # --- running steps ------------------------------------------------------------------------
@@ -347,25 +457,28 @@ class LocalExecutionEngine:
         This is what a dispatcher calls. Tokens that are gone, not runnable, not yet due, or
         already running in this process are ignored, so duplicate dispatches are harmless.
         """
-        running = self._running.setdefault(instance_id, {})
-        if token_id in running:
+        record = self._record(instance_id)
+        if token_id in record.running:
             return
-        if instance_id not in self._held:
+        if not record.leased:
             now = self._clock()
-            if not await self.persistence.acquire_lease(instance_id, self.owner_id, now, self._lease_until(now)):
-                if not running:
-                    self._running.pop(instance_id, None)
+            acquired = await self.persistence.acquire_lease(instance_id, self.owner_id, now, self._lease_until(now))
+            record = self._record(instance_id)  # the record may have been dropped meanwhile
+            if not acquired:
+                self._prune(instance_id, record)
                 return  # another live engine advances this instance; it will see this token
-            self._held.add(instance_id)
-            self._instances.pop(instance_id, None)  # the state may have moved while unleased
+            record.leased = True
+            record.state = None  # the state may have moved while unleased
         task = asyncio.current_task()
         assert task is not None
         current: str | None = token_id
+        running = record.running
+        record.pins += 1
         try:
             while current is not None:
                 running[current] = task
                 try:
-                    following = await self._run_one(instance_id, current)
+                    following = await self._run_one(instance_id, current, record)
                 finally:
                     running.pop(current, None)
                 current = following
@@ -377,28 +490,21 @@ class LocalExecutionEngine:
             # The database may be down, or a definition missing. The token stays committed as
             # READY; forgetting the lease here lets the claim loop hand it back and try again.
             logger.exception("workflow instance %s: token %s could not run; retrying later", instance_id, current)
-            self._held.discard(instance_id)
-            self._instances.pop(instance_id, None)
+            record.leased = False
+            record.state = None
         finally:
-            if not running:
-                self._running.pop(instance_id, None)
-                if instance_id not in self._instances:  # finished, waiting or handed over
-                    self._drop_lock(instance_id)
+            record.pins -= 1
+            self._prune(instance_id, record)
 
-    def _drop_lock(self, instance_id: UUID) -> None:
-        lock = self._locks.get(instance_id)
-        if lock is not None and not lock.held:
-            del self._locks[instance_id]
-
-    async def _run_one(self, instance_id: UUID, token_id: str) -> str | None:
-        state = self._instances.get(instance_id)
+    async def _run_one(self, instance_id: UUID, token_id: str, record: _Runtime) -> str | None:  # noqa: PLR0912
+        """Run one token's step and commit its outcome (the per-step hot path, kept in one coroutine)."""
+        state = record.state
         if state is None:
             state = await self.persistence.load_instance(instance_id)
-        if state is None or state.status is not WorkflowStatus.RUNNING:
-            return None
-        token = next((t for t in state.tokens if t.id == token_id and t.status is TokenStatus.READY), None)
+        token = _ready_token(state, token_id)
         if token is None:
             return None
+        assert state is not None
         if token.not_before is not None and token.not_before > self._clock():
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
             return None
@@ -412,25 +518,45 @@ class LocalExecutionEngine:
             outcome = ran  # a failed attempt: its writes were rolled back; record the failure
         else:
             outcome = await self._execute(definition, state, token)
-
-        def apply(transition: Transition) -> bool:
-            live = transition.token(token_id)
-            if transition.state.status is not WorkflowStatus.RUNNING or live is None:
-                return False  # cancelled, failed or advanced elsewhere meanwhile: drop the result
-            if live.status is not TokenStatus.READY:
-                return False
-            if outcome.fatal is not None:
-                transition.executions.append(outcome.execution)
-                transition.fail(outcome.fatal)
-            elif outcome.execution.status is StepStatus.FAILED:
-                transition.step_failed(live, outcome.execution, outcome.retry_in)
-            else:
-                transition.step_succeeded(live, outcome.changes or Changes(), outcome.execution, outcome.chosen)
-            return True
-
-        transition = await self._transact(instance_id, apply, now=outcome.execution.completed_at)
+        transition: Transition | None = None
+        cached = record.state
+        lock = record
+        if cached is not None and lock.try_acquire():
+            # The usual case, without ``_transact``'s retry loop: nobody else is changing the
+            # instance, and its committed state is cached here.
+            try:
+                now = outcome.execution.completed_at or self._clock()
+                if (
+                    outcome.fatal is None
+                    and outcome.chosen is None
+                    and outcome.execution.status is not StepStatus.FAILED
+                ):
+                    transition = succeed_simply(
+                        definition, cached, token_id, outcome.changes or Changes(), outcome.execution, now
+                    )
+                if transition is None:
+                    transition = Transition(definition, cached, now)
+                    if not _apply_outcome(transition, token_id, outcome):
+                        return None
+                try:
+                    record.leased = await self.persistence.commit(self._prepare_change(transition, cached.revision))
+                except ConcurrentUpdateError:
+                    record.state = None  # another writer committed: reload and redo below
+                    transition = None
+            finally:
+                lock.release()
         if transition is None:
-            return None
+            transition = await self._transact(
+                instance_id, lambda live: _apply_outcome(live, token_id, outcome), now=outcome.execution.completed_at
+            )
+            if transition is None:
+                return None
+        if self.event_bus is None:
+            state_after = transition.state
+            held = self._settle_record(state_after, record)
+            if state_after.status is not WorkflowStatus.RUNNING:
+                return None
+            return self._dispatch_new_work(state_after, state, token_id, held)
         return await self._after_commit(transition, previous=state, continue_from=token_id)
 
     async def _run_transactional(
@@ -443,9 +569,12 @@ class LocalExecutionEngine:
         transition, the outcome of a failed attempt (its writes rolled back; the caller records
         the failure like any other), or None when the token is no longer runnable.
         """
-        async with self._lock(instance_id):
+        record = self._record(instance_id)
+        async with record:
             for _ in range(_MAX_COMMIT_ATTEMPTS):
-                state = await self._load(instance_id)
+                state = record.state
+                if state is None:
+                    state = await self.persistence.load_instance(instance_id)
                 if state is None or state.status is not WorkflowStatus.RUNNING:
                     return None
                 token = next((t for t in state.tokens if t.id == token_id and t.status is TokenStatus.READY), None)
@@ -463,9 +592,9 @@ class LocalExecutionEngine:
                     try:
                         held = await checkpoint.commit(change)
                     except ConcurrentUpdateError:
-                        self._instances.pop(instance_id, None)
+                        record.state = None
                         continue
-                self._note_lease(instance_id, held)
+                record.leased = held
                 return transition
         raise ConcurrentUpdateError(f"instance {instance_id} kept changing; gave up after {_MAX_COMMIT_ATTEMPTS} tries")
 
@@ -473,14 +602,10 @@ class LocalExecutionEngine:
         self, definition: WorkflowDefinition, state: WorkflowInstanceData, token: Token, session: Any = None
     ) -> _Outcome:
         step = definition.steps[token.step]
-        data = view_of(state, token)
-        # Committed data is never mutated, so with no branch-local writes it is the "before" itself.
-        before = dict(data) if token.delta or token.removed else state.context.data
-        context = step_context(state, token, data)
-        context.session = session
+        before, context = _step_view(state, token, session)
         started = self._clock()
         timeout = getattr(step, "timeout", None)
-        hooks = _hooks_of(step)
+        hooks = _HOOKS.get(type(step)) or _hooks_of(step)
         try:
             if hooks.can_execute and not await step.can_execute(context):
                 execution = StepExecution(
@@ -498,9 +623,11 @@ class LocalExecutionEngine:
                 result = await step.execute(context)
             changes = Changes.between(before, context.data)
             for key, value in changes.set.items():
-                ensure_storable(key, value)
-            ensure_storable("result", result)
-            chosen = self._choose(definition, step, context, result)
+                if type(value) not in PLAIN_TYPES:
+                    ensure_storable(key, value)
+            if type(result) not in PLAIN_TYPES:
+                ensure_storable("result", result)
+            chosen = self._choose(definition, step, context, result) if step.step_type is StepType.GATEWAY else None
             if hooks.on_success:
                 await step.on_success(context, result)
         except TimeoutError:
@@ -518,12 +645,7 @@ class LocalExecutionEngine:
         except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
             return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
         execution = StepExecution(
-            token.step,
-            StepStatus.SUCCEEDED,
-            result=result,
-            started_at=started,
-            completed_at=self._clock(),
-            attempt=token.attempt,
+            token.step, StepStatus.SUCCEEDED, result, None, started, self._clock(), None, None, token.attempt
         )
         return _Outcome(execution, changes, chosen)
 
@@ -682,24 +804,27 @@ class LocalExecutionEngine:
     async def cancel_workflow(self, instance_id: UUID, reason: str) -> WorkflowInstanceData:
         """Cancel: running steps are stopped, open tasks cancelled, the reason recorded."""
         state = await self._load_fresh(instance_id)
-        lock = self._lock(instance_id)
-        async with lock:
-            running = self._running.get(instance_id, {})
+        record = self._record(instance_id)
+        try:
+            async with record:
+                running = record.running
 
-            def apply(transition: Transition) -> bool:
-                # A FAILED instance may still be cancelled: that is how an operator abandons it.
-                if transition.state.status in {WorkflowStatus.COMPLETED, WorkflowStatus.CANCELED}:
-                    raise WorkflowAlreadyCompletedError(
-                        f"instance {instance_id} is already {transition.state.status.value}; it cannot be cancelled"
-                    )
-                transition.cancel(reason, list(running))
-                return True
+                def apply(transition: Transition) -> bool:
+                    # A FAILED instance may still be cancelled: that is how an operator abandons it.
+                    if transition.state.status in {WorkflowStatus.COMPLETED, WorkflowStatus.CANCELED}:
+                        raise WorkflowAlreadyCompletedError(
+                            f"instance {instance_id} is already {transition.state.status.value}; it cannot be cancelled"
+                        )
+                    transition.cancel(reason, list(running))
+                    return True
 
-            transition = await self._transact(instance_id, apply, locked=True)
-            current = asyncio.current_task()
-            for task in list(running.values()):
-                if task is not current:
-                    task.cancel()
+                transition = await self._transact(instance_id, apply, locked=True)
+                current = asyncio.current_task()
+                for task in list(running.values()):
+                    if task is not current:
+                        task.cancel()
+        finally:
+            self._prune(instance_id, record)
         assert transition is not None
         await self._after_commit(transition, previous=state)
         return _snapshot(transition.state)
@@ -774,7 +899,7 @@ class LocalExecutionEngine:
     def _known_instances(self) -> list[WorkflowInstanceData]:
         if isinstance(self.persistence, InMemoryPersistence):
             return list(self.persistence.all_instances())
-        return list(self._instances.values())
+        return [record.state for record in self._runtime.values() if record.state is not None]
 
     async def get_tasks(
         self, instance_id: UUID | None = None, status: TaskStatus | None = TaskStatus.OPEN
@@ -787,40 +912,45 @@ class LocalExecutionEngine:
 
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
-        cached = self._instances.get(instance_id)
-        if cached is None or instance_id not in self._held:
+        record = self._runtime.get(instance_id)
+        if record is None or record.state is None or not record.leased:
             # Not advanced here: read what was committed (it may have settled elsewhere).
             state = await self._load_fresh(instance_id)
             if _settled(state):
                 return _snapshot(state)
+            record = self._record(instance_id)
         future: asyncio.Future[WorkflowInstanceData] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(instance_id, []).append(future)
+        if record.waiters is None:
+            record.waiters = []
+        record.waiters.append(future)
         try:
             async with asyncio.timeout(timeout):
                 return await future
         finally:
-            waiters = self._waiters.get(instance_id)
+            waiters = record.waiters
             if waiters is not None and future in waiters:
                 waiters.remove(future)
-                if not waiters:
-                    del self._waiters[instance_id]
+            self._prune(instance_id, record)
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _lock(self, instance_id: UUID) -> _InstanceLock:
-        lock = self._locks.get(instance_id)
-        if lock is None:
-            lock = self._locks[instance_id] = _InstanceLock()
-        return lock
+    def _record(self, instance_id: UUID) -> _Runtime:
+        record = self._runtime.get(instance_id)
+        if record is None:
+            record = self._runtime[instance_id] = _Runtime()
+        return record
+
+    def _is_held(self, instance_id: UUID) -> bool:
+        record = self._runtime.get(instance_id)
+        return record is not None and record.leased
+
+    def _prune(self, instance_id: UUID, record: _Runtime) -> None:
+        """Drop ``record`` if nothing about the instance is left to keep."""
+        if record.idle() and self._runtime.get(instance_id) is record:
+            del self._runtime[instance_id]
 
     def _definition_of(self, state: WorkflowInstanceData) -> WorkflowDefinition:
         return self.registry.get_definition(state.workflow_name, state.workflow_version)
-
-    async def _load(self, instance_id: UUID) -> WorkflowInstanceData | None:
-        cached = self._instances.get(instance_id)
-        if cached is not None:
-            return cached
-        return await self.persistence.load_instance(instance_id)
 
     async def _load_fresh(self, instance_id: UUID) -> WorkflowInstanceData:
         state = await self.persistence.load_instance(instance_id)
@@ -845,12 +975,13 @@ class LocalExecutionEngine:
         first attempt (a step's completion time); retries read the clock. ``locked``: the caller
         holds the instance's lock already.
         """
-        lock = None if locked else self._lock(instance_id)
+        record = self._record(instance_id)
+        lock = None if locked else record
         if lock is not None and not lock.try_acquire():
             await lock.acquire()
         try:
             for _ in range(_MAX_COMMIT_ATTEMPTS):
-                cached = self._instances.get(instance_id)
+                cached = record.state
                 if loaded is not None and (cached is None or cached.revision <= loaded.revision):
                     state: WorkflowInstanceData | None = loaded
                 elif cached is not None:
@@ -867,37 +998,60 @@ class LocalExecutionEngine:
                 try:
                     held = await self.persistence.commit(self._prepare_change(transition, state.revision))
                 except ConcurrentUpdateError:
-                    self._instances.pop(instance_id, None)
+                    record.state = None
                     continue
-                if held:
-                    self._held.add(instance_id)
-                else:
-                    self._held.discard(instance_id)
+                record.leased = held
                 return transition
         finally:
             if lock is not None:
                 lock.release()
+                self._prune(instance_id, record)
         raise ConcurrentUpdateError(f"instance {instance_id} kept changing; gave up after {_MAX_COMMIT_ATTEMPTS} tries")
 
-    async def _commit(self, transition: Transition, expected_revision: int) -> None:
-        """Commit, keeping the lease while the instance has due work and releasing it otherwise."""
-        held = await self.persistence.commit(self._prepare_change(transition, expected_revision))
-        self._note_lease(transition.state.id, held)
-
     def _prepare_change(self, transition: Transition, expected_revision: int) -> InstanceChange:
-        change = transition.to_change(expected_revision)
+        state = transition.state
         now = transition.now
-        due = next_run_at(transition.state, now)
-        change.lease_owner = self.owner_id
-        change.lease_until = self._lease_until(now) if due is not None and due <= now else None
-        change.now = now
-        return change
+        lease_until = None
+        # Keep (or take) the lease while a token is due now (``next_run_at(state, now) <= now``).
+        if state.status is WorkflowStatus.RUNNING:
+            for token in state.tokens:
+                if token.status is TokenStatus.READY and (token.not_before is None or token.not_before <= now):
+                    seconds, delta = self._lease_delta
+                    lease_until = now + delta if seconds == self.lease_seconds else self._lease_until(now)
+                    break
+        return InstanceChange(
+            state,
+            expected_revision,
+            transition.executions,
+            transition.opened_tasks,
+            transition.closed_tasks,
+            self.owner_id,
+            lease_until,
+            now,
+        )
 
-    def _note_lease(self, instance_id: UUID, held: bool) -> None:
-        if held:
-            self._held.add(instance_id)
-        else:
-            self._held.discard(instance_id)
+    def _settle_record(self, state: WorkflowInstanceData, record: _Runtime | None = None) -> bool:
+        """Cache a committed state (or forget it) and wake waiters; True if this engine holds the lease.
+
+        ``record``: the instance's record, if the caller has it (it must be the registered one).
+        """
+        if record is None:
+            record = self._runtime.get(state.id)
+            if record is None:
+                return False
+        if state.status is WorkflowStatus.RUNNING and record.leased:
+            record.state = state
+            return True
+        record.state = None
+        waiters = record.waiters
+        if waiters and _settled(state):
+            record.waiters = None
+            for future in waiters:
+                if not future.done():
+                    future.set_result(_snapshot(state))
+        held = record.leased
+        self._prune(state.id, record)
+        return held
 
     async def _after_commit(
         self,
@@ -910,21 +1064,22 @@ class LocalExecutionEngine:
         Returns a token the caller may run inline (the continuation of ``continue_from``'s branch).
         """
         state = transition.state
-        if state.status is WorkflowStatus.RUNNING and state.id in self._held:
-            self._instances[state.id] = state
-        else:
-            self._instances.pop(state.id, None)
-            if not self._running.get(state.id):
-                self._locks.pop(state.id, None)
-        if self._waiters and _settled(state):
-            for future in self._waiters.pop(state.id, ()):
-                if not future.done():
-                    future.set_result(_snapshot(state))
-        if self.event_bus is not None:
-            await self._emit(state.id, transition.events)
+        if self.event_bus is None:
+            return self._publish(state, previous, continue_from)
+        held = self._settle_record(state)
+        await self._emit(state.id, transition.events)
         if state.status is not WorkflowStatus.RUNNING:
             return None
-        return self._dispatch_new_work(state, previous, continue_from)
+        return self._dispatch_new_work(state, previous, continue_from, held)
+
+    def _publish(
+        self, state: WorkflowInstanceData, previous: WorkflowInstanceData | None, continue_from: str | None
+    ) -> str | None:
+        """:meth:`_after_commit` without an event bus: nothing to await."""
+        held = self._settle_record(state)
+        if state.status is not WorkflowStatus.RUNNING:
+            return None
+        return self._dispatch_new_work(state, previous, continue_from, held)
 
     async def _emit(self, instance_id: UUID, events: list[tuple[str, dict[str, Any]]]) -> None:
         if self.event_bus is None:
@@ -936,14 +1091,15 @@ class LocalExecutionEngine:
                 logger.exception("event bus failed on %s", event_type)
 
     def _dispatch_new_work(
-        self, state: WorkflowInstanceData, previous: WorkflowInstanceData | None, continue_from: str | None
+        self, state: WorkflowInstanceData, previous: WorkflowInstanceData | None, continue_from: str | None, held: bool
     ) -> str | None:
-        before = {t.id for t in previous.tokens if t.status is TokenStatus.READY} if previous else set()
-        held = state.id in self._held
+        earlier = previous.tokens if previous is not None else ()
         continuation: str | None = None
         for token in state.tokens:
-            if token.status is not TokenStatus.READY or (token.id in before and token.id != continue_from):
+            if token.status is not TokenStatus.READY:
                 continue
+            if token.id != continue_from and _ready_in(earlier, token.id):
+                continue  # runnable before this change already: dispatched back then
             if not held and token.not_before is None:
                 continue  # due now but leased by another engine, which runs it
             if continue_from is not None and continuation is None and token.not_before is None:

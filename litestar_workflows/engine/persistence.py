@@ -20,6 +20,7 @@ from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
     TaskAlreadyCompletedError,
+    TaskClaimedError,
     TaskNotFoundError,
     WorkflowInstanceNotFoundError,
 )
@@ -103,11 +104,13 @@ class TaskQuery:
     """Filters and a page for listing tasks (oldest first).
 
     ``visible_to`` restricts the result to tasks a user may act on: assigned to them, offered to
-    one of their groups, or neither assigned nor offered to anyone.
+    one of their groups, or neither assigned nor offered to anyone. ``assigned_or_claimed_by``
+    keeps the tasks assigned to a user or claimed by them (the API's ``mine=true``).
     """
 
     status: TaskStatus | None = None
     assignee: str | None = None
+    assigned_or_claimed_by: str | None = None
     candidate_group: str | None = None
     workflow_name: str | None = None
     instance_id: UUID | None = None
@@ -217,17 +220,35 @@ class WorkflowPersistence(Protocol):
         ...
 
     async def update_open_task(
-        self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
+        self,
+        task_id: UUID,
+        *,
+        claimed_by: str | _Unset | None = UNSET,
+        assignee: str | _Unset | None = UNSET,
+        if_claimable_by: str | None = None,
     ) -> HumanTaskData:
         """Change who holds an OPEN task (claim, release, reassign) in one conditional update.
 
-        Raises ``TaskNotFoundError``, or ``TaskAlreadyCompletedError`` if it is no longer open.
+        With ``if_claimable_by``, the update is a compare-and-set: it applies only while the task
+        is unclaimed or claimed by that user, so of several users claiming at once exactly one wins.
+        Raises ``TaskNotFoundError``, ``TaskAlreadyCompletedError`` if it is no longer open, or
+        ``TaskClaimedError`` (naming the holder) if someone else holds it.
         """
         ...
 
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:
         """(instance id, token id, due time) of READY tokens not to run before a time <= ``until``."""
         ...
+
+
+class _Lease:
+    """Who holds an instance's lease (in memory), and until when; changed in place on renewal."""
+
+    __slots__ = ("owner", "until")
+
+    def __init__(self, owner: str, until: datetime) -> None:
+        self.owner = owner
+        self.until = until
 
 
 class InMemoryPersistence:
@@ -242,7 +263,7 @@ class InMemoryPersistence:
     def __init__(self) -> None:
         self._instances: dict[UUID, WorkflowInstanceData] = {}
         self._tasks: dict[UUID, HumanTaskData] = {}
-        self._leases: dict[UUID, tuple[str, datetime]] = {}
+        self._leases: dict[UUID, _Lease] = {}
 
     async def load_instance(self, instance_id: UUID) -> WorkflowInstanceData | None:
         """The stored instance, or None."""
@@ -250,17 +271,33 @@ class InMemoryPersistence:
 
     async def commit(self, change: InstanceChange) -> bool:
         """Check the preconditions first so a failed commit changes nothing."""
-        stored = self._instances.get(change.instance.id)
+        instance = change.instance
+        instance_id = instance.id
+        stored = self._instances.get(instance_id)
         if change.expected_revision == -1:
             if stored is not None:
                 msg = f"instance {stored.id} already exists"
                 raise ConcurrentUpdateError(msg)
         elif stored is None:
-            raise WorkflowInstanceNotFoundError(change.instance.id)
+            raise WorkflowInstanceNotFoundError(instance_id)
         elif stored.revision != change.expected_revision:
             msg = f"instance {stored.id} is at revision {stored.revision}, not {change.expected_revision}"
             raise ConcurrentUpdateError(msg)
-        for closure in change.closed_tasks:
+        if change.closed_tasks:
+            self._close_tasks(change.closed_tasks)
+        for task in change.opened_tasks:
+            self._tasks[task.id] = task
+        history = instance.context.step_history
+        if stored is not None and history is not stored.context.step_history:
+            history = instance.context.step_history = stored.context.step_history
+        if change.executions:
+            history.extend(change.executions)
+        self._instances[instance_id] = instance
+        return self._apply_lease(change, instance_id)
+
+    def _close_tasks(self, closures: list[TaskClosure]) -> None:
+        """Close tasks, all or none: every one must exist and be OPEN."""
+        for closure in closures:
             task = self._tasks.get(closure.task_id)
             if task is None:
                 msg = f"task {closure.task_id} not found"
@@ -268,7 +305,7 @@ class InMemoryPersistence:
             if task.status is not TaskStatus.OPEN:
                 msg = f"task {closure.task_id} is already {task.status.value}"
                 raise TaskAlreadyCompletedError(msg)
-        for closure in change.closed_tasks:
+        for closure in closures:
             task = self._tasks[closure.task_id]
             self._tasks[closure.task_id] = replace(
                 task,
@@ -277,35 +314,32 @@ class InMemoryPersistence:
                 completed_at=closure.completed_at,
                 data=closure.data,
             )
-        for task in change.opened_tasks:
-            self._tasks[task.id] = task
-        if stored is not None and change.instance.context.step_history is not stored.context.step_history:
-            change.instance.context.step_history = stored.context.step_history
-        change.instance.context.step_history.extend(change.executions)
-        self._instances[change.instance.id] = change.instance
-        return self._apply_lease(change)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Checkpoint]:
         """No real transaction in memory: the checkpoint commits like :meth:`commit`."""
         yield _MemoryCheckpoint(self)
 
-    def _apply_lease(self, change: InstanceChange) -> bool:
+    def _apply_lease(self, change: InstanceChange, instance_id: UUID) -> bool:
         owner = change.lease_owner
         if owner is None:
             return False
-        instance_id = change.instance.id
-        if change.lease_until is None:
-            if self._leases.get(instance_id, ("",))[0] == owner:
+        until = change.lease_until
+        if until is None:
+            lease = self._leases.get(instance_id)
+            if lease is not None and lease.owner == owner:
                 del self._leases[instance_id]
             return False
-        now = change.now or change.lease_until
-        return self._take(instance_id, owner, now, change.lease_until)
+        return self._take(instance_id, owner, change.now or until, until)
 
     def _take(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
-        held = self._leases.get(instance_id)
-        if held is None or held[0] == owner or held[1] < now:
-            self._leases[instance_id] = (owner, until)
+        lease = self._leases.get(instance_id)
+        if lease is None:
+            self._leases[instance_id] = _Lease(owner, until)
+            return True
+        if lease.owner == owner or lease.until < now:
+            lease.owner = owner  # changed in place: one lookup per commit
+            lease.until = until
             return True
         return False
 
@@ -318,14 +352,16 @@ class InMemoryPersistence:
     async def renew_leases(self, owner: str, instance_ids: Sequence[UUID], until: datetime) -> None:
         """Extend ``owner``'s leases."""
         for instance_id in instance_ids:
-            if self._leases.get(instance_id, ("",))[0] == owner:
-                self._leases[instance_id] = (owner, until)
+            lease = self._leases.get(instance_id)
+            if lease is not None and lease.owner == owner:
+                lease.until = until
 
     async def release_leases(self, owner: str, instance_ids: Sequence[UUID] | None = None) -> None:
         """Drop ``owner``'s leases."""
         targets = list(self._leases) if instance_ids is None else list(instance_ids)
         for instance_id in targets:
-            if self._leases.get(instance_id, ("",))[0] == owner:
+            lease = self._leases.get(instance_id)
+            if lease is not None and lease.owner == owner:
                 del self._leases[instance_id]
 
     async def claim_runnable(self, owner: str, now: datetime, until: datetime, limit: int) -> list[UUID]:
@@ -341,7 +377,8 @@ class InMemoryPersistence:
 
     def lease_of(self, instance_id: UUID) -> tuple[str, datetime] | None:
         """(owner, expiry) of the instance's lease, or None (in-memory only; for tests)."""
-        return self._leases.get(instance_id)
+        lease = self._leases.get(instance_id)
+        return None if lease is None else (lease.owner, lease.until)
 
     async def get_task(self, task_id: UUID) -> HumanTaskData | None:
         """One task, or None."""
@@ -367,6 +404,7 @@ class InMemoryPersistence:
             for task in self._tasks.values()
             if (query.status is None or task.status is query.status)
             and (query.assignee is None or task.assignee == query.assignee)
+            and (query.assigned_or_claimed_by in {None, task.assignee, task.claimed_by})
             and (query.candidate_group is None or query.candidate_group in task.candidate_groups)
             and (query.workflow_name is None or task.workflow_name == query.workflow_name)
             and (query.instance_id is None or task.instance_id == query.instance_id)
@@ -375,9 +413,17 @@ class InMemoryPersistence:
         return matching[query.offset : query.offset + query.limit], len(matching)
 
     async def update_open_task(
-        self, task_id: UUID, *, claimed_by: str | _Unset | None = UNSET, assignee: str | _Unset | None = UNSET
+        self,
+        task_id: UUID,
+        *,
+        claimed_by: str | _Unset | None = UNSET,
+        assignee: str | _Unset | None = UNSET,
+        if_claimable_by: str | None = None,
     ) -> HumanTaskData:
-        """Replace the task with the changed holder fields, if it is still open."""
+        """Replace the task with the changed holder fields, if it is still open (and claimable).
+
+        Check and write happen without an ``await`` between them, so they are atomic on the loop.
+        """
         task = self._tasks.get(task_id)
         if task is None:
             msg = f"task {task_id} not found"
@@ -385,6 +431,8 @@ class InMemoryPersistence:
         if task.status is not TaskStatus.OPEN:
             msg = f"task {task_id} is already {task.status.value}"
             raise TaskAlreadyCompletedError(msg)
+        if if_claimable_by is not None and task.claimed_by not in {None, if_claimable_by}:
+            raise TaskClaimedError(task_id, task.claimed_by)
         changed = replace(
             task,
             claimed_by=task.claimed_by if isinstance(claimed_by, _Unset) else claimed_by,

@@ -26,7 +26,7 @@ from litestar_workflows.core.models import BranchData, HumanTaskData, Token, Wor
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
 
-__all__ = ("Changes", "Transition", "merge_branches", "new_instance", "step_context", "view_of")
+__all__ = ("Changes", "Transition", "merge_branches", "new_instance", "step_context", "succeed_simply", "view_of")
 
 
 @dataclass(slots=True)
@@ -39,6 +39,8 @@ class Changes:
     @classmethod
     def between(cls, before: dict[str, Any], after: dict[str, Any]) -> Changes:
         """Keys whose value object changed (or appeared), and keys that disappeared."""
+        if not before:
+            return cls(dict(after), [])
         changed = {key: value for key, value in after.items() if key not in before or before[key] is not value}
         removed = [key for key in before if key not in after]
         return cls(changed, removed)
@@ -83,6 +85,8 @@ def _record_writes(token: Token, changes: Changes) -> None:
 
 
 Branch = tuple[int, ...]
+_PAUSING_STEPS = frozenset({StepType.HUMAN, StepType.WEBHOOK, StepType.TIMER})
+"""Steps whose token does not become runnable when it arrives."""
 _Part = tuple[dict[str, Any], list[str], dict[str, Branch]]
 
 
@@ -200,6 +204,22 @@ class Transition:
 
     def start(self) -> None:
         """Place the first token on the initial step."""
+        initial = self.definition.initial_step
+        state = self.state
+        if (
+            state.status is WorkflowStatus.PENDING
+            and not state.tokens
+            and not state.ended_branches
+            and initial not in self.graph.joins
+            and self.definition.steps[initial].step_type not in _PAUSING_STEPS
+        ):
+            # The usual start, directly: what ``_enter`` and ``_settle`` below do for a plain first step.
+            state.tokens.append(Token(f"t{state.next_token}", initial))
+            state.next_token += 1
+            state.status = WorkflowStatus.RUNNING
+            state.current_step = initial
+            self.events.insert(0, ("workflow.started", {"workflow_name": state.workflow_name}))
+            return
         root = Token("", self.definition.initial_step)
         self._enter(self._new_token(self.definition.initial_step, root, ()))
         self._settle()
@@ -488,22 +508,111 @@ def new_instance(
 ) -> WorkflowInstanceData:
     """A PENDING instance of ``definition`` holding ``data``, with no tokens yet."""
     identifier = instance_id or uuid4()
-    context = WorkflowContext(
-        workflow_id=identifier,
-        instance_id=identifier,
-        data=dict(data),
-        metadata={"workflow_name": definition.name, "workflow_version": definition.version},
-        current_step=definition.initial_step,
-        step_history=[],
-        started_at=now,
-    )
+    name, version, initial = definition.name, definition.version, definition.initial_step
+    metadata = {"workflow_name": name, "workflow_version": version}
+    context = WorkflowContext(identifier, identifier, dict(data), metadata, initial, [], now)
     return WorkflowInstanceData(
-        id=identifier,
-        workflow_name=definition.name,
-        workflow_version=definition.version,
-        status=WorkflowStatus.PENDING,
-        context=context,
-        current_step=definition.initial_step,
-        started_at=now,
-        revision=-1,
+        identifier, name, version, WorkflowStatus.PENDING, context, initial, None, now, None, [], [], -1
     )
+
+
+def succeed_simply(
+    definition: WorkflowDefinition,
+    committed: WorkflowInstanceData,
+    token_id: str,
+    changes: Changes,
+    execution: StepExecution,
+    now: datetime,
+) -> Transition | None:
+    """The common case of a finished step, built directly; None when the case is not that simple.
+
+    Exactly what ``Transition(definition, committed, now)`` followed by ``step_succeeded`` (edges
+    evaluated, no gateway choice) produces, when: the instance is running with one token, the
+    READY ``token_id``, which carries no branch-local writes and no ended branches; its step is
+    terminal or has exactly one unconditional outgoing edge; and the next step is neither a join
+    nor a step that pauses (human, webhook, timer). Everything else returns None, and the caller
+    takes the general path. Nothing is copied that the general path would copy only to drop it.
+    """
+    tokens = committed.tokens
+    if committed.status is not WorkflowStatus.RUNNING or len(tokens) != 1 or committed.ended_branches:
+        return None
+    token = tokens[0]
+    if token.id != token_id or token.status is not TokenStatus.READY or token.delta or token.removed:
+        return None
+    step = token.step
+    graph = definition.graph
+    if step in definition.terminal_steps:
+        target = None
+    else:
+        fixed = graph.unconditional.get(step)
+        if fixed is None or len(fixed) != 1:
+            return None
+        target = fixed[0]
+        if target in graph.joins or definition.steps[target].step_type in _PAUSING_STEPS:
+            return None
+    source = committed.context
+    data = dict(source.data)
+    if changes.set or changes.removed:
+        _merge_into(data, changes.set, changes.removed)
+    context = WorkflowContext(
+        source.workflow_id,
+        source.instance_id,
+        data,
+        source.metadata,
+        source.current_step,
+        source.step_history,
+        source.started_at,
+        source.user_id,
+        source.tenant_id,
+        source.attempt,
+        source.session,
+        source.token_id,
+    )
+    succeeded = ("step.succeeded", {"step_name": step, "attempt": execution.attempt, "status": execution.status})
+    if target is None:
+        state = WorkflowInstanceData(
+            committed.id,
+            committed.workflow_name,
+            committed.workflow_version,
+            WorkflowStatus.COMPLETED,
+            context,
+            None,
+            committed.error,
+            committed.started_at,
+            now,
+            [],
+            [],
+            committed.revision + 1,
+            committed.next_token,
+            committed.cancel_reason,
+        )
+        events: list[tuple[str, dict[str, Any]]] = [succeeded, ("workflow.completed", {})]
+    else:
+        following = Token(f"t{committed.next_token}", target, TokenStatus.READY, token.branch)
+        state = WorkflowInstanceData(
+            committed.id,
+            committed.workflow_name,
+            committed.workflow_version,
+            WorkflowStatus.RUNNING,
+            context,
+            target,
+            committed.error,
+            committed.started_at,
+            committed.completed_at,
+            [following],
+            [],
+            committed.revision + 1,
+            committed.next_token + 1,
+            committed.cancel_reason,
+        )
+        events = [succeeded]
+    transition = Transition.__new__(Transition)
+    transition.definition = definition
+    transition.graph = graph
+    transition.now = now
+    transition.state = state
+    transition.executions = [execution]
+    transition.opened_tasks = []
+    transition.closed_tasks = []
+    transition.events = events
+    return transition

@@ -10,7 +10,6 @@ from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
-from litestar_workflows.web.idempotency import IdempotencyKeys
 
 if TYPE_CHECKING:
     from litestar_workflows.config import WorkflowPluginConfig
@@ -25,7 +24,7 @@ class WorkflowApi:
     starts again after a shutdown (a stopped engine does not take work any more).
     """
 
-    __slots__ = ("_engine_source", "config", "event_bus", "idempotency")
+    __slots__ = ("_engine_source", "config", "event_bus")
 
     def __init__(
         self,
@@ -36,7 +35,6 @@ class WorkflowApi:
         self._engine_source = engine_source
         self.event_bus = event_bus
         self.config = config
-        self.idempotency = IdempotencyKeys(config.idempotency_store, config.idempotency_ttl)
 
     @property
     def engine(self) -> LocalExecutionEngine:

@@ -27,6 +27,7 @@ from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
     InvalidTransitionError,
     TaskAlreadyCompletedError,
+    TaskClaimedError,
     TaskNotFoundError,
     UnauthorizedTaskError,
     WorkflowInstanceNotFoundError,
@@ -51,6 +52,7 @@ _MAPPING: tuple[tuple[type[WorkflowsError], type[HTTPException]], ...] = (
     (WorkflowInstanceNotFoundError, NotFoundException),
     (TaskNotFoundError, NotFoundException),
     (TaskAlreadyCompletedError, ConflictException),
+    (TaskClaimedError, ConflictException),  # ``extra`` names the holder: {"claimed_by": ...}
     (InvalidTransitionError, ConflictException),  # includes WorkflowAlreadyCompletedError
     (ConcurrentUpdateError, ConflictException),
 )
@@ -72,6 +74,8 @@ def to_http_exception(exc: WorkflowsError) -> HTTPException:
         if isinstance(exc, error_type):
             if isinstance(exc, WorkflowValidationError):
                 return http_type(detail=str(exc), extra=_validation_extra(exc))
+            if isinstance(exc, TaskClaimedError):
+                return http_type(detail=str(exc), extra={"claimed_by": exc.claimed_by})
             return http_type(detail=str(exc))
     return HTTPException(detail="Internal Server Error")
 

@@ -1,28 +1,46 @@
 """``Idempotency-Key`` for starting instances: a retried request gets the instance of the first.
 
-The mapping key -> instance lives in a Litestar store (``app.stores``), so it is exactly as
-durable and as shared as the store the app registers under the configured name. Keys are scoped
-to the caller, and a key reused with a different request body is refused (422), following the
-IETF ``Idempotency-Key`` header draft. Concurrent requests with the same key in one process are
-serialised; across processes the store must be shared and the window between starting the
-instance and recording the key is not atomic (see the report on the engine needing a
-caller-chosen instance id to close it).
+The key does not live in a side table or a cache: it *is* the instance id. A start with a key
+uses ``uuid5(namespace, sha256(caller, key))`` as the id of the new instance and stores a
+fingerprint of the request (workflow, version, data) in the instance's metadata. The engine's
+idempotent start then lets the database decide: the instance's primary key admits one row, so of
+any number of concurrent or repeated requests, in any number of processes, before or after a
+restart, exactly one creates the instance. The others find it and compare fingerprints: the same
+request gets the existing instance (replayed), another request with the same key gets a 422,
+following the IETF ``Idempotency-Key`` header draft. Keys are scoped to the caller (two callers
+may use the same key) and are remembered as long as the instance exists.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import msgspec
 from litestar.exceptions import ClientException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
-from litestar.stores.base import Store
 
-__all__ = ("IdempotencyKeyReusedException", "IdempotencyKeys")
+from litestar_workflows.core.exceptions import InstanceAlreadyExistsError, WorkflowsError
+from litestar_workflows.core.models import WorkflowInstanceData
+from litestar_workflows.engine.engine import LocalExecutionEngine
+
+__all__ = (
+    "FINGERPRINT_METADATA_KEY",
+    "IDEMPOTENCY_NAMESPACE",
+    "IdempotencyKeyReusedException",
+    "idempotent_instance_id",
+    "request_fingerprint",
+    "start_idempotently",
+)
+
+IDEMPOTENCY_NAMESPACE = UUID("4163e153-8961-4239-bac2-939d3a5e9cb2")
+"""The ``uuid5`` namespace of instance ids derived from idempotency keys (never change it: ids
+derived before and after would differ, and retries across an upgrade would start twice)."""
+
+FINGERPRINT_METADATA_KEY = "idempotency_fingerprint"
+"""Key of the request fingerprint in ``WorkflowContext.metadata``."""
 
 
 class IdempotencyKeyReusedException(ClientException):
@@ -31,63 +49,60 @@ class IdempotencyKeyReusedException(ClientException):
     status_code = HTTP_422_UNPROCESSABLE_ENTITY
 
 
-class _Record(msgspec.Struct):
-    instance_id: UUID
-    fingerprint: str
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(msgspec.json.encode(parts, order="deterministic")).hexdigest()
 
 
-class IdempotencyKeys:
-    """Remembers which instance each (caller, key) started."""
+def idempotent_instance_id(caller: str | None, key: str) -> UUID:
+    """The id of the instance that ``caller`` starts with ``key`` (the same in every process)."""
+    return uuid5(IDEMPOTENCY_NAMESPACE, _digest(caller, key))
 
-    __slots__ = ("_locks", "store_name", "ttl")
 
-    def __init__(self, store_name: str, ttl: int) -> None:
-        self.store_name = store_name
-        self.ttl = ttl
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+def request_fingerprint(workflow: str, version: str | None, data: Mapping[str, Any]) -> str:
+    """A digest of what was asked for; object keys are sorted, so their order does not matter."""
+    return _digest(workflow, version, dict(data))
 
-    @staticmethod
-    def _digest(*parts: Any) -> str:
-        return hashlib.sha256(msgspec.json.encode(parts, order="deterministic")).hexdigest()
 
-    async def run_once(
-        self,
-        store: Store,
-        caller: str | None,
-        key: str,
-        request_body: Any,
-        start: Callable[[], Awaitable[UUID]],
-    ) -> tuple[UUID, bool]:
-        """Start through ``start`` unless ``key`` was seen; returns (instance id, replayed)."""
-        scoped = self._digest(caller, key)
-        fingerprint = self._digest(request_body)
-        lock = self._acquire(scoped)
-        try:
-            async with lock:
-                raw = await store.get(scoped)
-                if raw is not None:
-                    record = msgspec.json.decode(raw, type=_Record)
-                    if record.fingerprint != fingerprint:
-                        raise IdempotencyKeyReusedException(
-                            detail="this Idempotency-Key was already used with a different request body"
-                        )
-                    return record.instance_id, True
-                instance_id = await start()
-                await store.set(scoped, msgspec.json.encode(_Record(instance_id, fingerprint)), expires_in=self.ttl)
-                return instance_id, False
-        finally:
-            self._release(scoped)
+async def start_idempotently(
+    engine: LocalExecutionEngine,
+    *,
+    caller: str | None,
+    key: str,
+    workflow: str,
+    version: str | None,
+    request_data: Mapping[str, Any],
+    initial_data: dict[str, Any],
+) -> tuple[WorkflowInstanceData, bool]:
+    """Start ``workflow`` once per (caller, key); returns (instance, replayed).
 
-    def _acquire(self, scoped: str) -> asyncio.Lock:
-        lock, users = self._locks.get(scoped, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[scoped] = (lock, users + 1)
-        return lock
-
-    def _release(self, scoped: str) -> None:
-        lock, users = self._locks[scoped]
-        if users <= 1:
-            del self._locks[scoped]
-        else:
-            self._locks[scoped] = (lock, users - 1)
+    ``request_data`` is the data as sent (fingerprinted); ``initial_data`` what the instance
+    starts with (it may add server-side values such as the starting user).
+    """
+    instance_id = idempotent_instance_id(caller, key)
+    fingerprint = request_fingerprint(workflow, version, request_data)
+    try:
+        instance = await engine.start_workflow(
+            workflow,
+            initial_data,
+            version=version,
+            instance_id=instance_id,
+            metadata={FINGERPRINT_METADATA_KEY: fingerprint},
+        )
+    except InstanceAlreadyExistsError:
+        pass
+    except WorkflowsError:
+        raise  # unknown workflow, invalid data: nothing was started
+    except Exception:
+        # A database error can also mean the instance appeared meanwhile (a unique-key violation
+        # from a concurrent insert in another process); answer as for any repeat if it did.
+        if await engine.persistence.load_instance(instance_id) is None:
+            raise
+    else:
+        return instance, False
+    existing = await engine.get_instance(instance_id)
+    if existing.context.metadata.get(FINGERPRINT_METADATA_KEY) != fingerprint:
+        raise IdempotencyKeyReusedException(
+            detail="this Idempotency-Key was already used with a different request body "
+            f"(it started instance {instance_id}); use a new key for a new request"
+        )
+    return existing, True

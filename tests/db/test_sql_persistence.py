@@ -334,3 +334,45 @@ async def test_the_persistence_can_share_an_advanced_alchemy_config(tmp_path: An
         SQLAlchemyPersistence(config, url="sqlite+aiosqlite://")
     with pytest.raises(ValueError, match="synchronous"):
         SQLAlchemyPersistence(url="sqlite+aiosqlite://", sqlite_synchronous="OFF")
+
+
+async def test_a_concurrently_started_duplicate_is_refused_alone_on_postgresql(database_url: str) -> None:
+    """Another process inserts the same new instance id while our group is being written."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite write transactions are serialised up front: the locking read already sees the row")
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from litestar_workflows.db.writer import write_changes
+    from litestar_workflows.engine.transitions import new_instance
+
+    definition = approval()
+    first = SQLAlchemyPersistence(url=database_url, create_all=True)
+    other = create_async_engine(database_url)
+    try:
+        await first.load_instance(uuid4())  # creates the tables
+        now = dt.datetime.now(dt.UTC)
+
+        def starting(instance_id: Any = None, who: str = "us") -> Any:
+            instance = new_instance(definition, {"who": who}, now, instance_id)
+            transition = Transition(definition, instance, now, fresh=True)
+            transition.start()
+            return transition.to_change(-1)
+
+        contested, bystander = starting(), starting()
+        rival = starting(contested.instance.id, "rival")
+        async with other.connect() as rival_connection:
+            await rival_connection.begin()
+            assert await rival_connection.run_sync(write_changes, [rival]) == [False]
+            # Our group reads before the rival commits, then blocks on the contested insert.
+            ours = asyncio.gather(first.commit(contested), first.commit(bystander), return_exceptions=True)
+            await asyncio.sleep(0.5)
+            await rival_connection.commit()
+            outcomes = await asyncio.wait_for(ours, 10)
+        assert isinstance(outcomes[0], ConcurrentUpdateError), outcomes
+        assert outcomes[1] is False, outcomes
+        stored = await first.load_instance(contested.instance.id)
+        assert stored is not None and stored.data["who"] == "rival"
+        assert await first.load_instance(bystander.instance.id) is not None
+    finally:
+        await other.dispose()
+        await first.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from pathlib import Path
 
 import pytest
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from click.testing import CliRunner, Result
 from litestar import Litestar
 from litestar.cli.main import litestar_group
@@ -119,3 +121,20 @@ def test_cli_on_sqlite_sees_what_the_app_wrote(tmp_path: Path) -> None:
     assert "waiting" in run(other, "status", instance_id).output
     task_id = UUID_RE.findall(run(other, "tasks").output)[0]
     assert "completed" in run(other, "complete", task_id, "--user", "bob", "--data", '{"approved": true}').output
+
+
+def test_cli_on_the_host_database_closes_its_connections(database_url: str) -> None:
+    # Without the app's lifespan nothing else disposes the host's engine: each command must, or
+    # its pooled connection is garbage-collected unclosed (SQLite) or unusable by the next
+    # command's event loop (PostgreSQL).
+    host = SQLAlchemyAsyncConfig(connection_string=database_url)
+    config = WorkflowPluginConfig(workflows=definitions(), sqlalchemy_config=host, create_all=True)
+    app = Litestar(plugins=[SQLAlchemyPlugin(config=host), WorkflowPlugin(config)])
+    started = run(app, "start", "approval")
+    assert "waiting at approve" in started.output
+    task_id = UUID_RE.findall(run(app, "tasks").output)[0]
+    done = run(app, "complete", task_id, "--user", "bob", "--data", '{"approved": true}')
+    assert "completed" in done.output
+    assert host.engine_instance is not None
+    assert "Connections in pool: 0" in host.engine_instance.pool.status()  # nothing left open
+    gc.collect()  # an unclosed aiosqlite connection would warn now (an error under -W error)

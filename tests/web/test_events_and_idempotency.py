@@ -9,7 +9,6 @@ from uuid import UUID
 
 import httpx
 from litestar import Litestar
-from litestar.stores.memory import MemoryStore
 from litestar.testing import AsyncTestClient
 
 from litestar_workflows import WorkflowPlugin
@@ -94,7 +93,7 @@ async def test_same_key_returns_the_same_instance(client: Client) -> None:
     headers = {**BOB, "Idempotency-Key": "order-42"}
     first = await client.post("/workflows/instances", json=body, headers=headers)
     again = await client.post("/workflows/instances", json=body, headers=headers)
-    assert first.status_code == again.status_code == 201
+    assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
     assert "idempotency-replayed" not in first.headers
     assert again.headers["idempotency-replayed"] == "true"
@@ -115,7 +114,7 @@ async def test_concurrent_retries_start_one_instance(client: Client, app: Litest
             return await asyncio.gather(*requests)
 
     responses = in_app(client, burst)
-    assert all(response.status_code == 201 for response in responses)
+    assert sorted(response.status_code for response in responses) == [200, 200, 200, 200, 201]
     assert {response.json()["id"] for response in responses} == {responses[0].json()["id"]}
     assert (await client.get("/workflows/instances")).json()["total"] == 1
 
@@ -151,20 +150,3 @@ async def test_bad_keys_are_400(client: Client) -> None:
         assert response.status_code == 400, key
         assert response.json()["extra"][0]["key"] == "idempotency_key"
         assert response.json()["extra"][0]["source"] == "header"
-
-
-async def test_keys_live_in_the_store_the_app_registers(make_app: Any) -> None:
-    store = MemoryStore()
-    app: Litestar = make_app()
-    app.stores.register("workflows_idempotency", store, allow_override=True)
-    async with AsyncTestClient(app) as client:
-        first = await client.post("/workflows/instances", json={"workflow": "auto"}, headers={"Idempotency-Key": "a"})
-    assert first.status_code == 201
-    app2: Litestar = make_app()
-    app2.stores.register("workflows_idempotency", store, allow_override=True)
-    plugin2 = app2.plugins.get(WorkflowPlugin)
-    async with AsyncTestClient(app2) as client:
-        # a second process sharing the store (its own persistence here, so the instance is unknown: 404)
-        replay = await client.post("/workflows/instances", json={"workflow": "auto"}, headers={"Idempotency-Key": "a"})
-        assert replay.status_code == 404
-        assert in_app(client, plugin2.persistence.list_instances) == []

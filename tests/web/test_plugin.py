@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -114,10 +114,13 @@ async def test_problem_details_apply_to_workflow_errors() -> None:
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_exception_handlers_can_be_left_out() -> None:
+async def test_exception_handlers_can_be_left_out_of_the_app_but_not_of_the_api() -> None:
     app = Litestar(route_handlers=[boom], plugins=[WorkflowPlugin(make_config(set_exception_handlers=False))])
     async with AsyncTestClient(app) as client:
-        assert (await client.get("/boom")).status_code == 500
+        assert (await client.get("/boom")).status_code == 500  # the host's own route: its choice
+        missing = await client.get("/workflows/definitions/nope")
+        assert missing.status_code == 404, missing.text
+        assert "not registered" in missing.json()["detail"]
 
 
 async def test_path_guards_and_tags(make_app: AppFactory) -> None:
@@ -203,7 +206,16 @@ def test_signature_namespace_exports_the_public_types() -> None:
 
 
 def _sqlalchemy(tmp_path: Path) -> SQLAlchemyAsyncConfig:
-    return SQLAlchemyAsyncConfig(connection_string=f"sqlite+aiosqlite:///{tmp_path / 'host.sqlite3'}")
+    # advanced-alchemy (1.12) disposes the engine when the app stops only if ``engine_dependency_key``
+    # equals the app-state key, and it renames the latter (``db_engine_1``, ...) for every config
+    # after the first in a process; without the same unique name for both, the engine's pooled
+    # connection would be left to the garbage collector (a ResourceWarning in a later test).
+    key = f"db_engine_{uuid4().hex}"
+    return SQLAlchemyAsyncConfig(
+        connection_string=f"sqlite+aiosqlite:///{tmp_path / 'host.sqlite3'}",
+        engine_app_state_key=key,
+        engine_dependency_key=key,
+    )
 
 
 def test_sqlalchemy_plugin_listed_after_is_refused(tmp_path: Path) -> None:

@@ -147,6 +147,7 @@ async def test_too_large_bodies_are_a_documented_413(make_app: AppFactory) -> No
             "/workflows/instances",
             "/workflows/instances/{instance_id}/cancel",
             "/workflows/tasks/{task_id}/reassign",
+            "/workflows/tasks/{task_id}/complete",
         ):
             documented = paths[path]["post"]["responses"]["413"]["content"]["application/json"]["schema"]
             assert documented["required"] == ["detail", "status_code"], path

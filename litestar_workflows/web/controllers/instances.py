@@ -21,7 +21,7 @@ from litestar_workflows.engine.persistence import InstanceQuery
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
-from litestar_workflows.web.idempotency import IdempotencyKeyReusedException
+from litestar_workflows.web.idempotency import IdempotencyKeyReusedException, start_idempotently
 from litestar_workflows.web.identity import Identity
 from litestar_workflows.web.params import DateTimeQuery, Limit, Offset, StrictJSONBody, parse_datetime
 from litestar_workflows.web.schemas import (
@@ -42,7 +42,8 @@ IdempotencyKey = Annotated[
         name="Idempotency-Key",
         min_length=1,
         max_length=255,
-        description="Retrying a start with the same key returns the instance the first request started.",
+        description="Retrying a start with the same key returns the instance the first request started "
+        "(keys are per caller; a key reused with another body is a 422).",
     ),
 ]
 
@@ -62,10 +63,19 @@ class InstancesController(Controller):
         name="workflows:instances:start",
         operation_id="WorkflowsStartInstance",
         summary="Start an instance",
-        description="Commits the new instance before answering; its machine steps then run in the background. "
-        "With an `Idempotency-Key` header, a retried request returns the instance of the first one "
-        "(and the header `Idempotency-Replayed: true`).",
+        description="Commits the new instance before answering (201); its machine steps then run in the "
+        "background. With an `Idempotency-Key` header, a retried request returns the instance of the first "
+        "one with status 200 and the header `Idempotency-Replayed: true`, even from another process or after "
+        "a restart (the key determines the instance id, so the database admits one instance per key and "
+        "caller). The same key with a different workflow, version or data is a 422.",
         status_code=HTTP_201_CREATED,
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=InstanceDetail,
+                description="A repeated request with the same `Idempotency-Key`: the instance the first one "
+                "started (with the header `Idempotency-Replayed: true`).",
+            )
+        },
         raises=[NotFoundException, ValidationException, IdempotencyKeyReusedException, RequestEntityTooLarge],
     )
     async def start_instance(
@@ -82,24 +92,24 @@ class InstancesController(Controller):
         started_by_key = workflow_api.config.started_by_key
         if started_by_key is not None:
             initial[started_by_key] = workflow_identity.user_id
-
-        async def start() -> UUID:
-            instance = await engine.start_workflow(data.workflow, initial, version=data.version)
-            return instance.id
-
         replayed = False
         if idempotency_key is None:
-            instance_id = await start()
+            instance = await engine.start_workflow(data.workflow, initial, version=data.version)
         else:
-            store = request.app.stores.get(workflow_api.idempotency.store_name)
-            instance_id, replayed = await workflow_api.idempotency.run_once(
-                store, workflow_identity.user_id, idempotency_key, (data.workflow, data.version, data.data), start
+            instance, replayed = await start_idempotently(
+                engine,
+                caller=workflow_identity.user_id,
+                key=idempotency_key,
+                workflow=data.workflow,
+                version=data.version,
+                request_data=data.data,
+                initial_data=initial,
             )
-        detail = await _detail(workflow_api, await engine.get_instance(instance_id))
-        headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance_id)}
+        detail = await _detail(workflow_api, await engine.get_instance(instance.id))
+        headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
         if replayed:
             headers["Idempotency-Replayed"] = "true"
-        return Response(detail, status_code=HTTP_201_CREATED, headers=headers)
+        return Response(detail, status_code=HTTP_200_OK if replayed else HTTP_201_CREATED, headers=headers)
 
     @get(
         "/",

@@ -4,10 +4,16 @@ Every action is checked against the caller's identity (never a user id from the 
 can be claimed or completed by its assignee, a member of its candidate groups, or the admin role
 (by any identified user when it has neither). A task claimed by someone else is theirs until
 they release it (or an admin takes it over).
+
+Claims are compare-and-set updates in the persistence (``update_open_task(if_claimable_by=...)``),
+so of several users claiming one task at the same moment exactly one wins and the others get a
+409 naming the holder. Completing takes the claim the same way first, so a task cannot be claimed
+by one user while another completes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +27,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from litestar_workflows.core.exceptions import (
     TaskAlreadyCompletedError,
+    TaskClaimedError,
     TaskNotFoundError,
     UnauthorizedTaskError,
 )
@@ -58,13 +65,16 @@ def _ensure_open(task: HumanTaskData) -> None:
 
 
 def _check_may_act(task: HumanTaskData, identity: Identity, api: WorkflowApi) -> str:
-    """The caller's user id if they may claim or complete ``task``; 401, 403 or 409 otherwise."""
+    """The caller's user id if they may claim or complete ``task``; 401, 403 or 409 otherwise.
+
+    The claim check here is only the early answer; the conditional update decides races.
+    """
     user = _user(identity)
     if not can_act_on(task, identity, api.admin_role):
         raise UnauthorizedTaskError(f"user {user!r} may not act on task {task.id}")
     _ensure_open(task)
     if task.claimed_by not in {None, user} and not is_admin(identity, api.admin_role):
-        raise ConflictException(detail=f"task {task.id} is claimed by {task.claimed_by!r}")
+        raise TaskClaimedError(task.id, task.claimed_by)
     return user
 
 
@@ -84,7 +94,7 @@ class TasksController(Controller):
         operation_id="WorkflowsListTasks",
         summary="List tasks",
         description="Oldest first; only tasks the caller may act on, unless the caller is an admin. "
-        "`mine=true` keeps the tasks assigned to the caller.",
+        "`mine=true` keeps the tasks assigned to the caller or claimed by them.",
         raises=[NotAuthorizedException],
     )
     async def list_tasks(
@@ -103,13 +113,12 @@ class TasksController(Controller):
         """List tasks."""
         user = _user(workflow_identity)
         admin = is_admin(workflow_identity, workflow_api.admin_role)
-        if mine:
-            if assignee not in {None, user}:
-                return OffsetPagination(items=[], limit=limit, offset=offset, total=0)
-            assignee = user
+        if mine and assignee not in {None, user}:
+            return OffsetPagination(items=[], limit=limit, offset=offset, total=0)
         query = TaskQuery(
             status=status,
             assignee=assignee,
+            assigned_or_claimed_by=user if mine else None,
             candidate_group=candidate_group,
             workflow_name=workflow,
             instance_id=instance_id,
@@ -152,7 +161,9 @@ class TasksController(Controller):
         name="workflows:tasks:claim",
         operation_id="WorkflowsClaimTask",
         summary="Claim a task",
-        description="Marks the caller as working on the task; others may not complete it until it is released.",
+        description="Marks the caller as working on the task; others may not complete it until it is released. "
+        "Claiming again is a no-op; a task claimed by someone else is a 409 naming them in `extra.claimed_by` "
+        "(an admin takes the claim over instead).",
         status_code=HTTP_200_OK,
         raises=_RAISES,
     )
@@ -167,7 +178,8 @@ class TasksController(Controller):
         task = await _task(workflow_api, task_id)
         user = _check_may_act(task, workflow_identity, workflow_api)
         if task.claimed_by != user:
-            task = await workflow_api.persistence.update_open_task(task_id, claimed_by=user)
+            condition = None if is_admin(workflow_identity, workflow_api.admin_role) else user
+            task = await workflow_api.persistence.update_open_task(task_id, claimed_by=user, if_claimable_by=condition)
         return _detail(request, workflow_api, task)
 
     @post(
@@ -189,12 +201,18 @@ class TasksController(Controller):
         """Release a claimed task."""
         user = _user(workflow_identity)
         task = await _task(workflow_api, task_id)
-        if task.claimed_by not in {None, user} and not is_admin(workflow_identity, workflow_api.admin_role):
+        admin = is_admin(workflow_identity, workflow_api.admin_role)
+        if task.claimed_by not in {None, user} and not admin:
             raise UnauthorizedTaskError(f"task {task_id} is claimed by {task.claimed_by!r}, not by {user!r}")
         _ensure_open(task)
         if task.claimed_by is None:
             return _detail(request, workflow_api, task)
-        task = await workflow_api.persistence.update_open_task(task_id, claimed_by=None)
+        try:
+            task = await workflow_api.persistence.update_open_task(
+                task_id, claimed_by=None, if_claimable_by=None if admin else user
+            )
+        except TaskClaimedError as exc:  # taken over (by an admin) since it was read
+            raise UnauthorizedTaskError(f"task {task_id} is claimed by {exc.claimed_by!r}, not by {user!r}") from exc
         return _detail(request, workflow_api, task)
 
     @post(
@@ -203,9 +221,10 @@ class TasksController(Controller):
         operation_id="WorkflowsCompleteTask",
         summary="Complete a task",
         description="The body is the form data (a JSON object), validated against the task's form schema; "
-        "a 400 lists every failing field. The completing user is the caller.",
+        "a 400 lists every failing field. The completing user is the caller, who takes the task's claim "
+        "(a 409 if someone else holds it, unless the caller is an admin).",
         status_code=HTTP_200_OK,
-        raises=_RAISES,
+        raises=[*_RAISES, RequestEntityTooLarge],
     )
     async def complete_task(
         self,
@@ -218,8 +237,18 @@ class TasksController(Controller):
         """Complete a task."""
         task = await _task(workflow_api, task_id)
         user = _check_may_act(task, workflow_identity, workflow_api)
-        await workflow_api.engine.complete_task(task_id, user, data)
-        completed = await workflow_api.persistence.get_task(task_id)
+        persistence = workflow_api.persistence
+        claimed_here = task.claimed_by != user and not is_admin(workflow_identity, workflow_api.admin_role)
+        if claimed_here:  # take the claim first: a concurrent claim by someone else loses (or wins: 409)
+            await persistence.update_open_task(task_id, claimed_by=user, if_claimable_by=user)
+        try:
+            await workflow_api.engine.complete_task(task_id, user, data)
+        except Exception:
+            if claimed_here:  # invalid form data and the like: give the claim back (best effort)
+                with contextlib.suppress(Exception):
+                    await persistence.update_open_task(task_id, claimed_by=None, if_claimable_by=user)
+            raise
+        completed = await persistence.get_task(task_id)
         return _detail(request, workflow_api, completed or task)
 
     @post(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar_workflows.config import WorkflowPluginConfig
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from litestar_workflows.core import (
     Edge,
     HumanTaskData,
@@ -40,7 +42,6 @@ from litestar_workflows.engine import (
     WorkflowPersistence,
     WorkflowRegistry,
 )
-from litestar_workflows.plugin import WorkflowPlugin
 from litestar_workflows.steps import (
     BaseHumanStep,
     BaseMachineStep,
@@ -52,7 +53,26 @@ from litestar_workflows.steps import (
     WebhookStep,
 )
 
+if TYPE_CHECKING:
+    from litestar_workflows.config import WorkflowPluginConfig
+    from litestar_workflows.plugin import WorkflowPlugin
+
 __version__ = "0.1.0"
+
+# The plugin pulls in Litestar; code that only runs the engine (workers, scripts, tests) does not
+# need it, and tens of thousands of imported objects slow every full garbage collection after.
+_LAZY = {"WorkflowPlugin": "litestar_workflows.plugin", "WorkflowPluginConfig": "litestar_workflows.config"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = (
     "BaseHumanStep",

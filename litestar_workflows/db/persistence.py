@@ -127,7 +127,12 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("lsw_begin", "")
-        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+        # Straight to the DBAPI cursor: SQLAlchemy's statement machinery costs more than BEGIN itself.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(f"BEGIN {mode}".strip())
+        finally:
+            cursor.close()
 
     engine._lsw_configured = True  # type: ignore[attr-defined]
 

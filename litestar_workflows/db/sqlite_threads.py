@@ -57,8 +57,15 @@ class SQLiteThreads:
         self._inflight: set[asyncio.Future[Any]] = set()
 
     async def write(self, work: Callable[[Connection], _T]) -> _T:
-        """Run ``work`` in one write transaction (BEGIN IMMEDIATE) in the writer thread; commit, return its result."""
-        return await self._submit(self._writer, self._write_in_thread, work)
+        """Run ``work`` in one write transaction (BEGIN IMMEDIATE) in the writer thread; commit, return its result.
+
+        Meant for the persistence's single writer task, which is never cancelled mid-batch (closing
+        lets it finish), so unlike :meth:`read` this needs no shield: one future less per commit.
+        """
+        future = asyncio.wrap_future(self._writer.submit(self._write_in_thread, work))
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        return await future
 
     async def read(self, work: Callable[[Connection], _T]) -> _T:
         """Run ``work`` on a pooled connection in a reader thread."""

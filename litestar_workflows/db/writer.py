@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import UpdateBase
 
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
@@ -26,6 +27,7 @@ from litestar_workflows.core.exceptions import (
 )
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.db.codec import execution_values, instance_values, task_values
+from litestar_workflows.db.direct import direct_statement, supports_direct
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
 from litestar_workflows.engine.persistence import InstanceChange, next_run_at
 
@@ -99,11 +101,12 @@ Outcome = bool | Exception
 """Per change: whether its committer holds the lease afterwards, or why it was refused."""
 
 
-def write_changes(connection: Connection, changes: list[InstanceChange]) -> list[Outcome]:
+def write_changes(connection: Connection, changes: list[InstanceChange], *, direct: bool = True) -> list[Outcome]:
     """Write ``changes`` in the caller's transaction; return one outcome per change, in order.
 
     Synchronous on purpose: the whole group runs as one call, in a thread on a SQLite file or
     through ``AsyncConnection.run_sync`` elsewhere, instead of one event-loop round trip per statement.
+    ``direct``: on pysqlite, run the writes straight on the DBAPI cursor (see ``db.direct``).
     """
     locking = connection.dialect.name == "postgresql"
     ids = list({change.instance.id for change in changes})
@@ -165,16 +168,32 @@ def write_changes(connection: Connection, changes: list[InstanceChange]) -> list
             executions = [values for values in executions if values["instance_id"] not in duplicates]
         created = []
 
-    for statement, rows in (
-        (_INSERT_INSTANCES, created),
-        (_UPDATE_INSTANCE, updated),
-        (_CLOSE_TASK, closed),
-        (_INSERT_TASKS, opened),
-        (_INSERT_EXECUTIONS, executions),
-    ):
-        if rows:
-            connection.execute(statement, rows)
+    _write_rows(
+        connection,
+        [
+            (_INSERT_INSTANCES, created),
+            (_UPDATE_INSTANCE, updated),
+            (_CLOSE_TASK, closed),
+            (_INSERT_TASKS, opened),
+            (_INSERT_EXECUTIONS, executions),
+        ],
+        direct=direct and supports_direct(connection.dialect),
+    )
     return outcomes
+
+
+def _write_rows(
+    connection: Connection, batches: list[tuple[UpdateBase, list[dict[str, Any]]]], *, direct: bool
+) -> None:
+    dialect = connection.dialect
+    for statement, rows in batches:
+        if not rows:
+            continue
+        compiled = direct_statement(statement, dialect, tuple(rows[0])) if direct else None
+        if compiled is not None:
+            compiled.execute_many(connection, rows)
+        else:
+            connection.execute(statement, rows)
 
 
 def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[Any]) -> Sequence[Row[Any]]:

@@ -1,0 +1,103 @@
+"""The group commit's direct DBAPI writes store exactly what SQLAlchemy's execution would store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import create_engine, event
+
+from litestar_workflows import (
+    BaseHumanStep,
+    InMemoryPersistence,
+    LocalExecutionEngine,
+    ParallelGateway,
+    WorkflowRegistry,
+)
+from litestar_workflows.db.models import WorkflowInstanceModel
+from litestar_workflows.db.writer import write_changes
+from litestar_workflows.engine.persistence import InstanceChange
+from tests.helpers import SetStep, flow
+
+
+class RecordingPersistence(InMemoryPersistence):
+    """In-memory persistence that keeps every committed change, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[InstanceChange] = []
+
+    async def commit(self, change: InstanceChange) -> bool:
+        held = await super().commit(change)
+        self.changes.append(change)
+        return held
+
+
+def review() -> Any:
+    return flow(
+        "review",
+        [
+            SetStep("submit", "amount", Decimal("12.50")),
+            ParallelGateway("fork", ["left", "right"]),
+            SetStep("left", "seen_at", dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)),
+            SetStep("right", "reference", UUID("12345678-1234-5678-1234-567812345678")),
+            BaseHumanStep("approve", "Approve", candidate_groups=["managers"]),
+            SetStep("done", "finished", True),
+        ],
+        [
+            ("submit", "fork"),
+            ("fork", "left"),
+            ("fork", "right"),
+            ("left", "approve"),
+            ("right", "approve"),
+            ("approve", "done"),
+        ],
+        "submit",
+        ["done"],
+    )
+
+
+def _write_all(path: Path, changes: list[InstanceChange], *, direct: bool) -> dict[str, list[tuple[Any, ...]]]:
+    engine = create_engine(f"sqlite+pysqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    WorkflowInstanceModel.metadata.create_all(engine)
+    for change in changes:
+        with engine.begin() as connection:
+            outcomes = write_changes(connection, [change], direct=direct)
+            assert not any(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    engine.dispose()
+    raw = sqlite3.connect(path)
+    try:
+        tables = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: sorted(raw.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr) for table in tables}
+    finally:
+        raw.close()
+
+
+async def test_direct_writes_store_the_same_bytes_as_sqlalchemy(tmp_path: Path) -> None:
+    recorder = RecordingPersistence()
+    engine = LocalExecutionEngine(WorkflowRegistry(), recorder)
+    definition = review()
+    first = await engine.start_workflow(definition, {"note": "first"})
+    second = await engine.start_workflow(definition, {"note": "second"})
+    for instance_id in (first.id, second.id):
+        await engine.wait_for(instance_id, timeout=5)
+    await engine.complete_human_task(first.id, "approve", "bob", {"approved": True})
+    await engine.cancel_workflow(second.id, "changed my mind")
+    await engine.wait_for(first.id, timeout=5)
+    assert len(recorder.changes) >= 10
+
+    direct = _write_all(tmp_path / "direct.sqlite3", recorder.changes, direct=True)
+    through_sqlalchemy = _write_all(tmp_path / "sqlalchemy.sqlite3", recorder.changes, direct=False)
+    assert direct == through_sqlalchemy
+    assert len(direct["workflow_instance"]) == 2
+    assert len(direct["workflow_human_task"]) == 2
+    assert len(direct["workflow_step_execution"]) == len([e for c in recorder.changes for e in c.executions])

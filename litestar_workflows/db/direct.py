@@ -19,10 +19,11 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.dml import UpdateBase
 
-__all__ = ("DirectStatement", "direct_statement", "supports_direct")
+__all__ = ("DirectQuery", "DirectStatement", "direct_query", "direct_statement", "supports_direct")
 
 _Processor = Callable[[Any], Any] | None
 
@@ -77,4 +78,52 @@ def direct_statement(statement: UpdateBase, dialect: Dialect, keys: Sequence[str
         processors = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
         direct = DirectStatement(compiled.string, names, processors)
     known[cache_key] = direct
+    return direct
+
+
+class DirectQuery:
+    """A SELECT with positional parameters, and the result processors of its columns."""
+
+    __slots__ = ("processors", "statement")
+
+    def __init__(self, statement: DirectStatement, processors: Sequence[_Processor]) -> None:
+        self.statement = statement
+        self.processors = tuple(processors)
+
+    def all(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows, each value converted as SQLAlchemy would."""
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self.statement.sql, self.statement.parameters(values))
+            raw = cursor.fetchall()
+        finally:
+            cursor.close()
+        processors = self.processors
+        return [
+            tuple(
+                value if processor is None else processor(value)
+                for value, processor in zip(row, processors, strict=True)
+            )
+            for row in raw
+        ]
+
+
+_QUERIES: weakref.WeakKeyDictionary[Dialect, dict[int, DirectQuery | None]] = weakref.WeakKeyDictionary()
+
+
+def direct_query(query: Select[Any], dialect: Dialect) -> DirectQuery | None:
+    """``query`` (a module constant without expanding parameters) compiled for the cursor, or None."""
+    known = _QUERIES.setdefault(dialect, {})
+    if id(query) in known:
+        return known[id(query)]
+    compiled: Any = query.compile(dialect=dialect)
+    names = list(compiled.positiontup or ())
+    direct: DirectQuery | None = None
+    if not any(bind.expanding for bind in compiled.binds.values()):
+        binds = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+        results = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in query.selected_columns
+        ]
+        direct = DirectQuery(DirectStatement(compiled.string, names, binds), results)
+    known[id(query)] = direct
     return direct

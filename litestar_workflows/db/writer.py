@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import UpdateBase
@@ -27,7 +27,7 @@ from litestar_workflows.core.exceptions import (
 )
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.db.codec import execution_values, instance_values, task_values
-from litestar_workflows.db.direct import direct_statement, supports_direct
+from litestar_workflows.db.direct import direct_query, direct_statement, supports_direct
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
 from litestar_workflows.engine.persistence import InstanceChange, next_run_at
 
@@ -110,12 +110,13 @@ def write_changes(connection: Connection, changes: list[InstanceChange], *, dire
     """
     locking = connection.dialect.name == "postgresql"
     ids = list({change.instance.id for change in changes})
-    found = _rows(connection, _INSTANCE_ROWS_LOCKED if locking else _INSTANCE_ROWS, ids)
+    direct = direct and supports_direct(connection.dialect)
+    found = _rows(connection, _INSTANCE_ROWS_LOCKED if locking else _INSTANCE_ROWS, ids, direct=direct)
     current = {row[0]: (row[1], row[2], row[3]) for row in found}
     task_ids = [closure.task_id for change in changes for closure in change.closed_tasks]
     task_status: dict[Any, str] = {}
     if task_ids:
-        found = _rows(connection, _TASK_ROWS_LOCKED if locking else _TASK_ROWS, task_ids)
+        found = _rows(connection, _TASK_ROWS_LOCKED if locking else _TASK_ROWS, task_ids, direct=direct)
         task_status = {row[0]: row[1] for row in found}
 
     outcomes: list[Outcome] = []
@@ -177,7 +178,7 @@ def write_changes(connection: Connection, changes: list[InstanceChange], *, dire
             (_INSERT_TASKS, opened),
             (_INSERT_EXECUTIONS, executions),
         ],
-        direct=direct and supports_direct(connection.dialect),
+        direct=direct,
     )
     return outcomes
 
@@ -196,8 +197,11 @@ def _write_rows(
             connection.execute(statement, rows)
 
 
-def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[Any]) -> Sequence[Row[Any]]:
+def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[Any], *, direct: bool) -> Sequence[Any]:
     if len(ids) == 1:
+        compiled = direct_query(queries[1], connection.dialect) if direct else None
+        if compiled is not None:
+            return compiled.all(connection, {"id": ids[0]})
         return connection.execute(queries[1], {"id": ids[0]}).all()
     return connection.execute(queries[0], {"ids": ids}).all()
 

@@ -18,8 +18,9 @@ from litestar_workflows import (
     ParallelGateway,
     WorkflowRegistry,
 )
+from litestar_workflows.db.direct import direct_query
 from litestar_workflows.db.models import WorkflowInstanceModel
-from litestar_workflows.db.writer import write_changes
+from litestar_workflows.db.writer import _INSTANCE_ROWS, write_changes
 from litestar_workflows.engine.persistence import InstanceChange
 from tests.helpers import SetStep, flow
 
@@ -73,6 +74,14 @@ def _write_all(path: Path, changes: list[InstanceChange], *, direct: bool) -> di
         with engine.begin() as connection:
             outcomes = write_changes(connection, [change], direct=direct)
             assert not any(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    with engine.connect() as connection:  # the precondition read, direct and through SQLAlchemy
+        query = _INSTANCE_ROWS[1]
+        direct_read = direct_query(query, connection.dialect)
+        assert direct_read is not None
+        for change in changes:
+            expected = [tuple(row) for row in connection.execute(query, {"id": change.instance.id}).all()]
+            assert direct_read.all(connection, {"id": change.instance.id}) == expected
+            assert isinstance(expected[0][0], UUID)
     engine.dispose()
     raw = sqlite3.connect(path)
     try:

@@ -35,11 +35,13 @@ demo: $(STAMP) ## Run the expense example app (plugin + REST API) with uvicorn o
 demo-script: $(STAMP) ## Run the engine-only example workflows end to end, printing each step
 	$(BIN)/python -m examples.demo
 
-bench: $(STAMP) ## Durable throughput: in-memory vs SQLite (WAL) vs PostgreSQL
-	$(BIN)/python -m benchmarks.durable_throughput
+bench: $(STAMP) ## Ours vs litestar-workflows 0.3.3 vs DBOS (peers installed into benchmarks/.peers/ on first use)
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.runner
 
-bench-quick: $(STAMP) ## The same with small N, for development
-	$(BIN)/python -m benchmarks.durable_throughput --n 300 --runs 1
+bench-quick: $(STAMP) ## The same with small N and one run (under 2 minutes once the peers are installed)
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.runner --quick
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage

@@ -1,0 +1,264 @@
+"""How each workload is measured across systems: runs, medians, kills, servers and load generators."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.systems import DRIVERS, ROOT, RunFailedError, System, parse_result, run_driver, tail, workspace
+
+TIMEOUT = 1800.0
+"""Longest a single driver run may take (a DBOS memory run of 10,000 instances takes minutes)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes of one benchmark session (full or quick)."""
+
+    n: int
+    runs: int
+    concurrency: int
+    w3_clients: int
+    w3_duration: float
+    w3_warmup: float
+    memory_n: int
+    w4_n: int
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _row(system: System) -> dict[str, Any]:
+    return {"system": system.key, "family": system.family, "storage": system.storage, "label": system.label}
+
+
+# --- W1, W2: throughput, median of runs ----------------------------------------------------------
+
+
+def throughput(workload: str, systems: list[System], settings: Settings) -> list[dict[str, Any]]:
+    """Median workflows/s of ``workload`` per system; runs are interleaved so all see the same load."""
+    runs: dict[str, list[float]] = {system.key: [] for system in systems}
+    errors: dict[str, str] = {}
+    for run in range(settings.runs):
+        for system in systems:
+            if system.key in errors:
+                continue
+            with workspace(system) as (workdir, url):
+                try:
+                    result = run_driver(system, workload, settings.n, settings.concurrency, workdir, url, TIMEOUT)
+                except RunFailedError as failed:
+                    errors[system.key] = str(failed)
+                    say(f"  {workload} {system.key:<16} run {run + 1}/{settings.runs}: FAILED\n{failed}")
+                    continue
+            runs[system.key].append(result["throughput"])
+            say(f"  {workload} {system.key:<16} run {run + 1}/{settings.runs}: {result['throughput']:,.0f} workflows/s")
+    rows = []
+    for system in systems:
+        row = _row(system) | {"runs": runs[system.key], "error": errors.get(system.key)}
+        row["value"] = statistics.median(runs[system.key]) if runs[system.key] and not row["error"] else None
+        rows.append(row)
+    return rows
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+
+def memory(systems: list[System], settings: Settings) -> list[dict[str, Any]]:
+    """Resident set of ``memory_n`` instances parked on a human task, per system (one run each)."""
+    rows = []
+    for system in systems:
+        row = _row(system) | {"error": None, "value": None}
+        with workspace(system) as (workdir, url):
+            try:
+                result = run_driver(system, "memory", settings.memory_n, settings.concurrency, workdir, url, TIMEOUT)
+            except RunFailedError as failed:
+                row["error"] = str(failed)
+                say(f"  memory {system.key:<16} FAILED\n{failed}")
+                rows.append(row)
+                continue
+        row |= {"value": result["per_instance_kb"], "rss_mb": result["rss_mb"], "baseline_mb": result["baseline_mb"]}
+        say(
+            f"  memory {system.key:<16} {result['rss_mb']:.0f} MB resident with {settings.memory_n:,} parked"
+            f" ({result['per_instance_kb']:.1f} KB per instance)"
+        )
+        rows.append(row)
+    return rows
+
+
+# --- W4: SIGKILL halfway, restart, count ---------------------------------------------------------
+
+
+def _wait_for_line(path: Path, line: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and line in path.read_text():
+            return
+        if process.poll() is not None:
+            raise RunFailedError(f"exited with {process.returncode} before {line!r}")
+        time.sleep(0.01)
+    raise RunFailedError(f"no {line!r} after {timeout:.0f} s")
+
+
+def _kill_halfway(system: System, settings: Settings, workdir: Path, url: str) -> dict[str, Any]:
+    """Run W1 with logging; SIGKILL the process once half of all its step runs (3N/2) are logged."""
+    stdout, stderr = workdir / "run.out", workdir / "run.err"
+    command = system.command("w4-run", settings.w4_n, settings.concurrency, workdir, url)
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(command, cwd=workdir, env=system.environment(), stdout=out, stderr=err)
+    try:
+        _wait_for_line(stdout, "BENCH-READY", process, 120)
+        log, offset, steps, finished = workdir / "steps.log", 0, 0, 0
+        deadline = time.monotonic() + TIMEOUT
+        while steps < 3 * settings.w4_n // 2:
+            if process.poll() is not None:
+                raise RunFailedError(f"exited with {process.returncode} before the kill:\n{tail(stderr.read_text())}")
+            if time.monotonic() > deadline:
+                raise RunFailedError("never got halfway")
+            if log.exists():
+                with log.open("rb") as lines:
+                    lines.seek(offset)
+                    chunk = lines.read()
+                complete = chunk[: chunk.rfind(b"\n") + 1]
+                offset += len(complete)
+                steps += complete.count(b"\n")
+                finished += complete.count(b" c\n")
+            time.sleep(0.001)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    acknowledged = workdir / "acknowledged.txt"
+    count = len(acknowledged.read_text().split()) if acknowledged.exists() else 0
+    return {"finished_before_kill": finished, "acknowledged": count}
+
+
+def durability(systems: list[System], settings: Settings) -> list[dict[str, Any]]:
+    """W4 per system: instances lost and steps run or recorded twice after a SIGKILL and a restart."""
+    rows = []
+    for system in systems:
+        row = _row(system) | {"error": None, "value": None, "n": settings.w4_n}
+        with workspace(system) as (workdir, url):
+            try:
+                killed = _kill_halfway(system, settings, workdir, url)
+                checked = run_driver(system, "w4-check", settings.w4_n, settings.concurrency, workdir, url, TIMEOUT)
+            except RunFailedError as failed:
+                row["error"] = f"{system.key} w4: {failed}"
+                say(f"  w4 {system.key:<16} FAILED\n{failed}")
+                rows.append(row)
+                continue
+            runs = collections.Counter((workdir / "steps.log").read_text().splitlines())
+        row |= {
+            "acknowledged": checked["acknowledged"],
+            "finished_before_kill": killed["finished_before_kill"],
+            "lost": checked["lost"],
+            "unfinished": checked["unfinished"],
+            "ran_twice": sum(1 for count in runs.values() if count > 1),
+            "recorded_twice": checked["recorded_twice"],
+            "recovery_seconds": checked["recovery_seconds"],
+        }
+        row["value"] = row["lost"] + row["unfinished"]
+        say(
+            f"  w4 {system.key:<16} acknowledged {row['acknowledged']}, lost {row['lost']},"
+            f" unfinished {row['unfinished']}, steps run twice {row['ran_twice']},"
+            f" recorded twice {row['recorded_twice']}"
+        )
+        rows.append(row)
+    return rows
+
+
+# --- W3: HTTP ------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _server(system: System, workdir: Path) -> Iterator[str]:
+    """``system``'s REST API under uvicorn in its own process; yields the base URL."""
+    assert system.http_app is not None
+    port = _free_port()
+    command = [str(system.python), "-m", "uvicorn", "--app-dir", str(DRIVERS), system.http_app]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    env = system.environment({"LSW_BENCH_STORAGE": system.storage})
+    with (workdir / "server.err").open("wb") as err:
+        server = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RunFailedError(f"server exited:\n{tail((workdir / 'server.err').read_text())}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise RunFailedError("server did not listen within 60 s")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def http(scenario: str, systems: list[System], settings: Settings) -> list[dict[str, Any]]:
+    """W3: requests/s (median of runs) and latency percentiles of the median run, per system."""
+    results: dict[str, list[dict[str, Any]]] = {system.key: [] for system in systems}
+    errors: dict[str, str] = {}
+    for run in range(settings.runs):
+        for system in systems:
+            if system.key in errors:
+                continue
+            with workspace(system) as (workdir, _):
+                try:
+                    with _server(system, workdir) as base:
+                        command = [sys.executable, "-m", "benchmarks.loadgen", "--base", base, "--api", system.family]
+                        command += ["--scenario", scenario, "--clients", str(settings.w3_clients)]
+                        command += ["--duration", str(settings.w3_duration), "--warmup", str(settings.w3_warmup)]
+                        timeout = settings.w3_duration + settings.w3_warmup + 60
+                        done = subprocess.run(
+                            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+                        )
+                        if done.returncode != 0:
+                            raise RunFailedError(f"load generator failed:\n{tail(done.stderr)}")
+                        result = parse_result(done.stdout)
+                except (RunFailedError, subprocess.TimeoutExpired) as failed:
+                    errors[system.key] = f"{system.key} w3-{scenario}: {failed}"
+                    say(f"  w3-{scenario} {system.key:<16} FAILED\n{failed}")
+                    continue
+            if result["errors"]:
+                errors[system.key] = f"{result['errors']} failed requests, first: {result['first_error']}"
+            results[system.key].append(result)
+            say(
+                f"  w3-{scenario} {system.key:<16} run {run + 1}/{settings.runs}: {result['throughput']:,.0f} req/s, "
+                f"{result['errors']} errors"
+            )
+    rows = []
+    for system in systems:
+        row = _row(system) | {"error": errors.get(system.key), "value": None, "runs": []}
+        measured = sorted(results[system.key], key=lambda result: result["throughput"])
+        if measured and not row["error"]:
+            median = measured[len(measured) // 2]
+            row |= {"value": median["throughput"], "latency_ms": median["latency_ms"]}
+            row["runs"] = [result["throughput"] for result in results[system.key]]
+        rows.append(row)
+    return rows

@@ -1,0 +1,145 @@
+"""``make bench``: our engine against litestar-workflows 0.3.3 and DBOS, same machine, same run.
+
+    python -m benchmarks.runner            # full: N=2,000, median of 3 runs, 10,000 parked instances
+    python -m benchmarks.runner --quick    # small N, one run: under 2 minutes once the peers are installed
+    python -m benchmarks.runner --only w1,w4
+
+Installs the peers into ``benchmarks/.peers/`` on first use, runs every workload on every system
+(each run a fresh process), prints one table per workload with ratios against ours on the same
+storage, and writes ``benchmarks/results/latest.json`` and ``benchmarks/results/<workload>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import signal
+import sys
+import time
+from typing import Any
+
+from benchmarks import measure, report
+from benchmarks.measure import Settings, say
+from benchmarks.peers import PEERS, ensure_all
+from benchmarks.systems import all_systems, postgres_reachable
+
+FULL = Settings(n=2000, runs=3, concurrency=256, w3_clients=16, w3_duration=10, w3_warmup=1, memory_n=10_000, w4_n=2000)
+QUICK = Settings(n=100, runs=1, concurrency=256, w3_clients=16, w3_duration=2, w3_warmup=0.5, memory_n=200, w4_n=100)
+WORKLOADS = ("w1", "w2", "w3", "w4", "memory")
+
+
+class _TimedWorkloads(dict[str, Any]):
+    """Stores each workload with the seconds since the previous one was stored (or since creation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = time.perf_counter()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        now = time.perf_counter()
+        value["seconds"] = now - self._last
+        self._last = now
+        super().__setitem__(key, value)
+
+
+def run(settings: Settings, only: tuple[str, ...]) -> dict[str, Any]:
+    postgres = postgres_reachable()
+    systems = all_systems(postgres)
+    results: dict[str, Any] = {
+        "settings": vars(settings),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "peers": {peer.name: list(peer.pins) for peer in PEERS},
+        "postgres": postgres,
+        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "workloads": {},
+    }
+    workloads: dict[str, Any] = _TimedWorkloads()
+    results["workloads"] = workloads
+    pg_note = [] if postgres else ["PostgreSQL unreachable: its rows are missing"]
+    size = f"N={settings.n:,}, {settings.concurrency} in flight"
+    if "w1" in only:
+        say("W1")
+        rows = measure.throughput("w1", systems, settings)
+        workloads["w1"] = {"unit": "workflows/s", "size": size, "rows": rows, "notes": pg_note}
+    if "w2" in only:
+        say("W2")
+        rows = measure.throughput("w2", systems, settings)
+        notes = [
+            "ours and 0.3.3: all N parked at their task before the approvals go out; DBOS: all N recorded "
+            "their first step and are entering DBOS.recv",
+            "0.3.3 never resumes an approved instance (stale entry in its _running map); the driver removes it",
+        ]
+        workloads["w2"] = {"unit": "workflows/s", "size": size, "rows": rows, "notes": notes + pg_note}
+    if "w3" in only:
+        http_systems = [system for system in systems if system.http_app and system.storage != "postgres"]
+        size3 = f"{settings.w3_clients} clients, {settings.w3_duration:g} s after {settings.w3_warmup:g} s warm-up"
+        say("W3 start")
+        rows = measure.http("start", http_systems, settings)
+        notes = ["each request starts a W1 instance; the server answers once the start is committed"]
+        workloads["w3-start"] = {"unit": "requests/s", "size": size3, "rows": rows, "notes": notes}
+        say("W3 start + complete")
+        rows = measure.http("approve", [system for system in http_systems if system.family == "ours"], settings)
+        notes = [
+            "latencies: start / complete",
+            "0.3.3 cannot do this over HTTP: its in-memory engine writes no task rows and its complete endpoint "
+            "reads them from a database it does not have",
+        ]
+        workloads["w3-approve"] = {"unit": "requests/s", "size": size3, "rows": rows, "notes": notes}
+    if "w4" in only:
+        say("W4")
+        rows = measure.durability(systems, settings)
+        notes = [
+            "in-memory engines lose every instance with the process: expected, they are not durable",
+            "steps run twice: a step's code ran again after the restart (at-least-once: expected for durable "
+            "engines when the kill lands mid-step); recorded twice: a step's result stored twice (a bug)",
+        ]
+        workloads["w4"] = {"unit": "instances lost", "size": f"N={settings.w4_n:,}", "rows": rows, "notes": notes}
+    if "memory" in only:
+        say("Memory")
+        rows = measure.memory(systems, settings)
+        workloads["memory"] = {
+            "unit": "KB per parked instance",
+            "size": f"{settings.memory_n:,} instances parked",
+            "rows": rows,
+            "notes": ["KB per instance: growth of the resident set from 1 to N+1 parked instances, over N", *pg_note],
+        }
+    for key, workload in workloads.items():
+        say(f"{key}: {workload['seconds']:.0f} s")
+        if workload["unit"] != "instances lost":
+            report.add_ratios(workload["rows"])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small N, one run (under 2 minutes)")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {WORKLOADS}")
+    args = parser.parse_args()
+    only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+    unknown = set(only) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
+    # A terminated run still drops its PostgreSQL databases and stops its child processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    began = time.perf_counter()
+    installed = ensure_all()
+    if any(installed.values()):
+        say("peers installed in " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in installed.items()))
+    settings = QUICK if args.quick else FULL
+    results = run(settings, only)
+    results["mode"] = "quick" if args.quick else "full"
+    results["install_seconds"] = installed
+    results["wall_seconds"] = time.perf_counter() - began
+    print(report.render(results))
+    folder = report.RESULTS / "quick" if args.quick else report.RESULTS
+    path = folder / "latest.json"
+    report.write_json(results, path)
+    charts = report.charts(results, folder)
+    print(f"\nwrote {path} and {', '.join(str(chart) for chart in charts)}")
+    print(f"wall time {results['wall_seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

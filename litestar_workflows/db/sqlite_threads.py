@@ -31,7 +31,8 @@ def file_database_url(url: URL) -> URL | None:
     if url.get_backend_name() != "sqlite":
         return None
     database = url.database or ""
-    if database in {"", ":memory:"} or "mode=memory" in str(url.query.get("mode", "")) or database.startswith("file:"):
+    # ``file:`` URIs (shared-cache memory databases among them) are left to the async engine.
+    if database in {"", ":memory:"} or database.startswith("file:"):
         return None
     return url.set(drivername="sqlite+pysqlite")
 
@@ -45,7 +46,7 @@ class SQLiteThreads:
         engine_options: More keyword arguments for ``create_engine`` (JSON serializers, ...).
     """
 
-    __slots__ = ("_connection", "_inflight", "_readers", "_writer", "engine")
+    __slots__ = ("_connection", "_readers", "_writer", "engine")
 
     def __init__(self, url: URL, configure: Callable[[Engine], None], **engine_options: Any) -> None:
         self.engine = create_engine(url, connect_args={"check_same_thread": False}, **engine_options)
@@ -54,32 +55,18 @@ class SQLiteThreads:
         self._readers = ThreadPoolExecutor(2, thread_name_prefix="lsw-sqlite-reader")
         self._connection: Connection | None = None
         """The writer thread's connection, opened on first use and kept (only that thread touches it)."""
-        self._inflight: set[asyncio.Future[Any]] = set()
 
     async def write(self, work: Callable[[Connection], _T]) -> _T:
-        """Run ``work`` in one write transaction (BEGIN IMMEDIATE) in the writer thread; commit, return its result.
-
-        Meant for the persistence's single writer task, which is never cancelled mid-batch (closing
-        lets it finish), so unlike :meth:`read` this needs no shield: one future less per commit.
-        """
-        future = asyncio.wrap_future(self._writer.submit(self._write_in_thread, work))
-        self._inflight.add(future)
-        future.add_done_callback(self._inflight.discard)
-        return await future
+        """Run ``work`` in one write transaction (BEGIN IMMEDIATE) in the writer thread; commit, return its result."""
+        return await asyncio.wrap_future(self._writer.submit(self._write_in_thread, work))
 
     async def read(self, work: Callable[[Connection], _T]) -> _T:
-        """Run ``work`` on a pooled connection in a reader thread."""
-        return await self._submit(self._readers, self._read_in_thread, work)
+        """Run ``work`` on a pooled connection in a reader thread.
 
-    async def _submit(
-        self, executor: ThreadPoolExecutor, runner: Callable[[Callable[[Connection], _T]], _T], work: Any
-    ) -> _T:
-        future = asyncio.wrap_future(executor.submit(runner, work))
-        self._inflight.add(future)
-        future.add_done_callback(self._inflight.discard)
-        # Shielded: a cancelled caller stops waiting, but the thread finishes (and commits or
-        # rolls back) the transaction it started; ``close`` waits for it.
-        return await asyncio.shield(future)
+        A caller that is cancelled stops waiting, but a thread never stops half-way: it finishes (and
+        commits or rolls back) what it started, and :meth:`close` waits for it.
+        """
+        return await asyncio.wrap_future(self._readers.submit(self._read_in_thread, work))
 
     def _write_in_thread(self, work: Callable[[Connection], _T]) -> _T:
         connection = self._connection
@@ -98,9 +85,7 @@ class SQLiteThreads:
             return work(connection)
 
     async def close(self) -> None:
-        """Wait for work in flight, close the writer's connection, stop the threads, dispose the engine."""
-        if self._inflight:
-            await asyncio.wait(set(self._inflight))
+        """Close the writer's connection after the work queued before it, stop the threads, dispose the engine."""
         connection, self._connection = self._connection, None
         if connection is not None:
             await asyncio.wrap_future(self._writer.submit(connection.close))
@@ -108,6 +93,7 @@ class SQLiteThreads:
         await loop.run_in_executor(None, self._shutdown)
 
     def _shutdown(self) -> None:
+        # ``wait=True``: work already submitted (a read whose caller was cancelled) runs to its end.
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.engine.dispose()

@@ -436,12 +436,9 @@ class LocalExecutionEngine:
             held = await self.persistence.commit(self._prepare_change(transition, -1))
         except ConcurrentUpdateError:
             raise InstanceAlreadyExistsError(instance.id) from None
-        record = self._runtime.get(instance.id)
         if held:
-            if record is None:
-                record = self._runtime[instance.id] = _Runtime()
-            record.leased = True
-        elif record is not None:
+            self._record(instance.id).leased = True
+        elif (record := self._runtime.get(instance.id)) is not None:
             record.leased = False
         if self.event_bus is None:
             self._publish(transition.state, None, None)
@@ -552,11 +549,7 @@ class LocalExecutionEngine:
             if transition is None:
                 return None
         if self.event_bus is None:
-            state_after = transition.state
-            held = self._settle_record(state_after, record)
-            if state_after.status is not WorkflowStatus.RUNNING:
-                return None
-            return self._dispatch_new_work(state_after, state, token_id, held)
+            return self._publish(transition.state, state, token_id, record)
         return await self._after_commit(transition, previous=state, continue_from=token_id)
 
     async def _run_transactional(
@@ -575,11 +568,10 @@ class LocalExecutionEngine:
                 state = record.state
                 if state is None:
                     state = await self.persistence.load_instance(instance_id)
-                if state is None or state.status is not WorkflowStatus.RUNNING:
-                    return None
-                token = next((t for t in state.tokens if t.id == token_id and t.status is TokenStatus.READY), None)
+                token = _ready_token(state, token_id)
                 if token is None:
                     return None
+                assert state is not None
                 async with self.persistence.transaction() as checkpoint:
                     outcome = await self._execute(definition, state, token, session=checkpoint.session)
                     if outcome.execution.status is StepStatus.FAILED:
@@ -605,7 +597,7 @@ class LocalExecutionEngine:
         before, context = _step_view(state, token, session)
         started = self._clock()
         timeout = getattr(step, "timeout", None)
-        hooks = _HOOKS.get(type(step)) or _hooks_of(step)
+        hooks = _hooks_of(step)
         try:
             if hooks.can_execute and not await step.can_execute(context):
                 execution = StepExecution(
@@ -1016,8 +1008,7 @@ class LocalExecutionEngine:
         if state.status is WorkflowStatus.RUNNING:
             for token in state.tokens:
                 if token.status is TokenStatus.READY and (token.not_before is None or token.not_before <= now):
-                    seconds, delta = self._lease_delta
-                    lease_until = now + delta if seconds == self.lease_seconds else self._lease_until(now)
+                    lease_until = self._lease_until(now)
                     break
         return InstanceChange(
             state,
@@ -1073,10 +1064,14 @@ class LocalExecutionEngine:
         return self._dispatch_new_work(state, previous, continue_from, held)
 
     def _publish(
-        self, state: WorkflowInstanceData, previous: WorkflowInstanceData | None, continue_from: str | None
+        self,
+        state: WorkflowInstanceData,
+        previous: WorkflowInstanceData | None,
+        continue_from: str | None,
+        record: _Runtime | None = None,
     ) -> str | None:
-        """:meth:`_after_commit` without an event bus: nothing to await."""
-        held = self._settle_record(state)
+        """:meth:`_after_commit` without an event bus: nothing to await (``record``: as for ``_settle_record``)."""
+        held = self._settle_record(state, record)
         if state.status is not WorkflowStatus.RUNNING:
             return None
         return self._dispatch_new_work(state, previous, continue_from, held)

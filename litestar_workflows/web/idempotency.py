@@ -93,8 +93,8 @@ async def start_idempotently(
     except WorkflowsError:
         raise  # unknown workflow, invalid data: nothing was started
     except Exception:
-        # A database error can also mean the instance appeared meanwhile (a unique-key violation
-        # from a concurrent insert in another process); answer as for any repeat if it did.
+        # The commit may have happened even though the answer was lost (a connection dropped
+        # after COMMIT): if the instance exists now, answer as for any repeat.
         if await engine.persistence.load_instance(instance_id) is None:
             raise
     else:

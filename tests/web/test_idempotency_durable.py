@@ -159,8 +159,8 @@ def test_the_instance_id_is_derived_from_caller_and_key() -> None:
 async def test_a_database_error_from_a_concurrent_insert_counts_as_a_repeat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # On PostgreSQL two processes may both insert the instance; the loser's transaction fails with
-    # a unique-key violation, not with InstanceAlreadyExistsError. It is a repeat if the row exists.
+    # A database error after which the instance exists (its COMMIT went through but the answer was
+    # lost, say) is a repeat; without the row it is a real error.
     engine = LocalExecutionEngine(WorkflowRegistry(), InMemoryPersistence())
     engine.registry.register_definition(chain("once", [SetStep("only", "ok", True)]))
     options: dict[str, Any] = {

@@ -105,7 +105,7 @@ class InstancesController(Controller):
                 request_data=data.data,
                 initial_data=initial,
             )
-        detail = await _detail(workflow_api, await engine.get_instance(instance.id))
+        detail = await _detail(workflow_api, instance)  # the committed start (a replay: as just read)
         headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
         if replayed:
             headers["Idempotency-Replayed"] = "true"

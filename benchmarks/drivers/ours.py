@@ -107,7 +107,7 @@ async def close(engine: LocalExecutionEngine) -> None:
 async def w1(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str, Any]:
     async def run(_: int) -> None:
         started = await engine.start_workflow("w1")
-        done = await engine.wait_for(started.id, timeout=600)
+        done = await engine.wait_for(started.id)
         assert done.status is WorkflowStatus.COMPLETED, done
 
     with driverkit.Stopwatch() as watch:
@@ -120,7 +120,7 @@ async def park(engine: LocalExecutionEngine, n: int, concurrency: int) -> list[U
 
     async def start(_: int) -> UUID:
         started = await engine.start_workflow("w2")
-        waiting = await engine.wait_for(started.id, timeout=600)
+        waiting = await engine.wait_for(started.id)
         assert waiting.status is WorkflowStatus.WAITING, waiting
         return started.id
 
@@ -130,7 +130,7 @@ async def park(engine: LocalExecutionEngine, n: int, concurrency: int) -> list[U
 async def w2(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str, Any]:
     async def approve(index: int) -> None:
         await engine.complete_human_task(ids[index], "approve", "bench", {})
-        done = await engine.wait_for(ids[index], timeout=600)
+        done = await engine.wait_for(ids[index])
         assert done.status is WorkflowStatus.COMPLETED, done
 
     with driverkit.Stopwatch() as watch:

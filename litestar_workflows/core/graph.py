@@ -13,7 +13,10 @@ from litestar_workflows.core.types import StepType
 if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
 
-__all__ = ("WorkflowGraph",)
+__all__ = ("PAUSING_STEP_TYPES", "WorkflowGraph")
+
+PAUSING_STEP_TYPES = frozenset({StepType.HUMAN, StepType.WEBHOOK, StepType.TIMER})
+"""Steps whose token does not become runnable when it arrives."""
 
 
 def _implied_edges(definition: WorkflowDefinition) -> list[Edge]:
@@ -31,7 +34,7 @@ def _implied_edges(definition: WorkflowDefinition) -> list[Edge]:
 class WorkflowGraph:
     """The analysed graph of one definition. Build it with ``definition.graph`` (cached)."""
 
-    __slots__ = ("definition", "edges", "incoming", "joins", "outgoing", "reach", "unconditional")
+    __slots__ = ("definition", "edges", "incoming", "joins", "outgoing", "reach", "simple_successor", "unconditional")
 
     def __init__(self, definition: WorkflowDefinition) -> None:
         self.definition = definition
@@ -53,6 +56,20 @@ class WorkflowGraph:
             if edges and all(edge.condition is None for edge in edges)
         }
         """Next steps of the steps whose outgoing edges have no condition (no need to evaluate)."""
+        self.simple_successor: dict[str, str | None] = {}
+        """Steps whose success just moves their token on: to the one step given (its only edge, no
+        condition, to a step that is neither a join nor one that pauses), or None when they end
+        their branch. Steps not listed need the general analysis (edge conditions, forks, joins)."""
+        for name in definition.steps:
+            if name in definition.terminal_steps:
+                self.simple_successor[name] = None
+                continue
+            targets = self.unconditional.get(name)
+            if targets is None or len(targets) != 1:
+                continue
+            target = targets[0]
+            if target not in self.joins and definition.steps[target].step_type not in PAUSING_STEP_TYPES:
+                self.simple_successor[name] = target
 
     @classmethod
     def from_definition(cls, definition: WorkflowDefinition) -> WorkflowGraph:

@@ -36,6 +36,7 @@ from litestar_workflows.core.exceptions import (
     WorkflowValidationError,
 )
 from litestar_workflows.core.forms import accepted_form_data
+from litestar_workflows.core.graph import PAUSING_STEP_TYPES
 from litestar_workflows.core.models import HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.protocols import Step, Workflow
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
@@ -56,6 +57,9 @@ __all__ = ("LocalExecutionEngine",)
 logger = logging.getLogger("litestar_workflows.engine")
 
 _MAX_COMMIT_ATTEMPTS = 20
+_STEPS_BETWEEN_YIELDS = 8
+"""A branch whose steps never suspend (in memory, no I/O) yields to the event loop this often:
+after every step, the hand-over to the loop cost more than short steps themselves."""
 
 
 @dataclass(slots=True)
@@ -84,6 +88,8 @@ class _Hooks:
 
     can_execute: bool
     on_success: bool
+    plain: bool
+    """Neither hook is overridden."""
 
 
 _HOOKS: dict[type[Any], _Hooks] = {}
@@ -93,10 +99,9 @@ def _hooks_of(step: Step) -> _Hooks:
     kind = type(step)
     hooks = _HOOKS.get(kind)
     if hooks is None:
-        hooks = _Hooks(
-            can_execute=getattr(kind, "can_execute", None) is not BaseStep.can_execute,
-            on_success=getattr(kind, "on_success", None) is not BaseStep.on_success,
-        )
+        can_execute = getattr(kind, "can_execute", None) is not BaseStep.can_execute
+        on_success = getattr(kind, "on_success", None) is not BaseStep.on_success
+        hooks = _Hooks(can_execute, on_success, not can_execute and not on_success)
         _HOOKS[kind] = hooks
     return hooks
 
@@ -430,6 +435,11 @@ class LocalExecutionEngine:
         instance = new_instance(definition, data, now, instance_id)
         if metadata:
             instance.context.metadata.update(metadata)
+        memory = self.persistence
+        if self.event_bus is None and type(memory) is InMemoryPersistence:
+            initial = definition.initial_step
+            if initial not in definition.graph.joins and definition.steps[initial].step_type not in PAUSING_STEP_TYPES:
+                return self._start_in_memory(memory, instance, now)
         transition = Transition(definition, instance, now, fresh=True)
         transition.start()
         try:
@@ -445,6 +455,28 @@ class LocalExecutionEngine:
         else:
             await self._after_commit(transition, previous=None)
         return _snapshot(transition.state)
+
+    def _start_in_memory(
+        self, memory: InMemoryPersistence, instance: WorkflowInstanceData, now: datetime
+    ) -> WorkflowInstanceData:
+        """The usual start on in-memory persistence: what ``Transition.start`` and a commit store, directly."""
+        first = Token(f"t{instance.next_token}", instance.current_step or "")
+        instance.tokens.append(first)
+        instance.next_token += 1
+        instance.status = WorkflowStatus.RUNNING
+        instance.revision = 0
+        try:
+            held = memory.insert(instance, self.owner_id, now, self._lease_until(now))
+        except ConcurrentUpdateError:
+            raise InstanceAlreadyExistsError(instance.id) from None
+        record = self._record(instance.id)
+        record.leased = held
+        if held:
+            record.state = instance
+            self.dispatcher.dispatch(instance.id, first.id, None)
+        else:
+            self._prune(instance.id, record)
+        return _snapshot(instance)
 
     # --- running steps ------------------------------------------------------------------------
 
@@ -471,6 +503,7 @@ class LocalExecutionEngine:
         current: str | None = token_id
         running = record.running
         record.pins += 1
+        steps = 0
         try:
             while current is not None:
                 running[current] = task
@@ -479,8 +512,9 @@ class LocalExecutionEngine:
                 finally:
                     running.pop(current, None)
                 current = following
-                if current is not None:
-                    await _yield_to_loop()  # let the app breathe between steps, even in a tight loop
+                steps += 1
+                if current is not None and steps % _STEPS_BETWEEN_YIELDS == 0:
+                    await _yield_to_loop()  # a long chain of steps that never await lets the app breathe
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -505,14 +539,33 @@ class LocalExecutionEngine:
         if token.not_before is not None and token.not_before > self._clock():
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
             return None
-        definition = self._definition_of(state)
-        if getattr(definition.steps[token.step], "transactional", False):
+        definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
+        step = definition.steps[token.step]
+        memory = self.persistence
+        if getattr(step, "transactional", False):
             ran = await self._run_transactional(definition, instance_id, token_id)
             if ran is None:
                 return None
             if isinstance(ran, Transition):
                 return await self._after_commit(ran, previous=state, continue_from=token_id)
             outcome = ran  # a failed attempt: its writes were rolled back; record the failure
+        elif (
+            type(memory) is InMemoryPersistence
+            and self.event_bus is None
+            and record.state is state
+            and len(state.tokens) == 1
+            and not token.delta
+            and not token.removed
+            and not state.ended_branches
+            and token.step in definition.graph.simple_successor
+            and step.step_type is not StepType.GATEWAY
+            and getattr(step, "timeout", None) is None
+            and _hooks_of(step).plain
+        ):
+            ran_here = await self._run_in_place(memory, definition, state, token, step, record)
+            if not isinstance(ran_here, _Outcome):
+                return ran_here
+            outcome = ran_here
         else:
             outcome = await self._execute(definition, state, token)
         transition: Transition | None = None
@@ -551,6 +604,81 @@ class LocalExecutionEngine:
         if self.event_bus is None:
             return self._publish(transition.state, state, token_id, record)
         return await self._after_commit(transition, previous=state, continue_from=token_id)
+
+    async def _run_in_place(
+        self,
+        memory: InMemoryPersistence,
+        definition: WorkflowDefinition,
+        state: WorkflowInstanceData,
+        token: Token,
+        step: Step,
+        record: _Runtime,
+    ) -> str | _Outcome | None:
+        """Run a plain step of the commonest shape and apply its success to the stored state itself.
+
+        The caller checked the shape: in-memory persistence, the cached ``state`` holding the
+        one READY ``token`` without branch-local writes, a step without hooks, timeout or gateway
+        choice whose success ends the instance or moves on to the one next plain step. Returns
+        the token to run next (or None), having changed the stored state in place, or the
+        outcome for the general path to commit (a failed attempt, or another writer got there
+        first while the step ran).
+
+        The stored result equals what ``succeed_simply`` and a commit store (same data, tokens,
+        revision, history and lease; the unit tests compare the two), without building a new
+        state per step: with nothing durable to write, those copies were most of a step's cost.
+        Everything after the step's own await happens before the next one, so no reader sees a
+        half-applied step.
+        """
+        before, context = _step_view(state, token, None)
+        started = self._clock()
+        try:
+            result = await step.execute(context)
+            changes = Changes.between(before, context.data)
+            for key, value in changes.set.items():
+                if type(value) not in PLAIN_TYPES:
+                    ensure_storable(key, value)
+            if type(result) not in PLAIN_TYPES:
+                ensure_storable("result", result)
+        except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
+            return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+        now = self._clock()
+        execution = StepExecution(
+            token.step, StepStatus.SUCCEEDED, result, None, started, now, None, None, token.attempt
+        )
+        if (
+            record.held
+            or record.state is not state
+            or state.status is not WorkflowStatus.RUNNING
+            or state.tokens[0] is not token
+            or not memory.holds(state)
+        ):
+            return _Outcome(execution, changes)  # changed meanwhile (cancelled, another engine...)
+        if changes.set or changes.removed:
+            data = dict(state.context.data)
+            data.update(changes.set)
+            for key in changes.removed:
+                data.pop(key, None)
+            state.context.data = data  # a new dict: snapshots and earlier readers keep theirs
+        target = definition.graph.simple_successor[token.step]
+        state.revision += 1
+        if target is None:
+            state.status = WorkflowStatus.COMPLETED
+            state.completed_at = now
+            state.current_step = None
+            state.tokens = []
+            memory.record_in_place(state, execution, self.owner_id, now, None)
+            record.leased = False
+            self._settle_record(state, record)
+            return None
+        following = Token(f"t{state.next_token}", target, TokenStatus.READY, token.branch)
+        state.tokens = [following]
+        state.next_token += 1
+        state.current_step = target
+        if memory.record_in_place(state, execution, self.owner_id, now, self._lease_until(now)):
+            return following.id
+        record.leased = False  # another engine holds the lease now: it runs the new token
+        self._settle_record(state, record)
+        return None
 
     async def _run_transactional(
         self, definition: WorkflowDefinition, instance_id: UUID, token_id: str
@@ -916,6 +1044,8 @@ class LocalExecutionEngine:
             record.waiters = []
         record.waiters.append(future)
         try:
+            if timeout is None:
+                return await future  # no timer to arm and cancel: a noticeable cost per instance
             async with asyncio.timeout(timeout):
                 return await future
         finally:

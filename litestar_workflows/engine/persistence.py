@@ -254,8 +254,12 @@ class _Lease:
 class InMemoryPersistence:
     """Keeps everything in dicts; the default, and the reference for the contract's semantics.
 
-    The stored objects are the engine's committed states; the engine never mutates a state
-    after committing it (it builds a new one), so no defensive copies are needed here.
+    The stored objects are the engine's committed states, without defensive copies. The engine
+    builds a new state for every change, except for the commonest one (a step that moves the
+    single token of an instance on to the next plain step, or ends it): that one it applies to
+    the stored object itself (:meth:`record_in_place`), within one synchronous stretch, so any
+    reader between two awaits sees one consistent committed state. Readers that keep a state
+    across an await get a copy (``LocalExecutionEngine.get_instance`` does).
     """
 
     __slots__ = ("_instances", "_leases", "_tasks")
@@ -294,6 +298,41 @@ class InMemoryPersistence:
             history.extend(change.executions)
         self._instances[instance_id] = instance
         return self._apply_lease(change, instance_id)
+
+    def insert(self, instance: WorkflowInstanceData, owner: str, now: datetime, until: datetime) -> bool:
+        """Store a new instance and take its lease for ``owner``; True if ``owner`` holds it.
+
+        What :meth:`commit` does for a change creating an instance with no executions or tasks;
+        raises ``ConcurrentUpdateError`` (nothing stored) if the id exists.
+        """
+        instance_id = instance.id
+        if instance_id in self._instances:
+            msg = f"instance {instance_id} already exists"
+            raise ConcurrentUpdateError(msg)
+        self._instances[instance_id] = instance
+        return self._take(instance_id, owner, now, until)
+
+    def holds(self, state: WorkflowInstanceData) -> bool:
+        """True if ``state`` is the stored (latest committed) object of its instance."""
+        return self._instances.get(state.id) is state
+
+    def record_in_place(
+        self, state: WorkflowInstanceData, execution: StepExecution, owner: str, now: datetime, until: datetime | None
+    ) -> bool:
+        """Record a step the engine applied to the stored ``state`` object itself; True if ``owner`` holds the lease.
+
+        The in-memory counterpart of :meth:`commit` for a step that only moves the single token of
+        an instance on (see ``LocalExecutionEngine``): the engine changed ``state`` in place, with
+        no await in between, while :meth:`holds` was true, so there is nothing to check or store
+        beyond the execution and the lease (``until`` None releases it, as in :meth:`commit`).
+        """
+        state.context.step_history.append(execution)
+        if until is None:
+            lease = self._leases.get(state.id)
+            if lease is not None and lease.owner == owner:
+                del self._leases[state.id]
+            return False
+        return self._take(state.id, owner, now, until)
 
     def _close_tasks(self, closures: list[TaskClosure]) -> None:
         """Close tasks, all or none: every one must exist and be OPEN."""

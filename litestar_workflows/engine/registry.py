@@ -32,11 +32,13 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
 class WorkflowRegistry:
     """Every workflow definition the engine can run, by name and version."""
 
-    __slots__ = ("_classes", "_definitions")
+    __slots__ = ("_classes", "_definitions", "_latest")
 
     def __init__(self) -> None:
         self._definitions: dict[str, dict[str, WorkflowDefinition]] = {}
         self._classes: dict[str, dict[str, type[Any]]] = {}
+        self._latest: dict[str, WorkflowDefinition] = {}
+        """The latest version of each name (starting by name looks it up on every start)."""
 
     def register(self, workflow_class: type[Workflow] | type[Any]) -> WorkflowDefinition:
         """Register a workflow class (anything with a ``get_definition()`` classmethod)."""
@@ -67,15 +69,19 @@ class WorkflowRegistry:
                 ["register it under a new version, or pass replace=True"],
             )
         versions[definition.version] = definition
+        self._latest[definition.name] = versions[max(versions, key=version_key)]
         _ = definition.graph  # analyse once, now, not on the first run
 
     def get_definition(self, name: str, version: str | None = None) -> WorkflowDefinition:
         """The definition of ``name`` at ``version`` (the latest when None)."""
+        if version is None:
+            latest = self._latest.get(name)
+            if latest is None:
+                raise WorkflowNotFoundError(name, version)
+            return latest
         versions = self._definitions.get(name)
         if not versions:
             raise WorkflowNotFoundError(name, version)
-        if version is None:
-            return versions[max(versions, key=version_key)]
         try:
             return versions[version]
         except KeyError:
@@ -119,8 +125,13 @@ class WorkflowRegistry:
         if version is None:
             self._definitions.pop(name, None)
             self._classes.pop(name, None)
+            self._latest.pop(name, None)
             return
-        self._definitions[name].pop(version, None)
+        versions = self._definitions[name]
+        versions.pop(version, None)
         self._classes.get(name, {}).pop(version, None)
-        if not self._definitions[name]:
+        if versions:
+            self._latest[name] = versions[max(versions, key=version_key)]
+        else:
             del self._definitions[name]
+            del self._latest[name]

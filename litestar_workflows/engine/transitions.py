@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.core.graph import PAUSING_STEP_TYPES
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
@@ -42,8 +43,9 @@ class Changes:
         if not before:
             return cls(dict(after), [])
         changed = {key: value for key, value in after.items() if key not in before or before[key] is not value}
-        removed = [key for key in before if key not in after]
-        return cls(changed, removed)
+        if before.keys() <= after.keys():  # the usual case, checked without a Python-level loop
+            return cls(changed, [])
+        return cls(changed, [key for key in before if key not in after])
 
 
 def view_of(instance: WorkflowInstanceData, token: Token) -> dict[str, Any]:
@@ -85,8 +87,6 @@ def _record_writes(token: Token, changes: Changes) -> None:
 
 
 Branch = tuple[int, ...]
-_PAUSING_STEPS = frozenset({StepType.HUMAN, StepType.WEBHOOK, StepType.TIMER})
-"""Steps whose token does not become runnable when it arrives."""
 _Part = tuple[dict[str, Any], list[str], dict[str, Branch]]
 
 
@@ -211,7 +211,7 @@ class Transition:
             and not state.tokens
             and not state.ended_branches
             and initial not in self.graph.joins
-            and self.definition.steps[initial].step_type not in _PAUSING_STEPS
+            and self.definition.steps[initial].step_type not in PAUSING_STEP_TYPES
         ):
             # The usual start, directly: what ``_enter`` and ``_settle`` below do for a plain first step.
             state.tokens.append(Token(f"t{state.next_token}", initial))
@@ -541,15 +541,10 @@ def succeed_simply(
         return None
     step = token.step
     graph = definition.graph
-    if step in definition.terminal_steps:
-        target = None
-    else:
-        fixed = graph.unconditional.get(step)
-        if fixed is None or len(fixed) != 1:
-            return None
-        target = fixed[0]
-        if target in graph.joins or definition.steps[target].step_type in _PAUSING_STEPS:
-            return None
+    simple = graph.simple_successor
+    if step not in simple:
+        return None
+    target = simple[step]
     source = committed.context
     data = dict(source.data)
     if changes.set or changes.removed:

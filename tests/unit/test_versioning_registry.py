@@ -86,8 +86,14 @@ def test_registry_lookup_and_unregister(registry: WorkflowRegistry) -> None:
     registry.register_definition(replacement, replace=True)
     assert registry.get_definition("expense", "1") is replacement
 
+    assert registry.get_definition("expense") is second
+    newer_second = versioned("2", "newer")
+    registry.register_definition(newer_second, replace=True)
+    assert registry.get_definition("expense") is newer_second  # the latest follows a replacement
+
     registry.unregister("expense", "2")
     assert registry.get_versions("expense") == ["1"]
+    assert registry.get_definition("expense") is replacement  # and falls back when the latest goes
     registry.unregister("expense", "1")
     assert not registry.has_workflow("expense")
     with pytest.raises(WorkflowNotFoundError):

@@ -1,0 +1,267 @@
+"""In memory, the commonest step is applied to the stored state itself; it must store what a commit stores.
+
+With ``InMemoryPersistence`` (and no event bus), a plain step that moves the single token of an
+instance on, or ends it, changes the stored state object in place instead of building and
+committing a new one. These tests run the same workflows through that lane and through the
+general path (a subclass of ``InMemoryPersistence`` is never changed in place) and compare
+what is stored, and check that nobody holding an earlier copy, or writing the instance while a
+step runs, sees or loses anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from litestar_workflows import (
+    BaseHumanStep,
+    BaseMachineStep,
+    InMemoryPersistence,
+    LocalExecutionEngine,
+    ParallelGateway,
+    WorkflowContext,
+    WorkflowDefinition,
+    WorkflowInstanceData,
+    WorkflowRegistry,
+    WorkflowStatus,
+)
+from litestar_workflows.core.context import StepExecution
+from tests.helpers import FuncStep, SetStep, chain, flow
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class _GeneralPathMemory(InMemoryPersistence):
+    """The same store, but the engine only changes exact ``InMemoryPersistence`` objects in place."""
+
+    __slots__ = ()
+
+
+class _Flaky(BaseMachineStep):
+    def __init__(self, name: str) -> None:
+        super().__init__(name, max_retries=1)
+        self.calls = 0
+
+    async def execute(self, context: WorkflowContext) -> Any:
+        self.calls += 1
+        if self.calls % 2 == 1:
+            raise RuntimeError("every first attempt fails")
+        context.set("flaky", self.calls)
+        return self.calls
+
+
+async def _rename(context: WorkflowContext) -> dict[str, Any]:
+    value = context.data.pop("x")
+    context.set("renamed", value)
+    return {"moved": value}
+
+
+def _definitions() -> list[WorkflowDefinition]:
+    return [
+        chain("plain", [SetStep("a", "x", 1), SetStep("b", "y", "two"), FuncStep("c", _rename)]),
+        chain("nothing_set", [SetStep("a"), SetStep("b"), SetStep("c")]),
+        chain("flaky", [SetStep("a", "x", 1), _Flaky("f"), SetStep("c", "z", {"k": [1, 2]})]),
+        flow(
+            "fork",
+            [
+                SetStep("a", "x", 1),
+                ParallelGateway("g", ["b", "c"]),
+                SetStep("b", "b", 1),
+                SetStep("c", "c", 2),
+                SetStep("j", "j", 3),
+                SetStep("end", "end", 4),
+            ],
+            [("a", "g"), ("g", "b"), ("g", "c"), ("b", "j"), ("c", "j"), ("j", "end")],
+            "a",
+            ["end"],
+        ),
+        chain("human", [SetStep("a", "x", 1), BaseHumanStep("h"), SetStep("c", "c", 1), SetStep("d", "d", 1)]),
+    ]
+
+
+def _comparable(state: WorkflowInstanceData) -> dict[str, Any]:
+    copied = state.copy(share_history=False)
+    for token in copied.tokens:
+        token.task_id = None  # task ids are random
+    return dataclasses.asdict(copied)
+
+
+async def _run_all(persistence: InMemoryPersistence) -> list[tuple[dict[str, Any], Any]]:
+    engine = LocalExecutionEngine(WorkflowRegistry(), persistence, clock=lambda: NOW, owner_id="me")
+    stored: list[tuple[dict[str, Any], Any]] = []
+    try:
+        for number, definition in enumerate(_definitions()):
+            instance_id = UUID(int=number + 1)
+            await engine.start_workflow(definition, {"n": number}, instance_id=instance_id)
+            state = await engine.wait_for(instance_id, 5)
+            if definition.name == "human":
+                (task,) = await engine.get_tasks(instance_id)
+                await engine.complete_task(task.id, "ann", {})
+                state = await engine.wait_for(instance_id, 5)
+            assert state.status is WorkflowStatus.COMPLETED, (definition.name, state)
+            committed = await persistence.load_instance(instance_id)
+            assert committed is not None
+            stored.append((_comparable(committed), persistence.lease_of(instance_id)))
+    finally:
+        await engine.stop(0)
+    return stored
+
+
+async def test_workflows_store_the_same_in_place_and_through_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded: list[tuple[str, str]] = []
+    record_in_place = InMemoryPersistence.record_in_place
+
+    def counting(
+        self: InMemoryPersistence,
+        state: WorkflowInstanceData,
+        execution: StepExecution,
+        owner: str,
+        now: datetime,
+        until: datetime | None,
+    ) -> bool:
+        recorded.append((state.workflow_name, execution.step_name))
+        return record_in_place(self, state, execution, owner, now, until)
+
+    monkeypatch.setattr(InMemoryPersistence, "record_in_place", counting)
+    in_place = await _run_all(InMemoryPersistence())
+    assert ("plain", "a") in recorded  # the lane is really taken...
+    fork_steps = [step for workflow, step in recorded if workflow == "fork"]
+    assert fork_steps == ["a", "j", "end"]  # ...but not for the gateway "g" or the forked branches b, c
+    assert recorded.count(("flaky", "f")) == 1  # the failed attempt went through a commit, the retry in place
+
+    recorded.clear()
+    general = await _run_all(_GeneralPathMemory())
+    assert recorded == []
+
+    assert in_place == general
+    assert all(lease is None for _, lease in in_place)  # released when each instance completed
+
+
+async def test_the_lease_is_renewed_by_every_step_run_in_place() -> None:
+    persistence = InMemoryPersistence()
+    ticks = iter(range(1000))
+
+    def clock() -> datetime:
+        return NOW + timedelta(seconds=next(ticks))
+
+    engine = LocalExecutionEngine(WorkflowRegistry(), persistence, owner_id="me", clock=clock)
+    seen: list[tuple[str, datetime] | None] = []
+
+    async def look(context: WorkflowContext) -> None:
+        seen.append(persistence.lease_of(context.instance_id))
+
+    definition = chain("leased", [SetStep("a", "x", 1), FuncStep("b", look), FuncStep("c", look)])
+    started = await engine.start_workflow(definition)
+    done = await engine.wait_for(started.id, 5)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert [lease[0] if lease else None for lease in seen] == ["me", "me"]
+    assert seen[0] is not None and seen[1] is not None
+    assert seen[1][1] > seen[0][1]  # each step's record moved the expiry on, as a commit does
+    assert persistence.lease_of(started.id) is None
+
+
+async def test_copies_handed_out_earlier_do_not_change() -> None:
+    persistence = InMemoryPersistence()
+    engine = LocalExecutionEngine(WorkflowRegistry(), persistence)
+    gate = asyncio.Event()
+
+    async def wait_at_gate(context: WorkflowContext) -> None:
+        await gate.wait()
+        context.set("b", "done")
+
+    definition = chain("copies", [SetStep("a", "x", 1), FuncStep("b", wait_at_gate), SetStep("c", "y", 2)])
+    started = await engine.start_workflow(definition, {"given": True})
+    while (await engine.get_instance(started.id)).current_step != "b":
+        await asyncio.sleep(0)
+    middle = await engine.get_instance(started.id)
+    middle_view = _comparable(middle)
+
+    gate.set()
+    done = await engine.wait_for(started.id, 5)
+
+    assert done.status is WorkflowStatus.COMPLETED
+    assert done.data == {"given": True, "x": 1, "b": "done", "y": 2}
+    assert [e.step_name for e in done.context.step_history] == ["a", "b", "c"]
+    assert done.revision == 3
+    # What start_workflow and get_instance returned is untouched by the later in-place steps.
+    assert started.status is WorkflowStatus.RUNNING
+    assert started.data == {"given": True}
+    assert started.revision == 0
+    assert _comparable(middle) == middle_view
+    assert middle.data == {"given": True, "x": 1}
+    assert len(middle.context.step_history) == 1
+    # And changing a returned copy does not change the instance.
+    done.data["given"] = "tampered"
+    done.context.step_history.clear()
+    again = await engine.get_instance(started.id)
+    assert again.data["given"] is True
+    assert len(again.context.step_history) == 3
+
+
+async def test_a_change_made_while_a_step_runs_is_not_overwritten() -> None:
+    """Another writer commits while a step awaits: the step's result goes through a commit on top."""
+    persistence = InMemoryPersistence()
+    engine = LocalExecutionEngine(WorkflowRegistry(), persistence)
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(context: WorkflowContext) -> None:
+        entered.set()
+        await gate.wait()
+        context.set("slow", True)
+
+    definition = chain("raced", [FuncStep("a", slow), SetStep("b", "b", 1), SetStep("extra", "extra", 1)])
+    started = await engine.start_workflow(definition)
+    await entered.wait()
+    await engine.schedule_step(started.id, "extra")  # a second token, committed while "a" runs
+    gate.set()
+    done = await engine.wait_for(started.id, 5)
+
+    assert done.status is WorkflowStatus.COMPLETED
+    assert done.data == {"slow": True, "b": 1, "extra": 1}
+    names = sorted(e.step_name for e in done.context.step_history)
+    assert names == ["a", "b", "extra", "extra"]  # scheduled "extra" ran, and "b" moved on to "extra" again
+
+
+async def test_a_step_cancelled_while_it_runs_records_nothing() -> None:
+    persistence = InMemoryPersistence()
+    engine = LocalExecutionEngine(WorkflowRegistry(), persistence)
+    entered = asyncio.Event()
+
+    async def forever(context: WorkflowContext) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    definition = chain("cancelled", [SetStep("a", "x", 1), FuncStep("b", forever), SetStep("c", "c", 1)])
+    started = await engine.start_workflow(definition)
+    await entered.wait()
+    cancelled = await engine.cancel_workflow(started.id, "no longer needed")
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+    stored = await engine.get_instance(started.id)
+    assert cancelled.status is stored.status is WorkflowStatus.CANCELED
+    assert stored.data == {"x": 1}
+    assert [e.step_name for e in stored.context.step_history if e.status.value == "succeeded"] == ["a"]
+    assert stored.revision == cancelled.revision
+
+
+async def test_two_engines_on_one_store_do_not_advance_one_instance_twice() -> None:
+    """The in-place lane only changes the object that is still stored, under this engine's lease."""
+    persistence = InMemoryPersistence()
+    registry = WorkflowRegistry()
+    first = LocalExecutionEngine(registry, persistence, owner_id="first")
+    second = LocalExecutionEngine(registry, persistence, owner_id="second")
+    definition = chain("shared", [SetStep(name, name, 1) for name in "abcdefgh"])
+    ids = [(await first.start_workflow(definition)).id for _ in range(20)]
+    await second.recover()  # the leases are first's: nothing to claim
+    for instance_id in ids:
+        done = await first.wait_for(instance_id, 5)
+        assert done.status is WorkflowStatus.COMPLETED
+        assert [e.step_name for e in done.context.step_history] == list("abcdefgh")
+        assert done.revision == 8

@@ -305,9 +305,9 @@ class LocalExecutionEngine:
         the only copy), whether this engine holds its lease (only those are advanced here), its
         lock, running tokens and ``wait_for`` futures."""
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self._lease_delta = timedelta(seconds=lease_seconds)
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
-        self._lease_delta = (lease_seconds, timedelta(seconds=lease_seconds))
         self._background: list[asyncio.Task[None]] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -383,11 +383,18 @@ class LocalExecutionEngine:
             except Exception:
                 logger.exception("renewing leases failed")
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long a lease lasts without renewal (may be changed on a running engine)."""
+        return self._lease_seconds
+
+    @lease_seconds.setter
+    def lease_seconds(self, seconds: float) -> None:
+        self._lease_seconds = seconds
+        self._lease_delta = timedelta(seconds=seconds)
+
     def _lease_until(self, now: datetime) -> datetime:
-        seconds, delta = self._lease_delta
-        if seconds != self.lease_seconds:  # changed after construction
-            self._lease_delta = seconds, delta = self.lease_seconds, timedelta(seconds=self.lease_seconds)
-        return now + delta
+        return now + self._lease_delta
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -527,15 +534,23 @@ class LocalExecutionEngine:
             record.pins -= 1
             self._prune(instance_id, record)
 
-    async def _run_one(self, instance_id: UUID, token_id: str, record: _Runtime) -> str | None:  # noqa: PLR0912
+    async def _run_one(self, instance_id: UUID, token_id: str, record: _Runtime) -> str | None:  # noqa: PLR0912, PLR0915
         """Run one token's step and commit its outcome (the per-step hot path, kept in one coroutine)."""
         state = record.state
         if state is None:
             state = await self.persistence.load_instance(instance_id)
-        token = _ready_token(state, token_id)
-        if token is None:
-            return None
-        assert state is not None
+            if state is None:
+                return None
+        tokens = state.tokens
+        if len(tokens) == 1 and state.status is WorkflowStatus.RUNNING:  # the usual case, without a call
+            token = tokens[0]
+            if token.id != token_id or token.status is not TokenStatus.READY:
+                return None
+        else:
+            found = _ready_token(state, token_id)
+            if found is None:
+                return None
+            token = found
         if token.not_before is not None and token.not_before > self._clock():
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
             return None
@@ -553,14 +568,14 @@ class LocalExecutionEngine:
             type(memory) is InMemoryPersistence
             and self.event_bus is None
             and record.state is state
-            and len(state.tokens) == 1
+            and len(tokens) == 1
             and not token.delta
             and not token.removed
             and not state.ended_branches
             and token.step in definition.graph.simple_successor
             and step.step_type is not StepType.GATEWAY
             and getattr(step, "timeout", None) is None
-            and _hooks_of(step).plain
+            and (_HOOKS.get(type(step)) or _hooks_of(step)).plain
         ):
             ran_here = await self._run_in_place(memory, definition, state, token, step, record)
             if not isinstance(ran_here, _Outcome):
@@ -674,7 +689,7 @@ class LocalExecutionEngine:
         state.tokens = [following]
         state.next_token += 1
         state.current_step = target
-        if memory.record_in_place(state, execution, self.owner_id, now, self._lease_until(now)):
+        if memory.record_in_place(state, execution, self.owner_id, now, now + self._lease_delta):
             return following.id
         record.leased = False  # another engine holds the lease now: it runs the new token
         self._settle_record(state, record)

@@ -327,12 +327,19 @@ class InMemoryPersistence:
         beyond the execution and the lease (``until`` None releases it, as in :meth:`commit`).
         """
         state.context.step_history.append(execution)
+        lease = self._leases.get(state.id)
         if until is None:
-            lease = self._leases.get(state.id)
             if lease is not None and lease.owner == owner:
                 del self._leases[state.id]
             return False
-        return self._take(state.id, owner, now, until)
+        if lease is None:
+            self._leases[state.id] = _Lease(owner, until)
+            return True
+        if lease.owner == owner or lease.until < now:  # as ``_take``, without the call
+            lease.owner = owner
+            lease.until = until
+            return True
+        return False
 
     def _close_tasks(self, closures: list[TaskClosure]) -> None:
         """Close tasks, all or none: every one must exist and be OPEN."""

@@ -42,10 +42,19 @@ class Changes:
         """Keys whose value object changed (or appeared), and keys that disappeared."""
         if not before:
             return cls(dict(after), [])
-        changed = {key: value for key, value in after.items() if key not in before or before[key] is not value}
+        # Plain loops, not comprehensions: this runs after every step, and on Python 3.11 a
+        # comprehension is a function call of its own.
+        changed: dict[str, Any] = {}
+        earlier = before.get
+        for key, value in after.items():
+            if earlier(key, _ABSENT) is not value:
+                changed[key] = value  # noqa: PERF403
         if before.keys() <= after.keys():  # the usual case, checked without a Python-level loop
             return cls(changed, [])
         return cls(changed, [key for key in before if key not in after])
+
+
+_ABSENT: Any = object()
 
 
 def view_of(instance: WorkflowInstanceData, token: Token) -> dict[str, Any]:

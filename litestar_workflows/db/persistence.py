@@ -49,7 +49,7 @@ from litestar_workflows.db.models import (
     WorkflowDefinitionModel,
     WorkflowInstanceModel,
 )
-from litestar_workflows.db.sqlite_threads import SQLiteThreads, file_database_url
+from litestar_workflows.db.sqlite_threads import BUSY_TIMEOUT_MS, DatabaseBusy, SQLiteThreads, file_database_url
 from litestar_workflows.db.writer import Outcome, write_changes
 from litestar_workflows.engine.persistence import (
     UNSET,
@@ -120,7 +120,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -210,6 +210,8 @@ class SQLAlchemyPersistence:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
+        self._busy = False
+        """A transaction of the engine's is being written (by the writer task or a caller alone)."""
         self._inflight: set[asyncio.Future[Any]] = set()
         self._threads: SQLiteThreads | None = None
 
@@ -326,23 +328,66 @@ class SQLAlchemyPersistence:
     async def commit(self, change: InstanceChange) -> bool:
         """Queue ``change`` for the next group transaction and wait until it committed."""
         await self._ensure_ready()
+        threads = self._threads
+        if threads is not None and not self._busy and not self._pending:
+            return await self._commit_alone(threads, change)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((change, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_forever())
-        self._wake.set()
+        if not self._busy:
+            self._wake_writer()
         held = await future
         change.instance.context.step_history.extend(change.executions)
         return held
+
+    async def _commit_alone(self, threads: SQLiteThreads, change: InstanceChange) -> bool:
+        """Nothing is being written or queued: commit ``change`` right here, unless company arrives.
+
+        Other tasks that are ready to run get one turn first; changes they commit meanwhile
+        queue up, and then ``change`` goes first into their group, written by the writer task
+        as usual. Alone, it is written on the event loop's thread (see
+        ``SQLiteThreads.write_here``), or in the writer thread when another connection holds
+        SQLite's write lock.
+        """
+        self._busy = True
+        try:
+            await asyncio.sleep(0)
+            if not self._pending:
+                work = functools.partial(write_changes, changes=[change])
+                try:
+                    (outcome,) = threads.write_here(work)
+                except DatabaseBusy:
+                    (outcome,) = await threads.write(work)
+                if isinstance(outcome, Exception):
+                    raise outcome
+                change.instance.context.step_history.extend(change.executions)
+                return outcome
+            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._pending.insert(0, (change, future))
+        finally:
+            self._busy = False
+            if self._pending:
+                self._wake_writer()
+        held = await future
+        change.instance.context.step_history.extend(change.executions)
+        return held
+
+    def _wake_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_forever())
+        self._wake.set()
 
     async def _write_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
+            while self._pending and not self._busy:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                await self._write(batch)
+                self._busy = True
+                try:
+                    await self._write(batch)
+                finally:
+                    self._busy = False
             if self._closing:
                 return
 

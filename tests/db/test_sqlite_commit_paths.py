@@ -112,7 +112,7 @@ async def test_changes_arriving_together_still_share_a_group_transaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     groups: list[int] = []
-    write_changes = persistence_module.write_changes
+    from litestar_workflows.db.writer import write_changes
 
     def recording(connection: Any, changes: list[InstanceChange], **options: Any) -> Any:
         groups.append(len(changes))

@@ -19,6 +19,7 @@ from litestar_workflows import LocalExecutionEngine, WorkflowRegistry, WorkflowS
 from litestar_workflows.db import SQLAlchemyPersistence
 from litestar_workflows.db import persistence as persistence_module
 from litestar_workflows.db.sqlite_threads import SQLiteThreads
+from litestar_workflows.db.writer import write_changes
 from litestar_workflows.engine.persistence import InstanceChange
 from tests.helpers import SetStep, chain
 
@@ -112,7 +113,6 @@ async def test_changes_arriving_together_still_share_a_group_transaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     groups: list[int] = []
-    from litestar_workflows.db.writer import write_changes
 
     def recording(connection: Any, changes: list[InstanceChange], **options: Any) -> Any:
         groups.append(len(changes))

@@ -56,16 +56,24 @@ async def start_once(client: httpx.AsyncClient, api: str, workflow: str, recorde
 
 async def client_loop(client: httpx.AsyncClient, args: argparse.Namespace, recorder: Recorder) -> None:
     while time.perf_counter() < recorder.closes:
-        if args.scenario == "start":
-            await start_once(client, args.api, "w1", recorder)
-            continue
-        started = await start_once(client, args.api, "w3", recorder)
-        if not started.is_success:
-            continue
-        task_id = started.json()["open_tasks"][0]["id"]
-        began = time.perf_counter()
-        completed = await client.post(f"/workflows/tasks/{task_id}/complete", json={}, headers=HEADERS)
-        recorder.record("complete", began, completed)
+        try:
+            await one_round(client, args, recorder)
+        except httpx.TransportError as exc:  # counted like an error answer; the client reconnects
+            recorder.errors += 1
+            recorder.first_error = recorder.first_error or f"{type(exc).__name__}: {exc}"
+
+
+async def one_round(client: httpx.AsyncClient, args: argparse.Namespace, recorder: Recorder) -> None:
+    if args.scenario == "start":
+        await start_once(client, args.api, "w1", recorder)
+        return
+    started = await start_once(client, args.api, "w3", recorder)
+    if not started.is_success:
+        return
+    task_id = started.json()["open_tasks"][0]["id"]
+    began = time.perf_counter()
+    completed = await client.post(f"/workflows/tasks/{task_id}/complete", json={}, headers=HEADERS)
+    recorder.record("complete", began, completed)
 
 
 def percentile(values: list[float], fraction: float) -> float:

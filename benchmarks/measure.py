@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -19,6 +20,9 @@ from typing import Any
 from benchmarks.systems import DRIVERS, ROOT, RunFailedError, System, parse_result, run_driver, tail, workspace
 
 TIMEOUT = 1800.0
+PG_SETTLE_SECONDS = 2.0
+"""Pause after a PostgreSQL run: dropping its database keeps the server busy for a moment, which
+would otherwise slow down whichever system runs next."""
 """Longest a single driver run may take (a DBOS memory run of 10,000 instances takes minutes)."""
 
 
@@ -34,6 +38,8 @@ class Settings:
     w3_warmup: float
     memory_n: int
     w4_n: int
+    latency_n: int
+    """W1 workflows run one at a time for the latency figure."""
 
 
 def say(message: str) -> None:
@@ -52,7 +58,8 @@ def throughput(workload: str, systems: list[System], settings: Settings) -> list
     runs: dict[str, list[float]] = {system.key: [] for system in systems}
     errors: dict[str, str] = {}
     for run in range(settings.runs):
-        for system in systems:
+        # Each run starts at another system, so none always follows the same neighbour.
+        for system in systems[run % len(systems) :] + systems[: run % len(systems)]:
             if system.key in errors:
                 continue
             with workspace(system) as (workdir, url):
@@ -62,6 +69,8 @@ def throughput(workload: str, systems: list[System], settings: Settings) -> list
                     errors[system.key] = str(failed)
                     say(f"  {workload} {system.key:<16} run {run + 1}/{settings.runs}: FAILED\n{failed}")
                     continue
+            if system.storage == "postgres":
+                time.sleep(PG_SETTLE_SECONDS)
             runs[system.key].append(result["throughput"])
             say(f"  {workload} {system.key:<16} run {run + 1}/{settings.runs}: {result['throughput']:,.0f} workflows/s")
     rows = []
@@ -69,6 +78,16 @@ def throughput(workload: str, systems: list[System], settings: Settings) -> list
         row = _row(system) | {"runs": runs[system.key], "error": errors.get(system.key)}
         row["value"] = statistics.median(runs[system.key]) if runs[system.key] and not row["error"] else None
         rows.append(row)
+    return rows
+
+
+def latency(systems: list[System], settings: Settings) -> list[dict[str, Any]]:
+    """Median milliseconds per W1 workflow run one at a time (start, three steps, finished)."""
+    sequential = dataclasses.replace(settings, n=settings.latency_n, concurrency=1)
+    rows = throughput("latency", systems, sequential)
+    for row in rows:
+        row["runs"] = [1000 / value for value in row["runs"]]
+        row["value"] = statistics.median(row["runs"]) if row["value"] is not None else None
     return rows
 
 
@@ -241,6 +260,8 @@ def http(scenario: str, systems: list[System], settings: Settings) -> list[dict[
                         if done.returncode != 0:
                             raise RunFailedError(f"load generator failed:\n{tail(done.stderr)}")
                         result = parse_result(done.stdout)
+                    if result["errors"]:  # what the server said about it, while its folder still exists
+                        result["first_error"] += f"\nserver stderr:\n{tail((workdir / 'server.err').read_text())}"
                 except (RunFailedError, subprocess.TimeoutExpired) as failed:
                     errors[system.key] = f"{system.key} w3-{scenario}: {failed}"
                     say(f"  w3-{scenario} {system.key:<16} FAILED\n{failed}")

@@ -14,6 +14,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 TITLES = {
     "w1": "W1: 3 machine steps, workflows/s",
+    "latency": "Latency: one W1 workflow at a time, ms per workflow (lower is better)",
     "w2": "W2: step, approval, step; workflows/s",
     "w3-start": "W3: HTTP POST start workflow, requests/s",
     "w3-approve": "W3: HTTP POST start + POST complete task, requests/s",
@@ -58,8 +59,14 @@ def throughput_table(key: str, rows: list[dict[str, Any]], runs: int) -> str:
     if key.startswith("w3"):
         headers += ["p50 ms", "p99 ms"]
     lines = []
+    digits = 2 if key == "latency" else 0
     for row in rows:
-        line = [row["label"], _number(row["value"]), _ratio(row["ratio"]), ", ".join(_number(v) for v in row["runs"])]
+        line = [
+            row["label"],
+            _number(row["value"], digits),
+            _ratio(row["ratio"]),
+            ", ".join(_number(v, digits) for v in row["runs"]),
+        ]
         if key.startswith("w3"):
             latency = row.get("latency_ms", {})
             line.append(" / ".join(_number(kind["p50"], 1) for kind in latency.values()) or "-")
@@ -171,7 +178,8 @@ def charts(results: dict[str, Any], folder: Path) -> list[Path]:
             for bar, row, value in zip(bars, rows, values, strict=True):
                 shown = row.get("ratio") is not None and row["family"] != "ours"
                 ratio = f"  ({_ratio(row['ratio'])}x ours)" if shown else ""
-                text = f" {value:,.1f}" if key == "memory" else f" {value:,.0f}"
+                digits = {"memory": 1, "latency": 2}.get(key, 0)
+                text = f" {value:,.{digits}f}"
                 axes.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, text + ratio, va="center", fontsize=8)
         axes.invert_yaxis()
         axes.set_title(f"{TITLES[key]}\n{workload['size']}", fontsize=10)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import signal
@@ -25,9 +26,29 @@ from benchmarks.measure import Settings, say
 from benchmarks.peers import PEERS, ensure_all
 from benchmarks.systems import all_systems, postgres_reachable
 
-FULL = Settings(n=2000, runs=3, concurrency=256, w3_clients=16, w3_duration=10, w3_warmup=1, memory_n=10_000, w4_n=2000)
-QUICK = Settings(n=100, runs=1, concurrency=256, w3_clients=16, w3_duration=2, w3_warmup=0.5, memory_n=200, w4_n=100)
-WORKLOADS = ("w1", "w2", "w3", "w4", "memory")
+FULL = Settings(
+    n=2000,
+    runs=3,
+    concurrency=256,
+    w3_clients=16,
+    w3_duration=10,
+    w3_warmup=1,
+    memory_n=10_000,
+    w4_n=2000,
+    latency_n=300,
+)
+QUICK = Settings(
+    n=100,
+    runs=1,
+    concurrency=256,
+    w3_clients=16,
+    w3_duration=2,
+    w3_warmup=0.5,
+    memory_n=200,
+    w4_n=100,
+    latency_n=30,
+)
+WORKLOADS = ("w1", "latency", "w2", "w3", "w4", "memory")
 
 
 class _TimedWorkloads(dict[str, Any]):
@@ -63,6 +84,20 @@ def run(settings: Settings, only: tuple[str, ...]) -> dict[str, Any]:
         say("W1")
         rows = measure.throughput("w1", systems, settings)
         workloads["w1"] = {"unit": "workflows/s", "size": size, "rows": rows, "notes": pg_note}
+    if "latency" in only:
+        say("Latency (W1, one workflow at a time)")
+        rows = measure.latency(systems, settings)
+        notes = [
+            "median of the runs' mean milliseconds per workflow: start committed, three steps committed one "
+            "after the other, completion seen by the caller",
+            *pg_note,
+        ]
+        workloads["latency"] = {
+            "unit": "ms per workflow",
+            "size": f"N={settings.latency_n:,}, one in flight",
+            "rows": rows,
+            "notes": notes,
+        }
     if "w2" in only:
         say("W2")
         rows = measure.throughput("w2", systems, settings)
@@ -135,6 +170,15 @@ def main() -> None:
     print(report.render(results))
     folder = report.RESULTS / "quick" if args.quick else report.RESULTS
     path = folder / "latest.json"
+    if set(only) != set(WORKLOADS) and path.exists():
+        # A partial run updates its workloads in the last results and keeps the others.
+        previous = json.loads(path.read_text())
+        if previous.get("mode") == results["mode"]:
+            merged = {**previous["workloads"], **results["workloads"]}
+            order = list(report.TITLES)
+            results["workloads"] = {key: merged[key] for key in sorted(merged, key=order.index)}
+            results["updated"] = [*previous.get("updated", []), {"workloads": list(only), "at": results["started_at"]}]
+            results["started_at"] = previous["started_at"]
     report.write_json(results, path)
     charts = report.charts(results, folder)
     print(f"\nwrote {path} and {', '.join(str(chart) for chart in charts)}")

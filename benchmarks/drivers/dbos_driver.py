@@ -93,6 +93,12 @@ async def w1(n: int, concurrency: int) -> dict[str, Any]:
     return {"throughput": n / watch.seconds, "seconds": watch.seconds}
 
 
+async def latency(n: int, concurrency: int) -> dict[str, Any]:
+    """W1 one workflow at a time, after a short warm-up (``concurrency`` is ignored)."""
+    await w1(driverkit.WARM_UP, 1)
+    return await w1(n, 1)
+
+
 async def park(n: int, concurrency: int) -> list[Any]:
     """Start ``n`` W2 workflows and wait until each has recorded its first step."""
     State.prepared, State.target = 0, n
@@ -182,7 +188,7 @@ async def main() -> None:
     elif args.workload == "w4-check":
         result = await w4_check(args)
     else:
-        workload = {"w1": w1, "w2": w2, "memory": memory}[args.workload]
+        workload = {"w1": w1, "latency": latency, "w2": w2, "memory": memory}[args.workload]
         result = await workload(args.n, args.concurrency)
     DBOS.destroy(workflow_completion_timeout_sec=0)
     driverkit.emit(result)

@@ -24,13 +24,17 @@ RESULT_PREFIX = "BENCH-RESULT "
 def arguments(backends: tuple[str, ...]) -> argparse.Namespace:
     """The command line every driver accepts."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("workload", choices=["w1", "w2", "memory", "w4-run", "w4-check"])
+    parser.add_argument("workload", choices=["w1", "latency", "w2", "memory", "w4-run", "w4-check"])
     parser.add_argument("--backend", choices=backends, required=True)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--workdir", type=Path, default=Path.cwd(), help="where files (databases, logs) go")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL for the postgres backend")
     return parser.parse_args()
+
+
+WARM_UP = 10
+"""W1 workflows run one at a time before the latency workload's timed ones (connections, tables, caches)."""
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -111,6 +111,12 @@ async def w1(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str
     return {"throughput": n / watch.seconds, "seconds": watch.seconds}
 
 
+async def latency(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str, Any]:
+    """W1 one workflow at a time, after a short warm-up (``concurrency`` is ignored)."""
+    await w1(engine, driverkit.WARM_UP, 1)
+    return await w1(engine, n, 1)
+
+
 async def park(engine: LocalExecutionEngine, n: int, concurrency: int) -> list[Any]:
     async def start(_: int) -> Any:
         instance = await engine.start_workflow(W2, {})
@@ -176,7 +182,7 @@ async def main() -> None:
     elif args.workload == "w4-check":
         result = await w4_check(engine, args)
     else:
-        workload = {"w1": w1, "w2": w2, "memory": memory}[args.workload]
+        workload = {"w1": w1, "latency": latency, "w2": w2, "memory": memory}[args.workload]
         result = await workload(engine, args.n, args.concurrency)
     driverkit.emit(result)
 

@@ -115,6 +115,12 @@ async def w1(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str
     return {"throughput": n / watch.seconds, "seconds": watch.seconds}
 
 
+async def latency(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str, Any]:
+    """W1 one workflow at a time, after a short warm-up (``concurrency`` is ignored)."""
+    await w1(engine, driverkit.WARM_UP, 1)
+    return await w1(engine, n, 1)
+
+
 async def park(engine: LocalExecutionEngine, n: int, concurrency: int) -> list[UUID]:
     """Start ``n`` W2 instances and wait until each waits for its approval."""
 
@@ -203,7 +209,7 @@ async def main() -> None:
     elif args.workload == "w4-check":
         result = await w4_check(engine, args)
     else:
-        workload = {"w1": w1, "w2": w2, "memory": memory}[args.workload]
+        workload = {"w1": w1, "latency": latency, "w2": w2, "memory": memory}[args.workload]
         result = await workload(engine, args.n, args.concurrency)
     await close(engine)
     driverkit.emit(result)

@@ -2,7 +2,10 @@
 
 Every change goes through ``Transition`` (what changes) and ``WorkflowPersistence.commit``
 (one atomic write); runnable tokens go through the ``StepDispatcher``. The engine itself keeps
-only caches: a restarted engine on the same persistence resumes from what was committed.
+only caches: a restarted engine on the same persistence resumes from what was committed. One
+exception, in memory only: the commonest step (one token moving on to a plain step, or ending
+the instance) is applied to the stored state object itself, storing exactly what the general
+path would (see ``_run_in_place``).
 """
 
 from __future__ import annotations

@@ -349,6 +349,8 @@ class SQLAlchemyPersistence:
         SQLite's write lock.
         """
         self._busy = True
+        finished = asyncio.get_running_loop().create_future()
+        self._inflight.add(finished)  # ``close`` waits for it
         try:
             await asyncio.sleep(0)
             if not self._pending:
@@ -365,6 +367,8 @@ class SQLAlchemyPersistence:
             self._pending.insert(0, (change, future))
         finally:
             self._busy = False
+            finished.set_result(None)
+            self._inflight.discard(finished)
             if self._pending:
                 self._wake_writer()
         held = await future

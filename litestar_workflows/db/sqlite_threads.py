@@ -108,7 +108,8 @@ class SQLiteThreads:
                 return work(connection)
         except (sqlite3.OperationalError, OperationalError) as exc:
             error = exc.orig if isinstance(exc, OperationalError) else exc
-            if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+            code = getattr(error, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF == sqlite3.SQLITE_BUSY:  # extended codes included
                 raise DatabaseBusy from exc
             self._discard_here(connection)
             raise

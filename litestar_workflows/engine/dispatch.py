@@ -95,3 +95,4 @@ class InProcessDispatcher:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._tasks.clear()  # a task cancelled before it began never ran the ``finally`` that forgets it

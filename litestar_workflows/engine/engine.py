@@ -605,6 +605,9 @@ class LocalExecutionEngine:
                 if transition is None:
                     transition = Transition(definition, cached, now)
                     if not _apply_outcome(transition, token_id, outcome):
+                        # Advanced elsewhere meanwhile (another engine took the instance over):
+                        # the cache may be a state this engine no longer follows.
+                        record.state = None
                         return None
                 try:
                     record.leased = await self.persistence.commit(self._prepare_change(transition, cached.revision))
@@ -768,7 +771,9 @@ class LocalExecutionEngine:
             chosen = self._choose(definition, step, context, result) if step.step_type is StepType.GATEWAY else None
             if hooks.on_success:
                 await step.on_success(context, result)
-        except TimeoutError:
+        except TimeoutError as exc:
+            if timeout is None:  # raised by the step's own code, not by the engine's timeout
+                return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
             return await self._failed(step, context, token, started, f"timed out after {timeout}s", TimeoutError())
         except _GatewayError as exc:
             execution = StepExecution(

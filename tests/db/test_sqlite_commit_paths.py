@@ -130,3 +130,24 @@ async def test_changes_arriving_together_still_share_a_group_transaction(
     assert sum(groups) == 50 * 4
     assert len(groups) < 50  # 200 changes in far fewer transactions
     assert max(groups) > 10
+
+
+async def test_closing_waits_for_a_lone_commit_under_way(tmp_path: Path) -> None:
+    path = tmp_path / "closing.sqlite3"
+    engine, persistence = _engine(path)
+    await persistence.sync_definitions(engine.registry)
+    await engine.stop(0)  # no more steps run after the start: only the start's commit matters here
+    threads = persistence._threads
+    assert threads is not None
+    starting = asyncio.create_task(engine.start_workflow("three"))
+    await asyncio.sleep(0)  # the start's commit is now giving other tasks their turn
+    await persistence.close()
+    started = await starting
+
+    assert threads._here is None  # its connection was closed, not left to the garbage collector
+    again, reopened = _engine(path)
+    try:
+        stored = await again.get_instance(started.id)  # and the acknowledged start was stored
+    finally:
+        await reopened.close()
+    assert stored.status is WorkflowStatus.RUNNING

@@ -265,3 +265,82 @@ async def test_two_engines_on_one_store_do_not_advance_one_instance_twice() -> N
         assert done.status is WorkflowStatus.COMPLETED
         assert [e.step_name for e in done.context.step_history] == list("abcdefgh")
         assert done.revision == 8
+
+
+async def _fail_with_timeout_error(persistence: InMemoryPersistence) -> tuple[Any, ...]:
+    seen: list[BaseException] = []
+
+    class Upstream(BaseMachineStep):
+        async def execute(self, context: WorkflowContext) -> Any:
+            raise TimeoutError("upstream timed out")
+
+        async def on_failure(self, context: WorkflowContext, error: Exception) -> None:
+            seen.append(error)
+
+    engine = LocalExecutionEngine(WorkflowRegistry(), persistence, clock=lambda: NOW)
+    definition = chain("upstream", [SetStep("a", "x", 1), Upstream("b")])
+    started = await engine.start_workflow(definition, instance_id=UUID(int=1))
+    done = await engine.wait_for(started.id, 5)
+    await engine.stop(0)
+    return done.status, done.error, [e.error for e in done.context.step_history], [str(e) for e in seen]
+
+
+async def test_a_timeout_error_raised_by_the_step_itself_is_recorded_as_raised_on_both_paths() -> None:
+    """A step without a ``timeout`` whose own code raises ``TimeoutError`` is not "timed out after None s"."""
+    in_place = await _fail_with_timeout_error(InMemoryPersistence())
+    general = await _fail_with_timeout_error(_GeneralPathMemory())
+    assert in_place == general
+    status, error, errors, seen = in_place
+    assert status is WorkflowStatus.FAILED
+    assert error is not None and "TimeoutError: upstream timed out" in error
+    assert errors == [None, "TimeoutError: upstream timed out"]
+    assert seen == ["upstream timed out"]  # on_failure got the step's own exception
+
+
+async def test_an_engine_whose_instance_was_taken_over_still_sees_it_finish() -> None:
+    """Its lease expired mid-step; another engine ran the instance to its end, in place, meanwhile."""
+    persistence = InMemoryPersistence()
+    registry = WorkflowRegistry()
+    now = [NOW]
+    slow_run = asyncio.Event()
+    release = asyncio.Event()
+    runs = 0
+
+    async def slow_the_first_time(context: WorkflowContext) -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            slow_run.set()
+            await release.wait()
+        context.set("slow", runs)
+
+    registry.register_definition(
+        chain("taken_over", [FuncStep("slow", slow_the_first_time), SetStep("b", "b", 1), SetStep("c", "c", 1)])
+    )
+    first = LocalExecutionEngine(registry, persistence, owner_id="first", clock=lambda: now[0], lease_seconds=30)
+    second = LocalExecutionEngine(registry, persistence, owner_id="second", clock=lambda: now[0], lease_seconds=30)
+    started = await first.start_workflow("taken_over")
+    await slow_run.wait()
+    now[0] += timedelta(seconds=31)  # the first engine's lease ran out while its step was slow
+    assert await second.recover() == 1
+    done = await second.wait_for(started.id, 5)
+    assert done.status is WorkflowStatus.COMPLETED
+
+    release.set()  # the first engine's attempt ends: its result is dropped, the instance is done
+    seen_by_first = await asyncio.wait_for(first.wait_for(started.id), 5)
+    assert seen_by_first.status is WorkflowStatus.COMPLETED
+    assert seen_by_first.data == {"slow": 2, "b": 1, "c": 1}
+    assert [e.step_name for e in seen_by_first.context.step_history] == ["slow", "b", "c"]
+    await first.stop(0)
+    await second.stop(0)
+
+
+async def test_closing_the_dispatcher_forgets_tasks_that_never_started() -> None:
+    engine = LocalExecutionEngine(WorkflowRegistry(), InMemoryPersistence())
+    definition = chain("never_started", [SetStep("a", "x", 1)])
+    for _ in range(3):
+        await engine.start_workflow(definition)  # each dispatches a task that has not run yet
+    dispatcher = engine.dispatcher
+    assert getattr(dispatcher, "pending", 0) == 3
+    await engine.stop(0)
+    assert getattr(dispatcher, "pending", None) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 from litestar_workflows import (
     BaseMachineStep,
     Edge,
+    ParallelGateway,
     Step,
     WorkflowContext,
     WorkflowDefinition,
+    WorkflowInstanceData,
 )
 
 
@@ -87,3 +90,29 @@ def chain(name: str, steps: list[Step], version: str = "1") -> WorkflowDefinitio
 def step_names(instance_history: Iterable[Any]) -> list[str]:
     """Names of the recorded executions, in order."""
     return [execution.step_name for execution in instance_history]
+
+
+def fork_and_join(name: str = "fork") -> WorkflowDefinition:
+    """a -> parallel gateway g -> (b | c) -> join j -> end; every step sets its own key."""
+    return flow(
+        name,
+        [
+            SetStep("a", "x", 1),
+            ParallelGateway("g", ["b", "c"]),
+            SetStep("b", "b", 1),
+            SetStep("c", "c", 2),
+            SetStep("j", "j", 3),
+            SetStep("end", "end", 4),
+        ],
+        [("a", "g"), ("g", "b"), ("g", "c"), ("b", "j"), ("c", "j"), ("j", "end")],
+        "a",
+        ["end"],
+    )
+
+
+def comparable_state(state: WorkflowInstanceData) -> dict[str, Any]:
+    """Everything stored of an instance, as plain data, without the random task ids."""
+    copied = state.copy(share_history=False)
+    for token in copied.tokens:
+        token.task_id = None
+    return dataclasses.asdict(copied)

@@ -109,6 +109,17 @@ def _hooks_of(step: Step) -> _Hooks:
     return hooks
 
 
+def _storable_changes(before: dict[str, Any], after: dict[str, Any], result: Any) -> Changes:
+    """What a step changed in its data; raises ``WorkflowValidationError`` if it or the result cannot be stored."""
+    changes = Changes.between(before, after)
+    for key, value in changes.set.items():
+        if type(value) not in PLAIN_TYPES:
+            ensure_storable(key, value)
+    if type(result) not in PLAIN_TYPES:
+        ensure_storable("result", result)
+    return changes
+
+
 def _settled(state: WorkflowInstanceData) -> bool:
     return state.status.is_finished or state.status is WorkflowStatus.WAITING
 
@@ -654,12 +665,7 @@ class LocalExecutionEngine:
         started = self._clock()
         try:
             result = await step.execute(context)
-            changes = Changes.between(before, context.data)
-            for key, value in changes.set.items():
-                if type(value) not in PLAIN_TYPES:
-                    ensure_storable(key, value)
-            if type(result) not in PLAIN_TYPES:
-                ensure_storable("result", result)
+            changes = _storable_changes(before, context.data, result)
         except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
             return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
         now = self._clock()
@@ -762,12 +768,7 @@ class LocalExecutionEngine:
                     result = await step.execute(context)
             else:
                 result = await step.execute(context)
-            changes = Changes.between(before, context.data)
-            for key, value in changes.set.items():
-                if type(value) not in PLAIN_TYPES:
-                    ensure_storable(key, value)
-            if type(result) not in PLAIN_TYPES:
-                ensure_storable("result", result)
+            changes = _storable_changes(before, context.data, result)
             chosen = self._choose(definition, step, context, result) if step.step_type is StepType.GATEWAY else None
             if hooks.on_success:
                 await step.on_success(context, result)

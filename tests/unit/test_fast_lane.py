@@ -36,7 +36,7 @@ from litestar_workflows import (
 from litestar_workflows.core.models import Token
 from litestar_workflows.engine import engine as engine_module
 from litestar_workflows.engine.transitions import Changes, Transition, new_instance, succeed_simply
-from tests.helpers import FuncStep, SetStep, chain, flow
+from tests.helpers import FuncStep, SetStep, chain, comparable_state, flow, fork_and_join
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -222,20 +222,7 @@ def _definitions() -> list[WorkflowDefinition]:
         chain("plain", [SetStep("a", "x", 1), SetStep("b", "y", "two"), FuncStep("c", _drop)]),
         chain("skip", [SetStep("a", "x", 1), _SkipStep("s"), SetStep("c", "z", [1, 2])]),
         chain("flaky", [SetStep("a", "x", 1), _FlakyStep("f"), SetStep("c", "z", {"k": "v"})]),
-        flow(
-            "fork",
-            [
-                SetStep("a", "x", 1),
-                ParallelGateway("g", ["b", "c"]),
-                SetStep("b", "b", 1),
-                SetStep("c", "c", 2),
-                SetStep("j", "j", 3),
-                SetStep("end", "end", 4),
-            ],
-            [("a", "g"), ("g", "b"), ("g", "c"), ("b", "j"), ("c", "j"), ("j", "end")],
-            "a",
-            ["end"],
-        ),
+        fork_and_join(),
         flow(
             "conditional",
             [SetStep("a", "x", 1), SetStep("b", "b", 1), SetStep("c", "c", 1)],
@@ -246,13 +233,6 @@ def _definitions() -> list[WorkflowDefinition]:
         chain("human", [SetStep("a", "x", 1), BaseHumanStep("h"), SetStep("c", "c", 1), SetStep("d", "d", 1)]),
         chain("hook", [SetStep("a", "x", 1), WebhookStep("w"), SetStep("c", "c", 1)]),
     ]
-
-
-def _comparable(state: WorkflowInstanceData) -> dict[str, Any]:
-    copied = state.copy(share_history=False)
-    for token in copied.tokens:
-        token.task_id = None  # task ids are random
-    return dataclasses.asdict(copied)
 
 
 async def _run_all(with_bus: bool) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
@@ -278,7 +258,7 @@ async def _run_all(with_bus: bool) -> tuple[list[dict[str, Any]], list[Any], lis
             assert state.status is WorkflowStatus.COMPLETED, (definition.name, state)
             committed = await persistence.load_instance(instance_id)
             assert committed is not None
-            states.append(_comparable(committed))
+            states.append(comparable_state(committed))
     finally:
         await engine.stop(0)
     return states, bus.events, dispatcher.dispatched

@@ -11,7 +11,6 @@ step runs, sees or loses anything.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -23,7 +22,6 @@ from litestar_workflows import (
     BaseMachineStep,
     InMemoryPersistence,
     LocalExecutionEngine,
-    ParallelGateway,
     WorkflowContext,
     WorkflowDefinition,
     WorkflowInstanceData,
@@ -31,7 +29,7 @@ from litestar_workflows import (
     WorkflowStatus,
 )
 from litestar_workflows.core.context import StepExecution
-from tests.helpers import FuncStep, SetStep, chain, flow
+from tests.helpers import FuncStep, SetStep, chain, comparable_state, fork_and_join
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -66,29 +64,9 @@ def _definitions() -> list[WorkflowDefinition]:
         chain("plain", [SetStep("a", "x", 1), SetStep("b", "y", "two"), FuncStep("c", _rename)]),
         chain("nothing_set", [SetStep("a"), SetStep("b"), SetStep("c")]),
         chain("flaky", [SetStep("a", "x", 1), _Flaky("f"), SetStep("c", "z", {"k": [1, 2]})]),
-        flow(
-            "fork",
-            [
-                SetStep("a", "x", 1),
-                ParallelGateway("g", ["b", "c"]),
-                SetStep("b", "b", 1),
-                SetStep("c", "c", 2),
-                SetStep("j", "j", 3),
-                SetStep("end", "end", 4),
-            ],
-            [("a", "g"), ("g", "b"), ("g", "c"), ("b", "j"), ("c", "j"), ("j", "end")],
-            "a",
-            ["end"],
-        ),
+        fork_and_join(),
         chain("human", [SetStep("a", "x", 1), BaseHumanStep("h"), SetStep("c", "c", 1), SetStep("d", "d", 1)]),
     ]
-
-
-def _comparable(state: WorkflowInstanceData) -> dict[str, Any]:
-    copied = state.copy(share_history=False)
-    for token in copied.tokens:
-        token.task_id = None  # task ids are random
-    return dataclasses.asdict(copied)
 
 
 async def _run_all(persistence: InMemoryPersistence) -> list[tuple[dict[str, Any], Any]]:
@@ -106,7 +84,7 @@ async def _run_all(persistence: InMemoryPersistence) -> list[tuple[dict[str, Any
             assert state.status is WorkflowStatus.COMPLETED, (definition.name, state)
             committed = await persistence.load_instance(instance_id)
             assert committed is not None
-            stored.append((_comparable(committed), persistence.lease_of(instance_id)))
+            stored.append((comparable_state(committed), persistence.lease_of(instance_id)))
     finally:
         await engine.stop(0)
     return stored
@@ -179,7 +157,7 @@ async def test_copies_handed_out_earlier_do_not_change() -> None:
     while (await engine.get_instance(started.id)).current_step != "b":
         await asyncio.sleep(0)
     middle = await engine.get_instance(started.id)
-    middle_view = _comparable(middle)
+    middle_view = comparable_state(middle)
 
     gate.set()
     done = await engine.wait_for(started.id, 5)
@@ -192,7 +170,7 @@ async def test_copies_handed_out_earlier_do_not_change() -> None:
     assert started.status is WorkflowStatus.RUNNING
     assert started.data == {"given": True}
     assert started.revision == 0
-    assert _comparable(middle) == middle_view
+    assert comparable_state(middle) == middle_view
     assert middle.data == {"given": True, "x": 1}
     assert len(middle.context.step_history) == 1
     # And changing a returned copy does not change the instance.

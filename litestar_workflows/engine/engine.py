@@ -889,6 +889,11 @@ class LocalExecutionEngine:
         if state is None:
             state = await self._load_fresh(task.instance_id)
         if state.status.is_finished:
+            # ``task`` may have been read before someone else completed it and the instance ran to
+            # its end: then the task's own fate is the answer, as for every other late completion.
+            current = await self.persistence.get_task(task.id)
+            if current is not None and current.status is not TaskStatus.OPEN:
+                raise TaskAlreadyCompletedError(f"task {task.id} is already {current.status.value}")
             raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
         definition = self._definition_of(state)
         accepted = accepted_form_data(definition.steps[task.step_name], data)

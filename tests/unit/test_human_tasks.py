@@ -298,3 +298,25 @@ async def test_human_task_events(engine: LocalExecutionEngine) -> None:
     assert kinds[:4] == ["workflow.started", "step.succeeded", "task.created", "workflow.waiting"]
     assert "task.completed" in kinds
     assert kinds[-1] == "workflow.completed"
+
+
+async def test_a_completion_that_read_the_task_before_another_one_finished_the_instance(
+    engine: LocalExecutionEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It is told the task is done (as every late completion is), not that the instance finished."""
+    waiting = await start_waiting(engine, approval_flow())
+    (task,) = await engine.get_tasks(waiting.id)  # read while still open...
+    await engine.complete_task(task.id, "dave", {"approved": True})  # ...then someone else completes it
+    assert (await engine.wait_for(waiting.id, timeout=5)).status is WorkflowStatus.COMPLETED
+    persistence = engine.persistence
+    reads = 0
+    get_task = type(persistence).get_task
+
+    async def first_read_is_stale(self: Any, task_id: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return task if reads == 1 else await get_task(self, task_id)
+
+    monkeypatch.setattr(type(persistence), "get_task", first_read_is_stale)
+    with pytest.raises(TaskAlreadyCompletedError, match="already completed"):
+        await engine.complete_task(task.id, "erin", {"approved": False})

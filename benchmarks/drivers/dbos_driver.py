@@ -94,9 +94,8 @@ async def w1(n: int, concurrency: int) -> dict[str, Any]:
 
 
 async def latency(n: int, concurrency: int) -> dict[str, Any]:
-    """W1 one workflow at a time, after a short warm-up (``concurrency`` is ignored)."""
-    await w1(driverkit.WARM_UP, 1)
-    return await w1(n, 1)
+    """W1 one workflow at a time (``concurrency`` is ignored)."""
+    return await driverkit.one_at_a_time(w1, n)
 
 
 async def park(n: int, concurrency: int) -> list[Any]:

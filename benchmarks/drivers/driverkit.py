@@ -37,6 +37,12 @@ WARM_UP = 10
 """W1 workflows run one at a time before the latency workload's timed ones (connections, tables, caches)."""
 
 
+async def one_at_a_time(w1: Callable[[int, int], Awaitable[dict[str, Any]]], n: int) -> dict[str, Any]:
+    """The latency workload: ``w1(n, concurrency)`` with one in flight, after ``WARM_UP`` untimed ones."""
+    await w1(WARM_UP, 1)
+    return await w1(n, 1)
+
+
 def emit(result: dict[str, Any]) -> None:
     """Hand the result to the runner (the last line of stdout)."""
     sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")

@@ -9,6 +9,7 @@ completes or reaches a human step, so awaiting that task is the same wait.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import driverkit
@@ -112,9 +113,8 @@ async def w1(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str
 
 
 async def latency(engine: LocalExecutionEngine, n: int, concurrency: int) -> dict[str, Any]:
-    """W1 one workflow at a time, after a short warm-up (``concurrency`` is ignored)."""
-    await w1(engine, driverkit.WARM_UP, 1)
-    return await w1(engine, n, 1)
+    """W1 one workflow at a time (``concurrency`` is ignored)."""
+    return await driverkit.one_at_a_time(functools.partial(w1, engine), n)
 
 
 async def park(engine: LocalExecutionEngine, n: int, concurrency: int) -> list[Any]:

@@ -34,7 +34,17 @@ def _implied_edges(definition: WorkflowDefinition) -> list[Edge]:
 class WorkflowGraph:
     """The analysed graph of one definition. Build it with ``definition.graph`` (cached)."""
 
-    __slots__ = ("definition", "edges", "incoming", "joins", "outgoing", "reach", "simple_successor", "unconditional")
+    __slots__ = (
+        "definition",
+        "edges",
+        "incoming",
+        "joins",
+        "outgoing",
+        "reach",
+        "simple_successor",
+        "starts_plainly",
+        "unconditional",
+    )
 
     def __init__(self, definition: WorkflowDefinition) -> None:
         self.definition = definition
@@ -70,6 +80,13 @@ class WorkflowGraph:
             target = targets[0]
             if target not in self.joins and definition.steps[target].step_type not in PAUSING_STEP_TYPES:
                 self.simple_successor[name] = target
+        initial = definition.steps.get(definition.initial_step)
+        self.starts_plainly = (
+            initial is not None
+            and definition.initial_step not in self.joins
+            and initial.step_type not in PAUSING_STEP_TYPES
+        )
+        """The first token is simply runnable: the initial step is neither a join nor one that pauses."""
 
     @classmethod
     def from_definition(cls, definition: WorkflowDefinition) -> WorkflowGraph:

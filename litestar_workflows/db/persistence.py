@@ -351,9 +351,13 @@ class SQLAlchemyPersistence:
         self._busy = True
         finished = asyncio.get_running_loop().create_future()
         self._inflight.add(finished)  # ``close`` waits for it
+        joined: asyncio.Future[bool] | None = None
         try:
             await asyncio.sleep(0)
-            if not self._pending:
+            if self._pending:
+                joined = asyncio.get_running_loop().create_future()
+                self._pending.insert(0, (change, joined))
+            else:
                 work = functools.partial(write_changes, changes=[change])
                 try:
                     (outcome,) = threads.write_here(work)
@@ -361,17 +365,15 @@ class SQLAlchemyPersistence:
                     (outcome,) = await threads.write(work)
                 if isinstance(outcome, Exception):
                     raise outcome
-                change.instance.context.step_history.extend(change.executions)
-                return outcome
-            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            self._pending.insert(0, (change, future))
+                held = outcome
         finally:
             self._busy = False
             finished.set_result(None)
             self._inflight.discard(finished)
             if self._pending:
                 self._wake_writer()
-        held = await future
+        if joined is not None:
+            held = await joined
         change.instance.context.step_history.extend(change.executions)
         return held
 

@@ -39,7 +39,6 @@ from litestar_workflows.core.exceptions import (
     WorkflowValidationError,
 )
 from litestar_workflows.core.forms import accepted_form_data
-from litestar_workflows.core.graph import PAUSING_STEP_TYPES
 from litestar_workflows.core.models import HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.protocols import Step, Workflow
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
@@ -52,7 +51,15 @@ from litestar_workflows.engine.persistence import (
     WorkflowPersistence,
 )
 from litestar_workflows.engine.registry import WorkflowRegistry
-from litestar_workflows.engine.transitions import Changes, Transition, new_instance, succeed_simply, view_of
+from litestar_workflows.engine.transitions import (
+    Changes,
+    Transition,
+    new_instance,
+    place_first_token,
+    succeed_simply,
+    view_of,
+    with_changes,
+)
 from litestar_workflows.steps.base import BaseStep
 
 __all__ = ("LocalExecutionEngine",)
@@ -456,11 +463,9 @@ class LocalExecutionEngine:
         instance = new_instance(definition, data, now, instance_id)
         if metadata:
             instance.context.metadata.update(metadata)
-        memory = self.persistence
-        if self.event_bus is None and type(memory) is InMemoryPersistence:
-            initial = definition.initial_step
-            if initial not in definition.graph.joins and definition.steps[initial].step_type not in PAUSING_STEP_TYPES:
-                return self._start_in_memory(memory, instance, now)
+        memory = self._memory_changed_in_place()
+        if memory is not None and definition.graph.starts_plainly:
+            return self._start_in_memory(memory, instance, definition.initial_step, now)
         transition = Transition(definition, instance, now, fresh=True)
         transition.start()
         try:
@@ -477,14 +482,21 @@ class LocalExecutionEngine:
             await self._after_commit(transition, previous=None)
         return _snapshot(transition.state)
 
+    def _memory_changed_in_place(self) -> InMemoryPersistence | None:
+        """The in-memory persistence whose stored states the engine may change itself (see ``_run_in_place``).
+
+        Only the exact class, and only without an event bus (the in-place paths publish no events).
+        """
+        memory = self.persistence
+        if self.event_bus is None and type(memory) is InMemoryPersistence:
+            return memory
+        return None
+
     def _start_in_memory(
-        self, memory: InMemoryPersistence, instance: WorkflowInstanceData, now: datetime
+        self, memory: InMemoryPersistence, instance: WorkflowInstanceData, initial: str, now: datetime
     ) -> WorkflowInstanceData:
         """The usual start on in-memory persistence: what ``Transition.start`` and a commit store, directly."""
-        first = Token(f"t{instance.next_token}", instance.current_step or "")
-        instance.tokens.append(first)
-        instance.next_token += 1
-        instance.status = WorkflowStatus.RUNNING
+        first = place_first_token(instance, initial)
         instance.revision = 0
         try:
             held = memory.insert(instance, self.owner_id, now, self._lease_until(now))
@@ -570,7 +582,7 @@ class LocalExecutionEngine:
             return None
         definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
         step = definition.steps[token.step]
-        memory = self.persistence
+        memory = self._memory_changed_in_place()
         if getattr(step, "transactional", False):
             ran = await self._run_transactional(definition, instance_id, token_id)
             if ran is None:
@@ -579,8 +591,7 @@ class LocalExecutionEngine:
                 return await self._after_commit(ran, previous=state, continue_from=token_id)
             outcome = ran  # a failed attempt: its writes were rolled back; record the failure
         elif (
-            type(memory) is InMemoryPersistence
-            and self.event_bus is None
+            memory is not None
             and record.state is state
             and len(tokens) == 1
             and not token.delta
@@ -589,7 +600,7 @@ class LocalExecutionEngine:
             and token.step in definition.graph.simple_successor
             and step.step_type is not StepType.GATEWAY
             and getattr(step, "timeout", None) is None
-            and (_HOOKS.get(type(step)) or _hooks_of(step)).plain
+            and _hooks_of(step).plain
         ):
             ran_here = await self._run_in_place(memory, definition, state, token, step, record)
             if not isinstance(ran_here, _Outcome):
@@ -681,11 +692,8 @@ class LocalExecutionEngine:
         ):
             return _Outcome(execution, changes)  # changed meanwhile (cancelled, another engine...)
         if changes.set or changes.removed:
-            data = dict(state.context.data)
-            data.update(changes.set)
-            for key in changes.removed:
-                data.pop(key, None)
-            state.context.data = data  # a new dict: snapshots and earlier readers keep theirs
+            # A new dict: snapshots and earlier readers keep theirs.
+            state.context.data = with_changes(state.context.data, changes)
         target = definition.graph.simple_successor[token.step]
         state.revision += 1
         if target is None:
@@ -693,18 +701,18 @@ class LocalExecutionEngine:
             state.completed_at = now
             state.current_step = None
             state.tokens = []
-            memory.record_in_place(state, execution, self.owner_id, now, None)
-            record.leased = False
-            self._settle_record(state, record)
-            return None
-        following = Token(f"t{state.next_token}", target, TokenStatus.READY, token.branch)
-        state.tokens = [following]
-        state.next_token += 1
-        state.current_step = target
-        if memory.record_in_place(state, execution, self.owner_id, now, now + self._lease_delta):
+            following = None
+            until = None  # the lease is released, as a commit of a finished instance does
+        else:
+            following = Token(f"t{state.next_token}", target, TokenStatus.READY, token.branch)
+            state.tokens = [following]
+            state.next_token += 1
+            state.current_step = target
+            until = now + self._lease_delta
+        record.leased = memory.record_in_place(state, execution, self.owner_id, now, until)
+        if following is not None and record.leased:
             return following.id
-        record.leased = False  # another engine holds the lease now: it runs the new token
-        self._settle_record(state, record)
+        self._settle_record(state, record)  # finished, or another engine holds the lease and runs on
         return None
 
     async def _run_transactional(

@@ -327,19 +327,7 @@ class InMemoryPersistence:
         beyond the execution and the lease (``until`` None releases it, as in :meth:`commit`).
         """
         state.context.step_history.append(execution)
-        lease = self._leases.get(state.id)
-        if until is None:
-            if lease is not None and lease.owner == owner:
-                del self._leases[state.id]
-            return False
-        if lease is None:
-            self._leases[state.id] = _Lease(owner, until)
-            return True
-        if lease.owner == owner or lease.until < now:  # as ``_take``, without the call
-            lease.owner = owner
-            lease.until = until
-            return True
-        return False
+        return self._keep_or_release(state.id, owner, now, until)
 
     def _close_tasks(self, closures: list[TaskClosure]) -> None:
         """Close tasks, all or none: every one must exist and be OPEN."""
@@ -371,12 +359,16 @@ class InMemoryPersistence:
         if owner is None:
             return False
         until = change.lease_until
+        return self._keep_or_release(instance_id, owner, change.now or until, until)
+
+    def _keep_or_release(self, instance_id: UUID, owner: str, now: datetime | None, until: datetime | None) -> bool:
+        """Take or keep ``owner``'s lease until ``until``, or release it (``until`` None); True if held."""
         if until is None:
             lease = self._leases.get(instance_id)
             if lease is not None and lease.owner == owner:
                 del self._leases[instance_id]
             return False
-        return self._take(instance_id, owner, change.now or until, until)
+        return self._take(instance_id, owner, now or until, until)
 
     def _take(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
         lease = self._leases.get(instance_id)

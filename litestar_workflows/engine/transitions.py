@@ -22,12 +22,21 @@ from uuid import UUID, uuid4
 
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
-from litestar_workflows.core.graph import PAUSING_STEP_TYPES
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
 
-__all__ = ("Changes", "Transition", "merge_branches", "new_instance", "step_context", "succeed_simply", "view_of")
+__all__ = (
+    "Changes",
+    "Transition",
+    "merge_branches",
+    "new_instance",
+    "place_first_token",
+    "step_context",
+    "succeed_simply",
+    "view_of",
+    "with_changes",
+)
 
 
 @dataclass(slots=True)
@@ -76,6 +85,27 @@ def _merge_into(data: dict[str, Any], delta: dict[str, Any], removed: list[str])
     data.update(delta)
     for key in removed:
         data.pop(key, None)
+
+
+def with_changes(data: dict[str, Any], changes: Changes) -> dict[str, Any]:
+    """A new dict: ``data`` with ``changes`` applied (``data`` itself is left alone)."""
+    merged = dict(data)
+    _merge_into(merged, changes.set, changes.removed)
+    return merged
+
+
+def place_first_token(state: WorkflowInstanceData, initial: str) -> Token:
+    """The usual start, directly: a READY token on ``initial`` and the instance RUNNING.
+
+    For a definition whose graph ``starts_plainly``; what ``Transition``'s general entering and
+    settling would do for it.
+    """
+    token = Token(f"t{state.next_token}", initial)
+    state.tokens.append(token)
+    state.next_token += 1
+    state.status = WorkflowStatus.RUNNING
+    state.current_step = initial
+    return token
 
 
 def _record_writes(token: Token, changes: Changes) -> None:
@@ -219,14 +249,9 @@ class Transition:
             state.status is WorkflowStatus.PENDING
             and not state.tokens
             and not state.ended_branches
-            and initial not in self.graph.joins
-            and self.definition.steps[initial].step_type not in PAUSING_STEP_TYPES
+            and self.graph.starts_plainly
         ):
-            # The usual start, directly: what ``_enter`` and ``_settle`` below do for a plain first step.
-            state.tokens.append(Token(f"t{state.next_token}", initial))
-            state.next_token += 1
-            state.status = WorkflowStatus.RUNNING
-            state.current_step = initial
+            place_first_token(state, initial)
             self.events.insert(0, ("workflow.started", {"workflow_name": state.workflow_name}))
             return
         root = Token("", self.definition.initial_step)
@@ -555,9 +580,7 @@ def succeed_simply(
         return None
     target = simple[step]
     source = committed.context
-    data = dict(source.data)
-    if changes.set or changes.removed:
-        _merge_into(data, changes.set, changes.removed)
+    data = with_changes(source.data, changes)
     context = WorkflowContext(
         source.workflow_id,
         source.instance_id,

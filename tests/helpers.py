@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import msgspec
 
 from litestar_workflows import (
     BaseMachineStep,
@@ -115,4 +116,5 @@ def comparable_state(state: WorkflowInstanceData) -> dict[str, Any]:
     copied = state.copy(share_history=False)
     for token in copied.tokens:
         token.task_id = None
-    return dataclasses.asdict(copied)
+    plain: dict[str, Any] = msgspec.to_builtins(copied)
+    return plain

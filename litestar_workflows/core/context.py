@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from litestar_workflows.core.types import StepStatus
 from litestar_workflows.core.values import PLAIN_TYPES, ensure_storable
@@ -13,9 +14,13 @@ from litestar_workflows.core.values import PLAIN_TYPES, ensure_storable
 __all__ = ("StepExecution", "WorkflowContext")
 
 
-@dataclass(slots=True)
-class StepExecution:
-    """One recorded run of a step (one per attempt, so retries are visible)."""
+class StepExecution(msgspec.Struct, gc=False):
+    """One recorded run of a step (one per attempt, so retries are visible).
+
+    Not tracked by the garbage collector (``gc=False``): its result and data are storable
+    values, which cannot refer back to it, so it is never part of a reference cycle, and every
+    instance's history keeps one per step.
+    """
 
     step_name: str
     status: StepStatus
@@ -29,8 +34,7 @@ class StepExecution:
     completed_by: str | None = None
 
 
-@dataclass(slots=True)
-class WorkflowContext:
+class WorkflowContext(msgspec.Struct):
     """The data of one instance, as seen by the step that is running.
 
     Steps read and write ``data`` through :meth:`get` and :meth:`set`; the engine records what
@@ -48,7 +52,7 @@ class WorkflowContext:
     user_id: str | None = None
     tenant_id: str | None = None
     attempt: int = 1
-    session: Any = field(default=None, repr=False, compare=False)
+    session: Any = None
     """Database session of the step's own checkpoint, for transactional steps (SQL persistence only)."""
     token_id: str = ""
     """The execution thread running the step; a new one for every visit of a step (loops)."""

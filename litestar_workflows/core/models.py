@@ -2,14 +2,17 @@
 
 Everything the engine needs to resume an instance after a crash lives in these objects and is
 written through ``WorkflowPersistence``; the engine keeps no state of its own beyond caches.
+They are ``msgspec.Struct``s: the engine builds several per step, and a Struct is built (and
+copied) about three times faster than a slotted dataclass.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
@@ -19,8 +22,7 @@ __all__ = ("BranchData", "HumanTaskData", "Token", "WorkflowInstanceData")
 Branch = tuple[int, ...]
 
 
-@dataclass(slots=True)
-class Token:
+class Token(msgspec.Struct, gc=False):
     """One thread of execution positioned on a step.
 
     ``branch`` is the path of fork choices that led here (``(0, 2)``: third branch of a fork
@@ -29,21 +31,25 @@ class Token:
     the branches join or the instance ends, so the result never depends on timing: a write by a
     descendant branch supersedes its ancestor's, and of concurrent writes the later-declared
     branch wins.
+
+    Not tracked by the garbage collector (``gc=False``): a token holds strings, numbers and the
+    branch's storable values, none of which can lead back to it, so it is never part of a
+    reference cycle, and live instances keep thousands of them.
     """
 
     id: str
     step: str
     status: TokenStatus = TokenStatus.READY
     branch: Branch = ()
-    delta: dict[str, Any] = field(default_factory=dict)
-    removed: list[str] = field(default_factory=list)
+    delta: dict[str, Any] = {}
+    removed: list[str] = []
     not_before: datetime | None = None
     """A READY token is not run before this time (timers, retry backoff)."""
     attempt: int = 1
     """Number of the next attempt (1 + failed attempts recorded so far)."""
     task_id: UUID | None = None
     """The open human task this WAITING token belongs to."""
-    writers: dict[str, Branch] = field(default_factory=dict)
+    writers: dict[str, Branch] = {}
     """For each key in ``delta`` or ``removed``, the branch that wrote it (to merge causally)."""
     retry_base: int = 1
     """The attempt that opened the current retry budget (a manual retry opens a new one)."""
@@ -65,18 +71,16 @@ class Token:
         )
 
 
-@dataclass(slots=True)
-class BranchData:
+class BranchData(msgspec.Struct):
     """Data written by a branch that ended while others were still running."""
 
     branch: Branch
     delta: dict[str, Any]
-    removed: list[str] = field(default_factory=list)
-    writers: dict[str, Branch] = field(default_factory=dict)
+    removed: list[str] = []
+    writers: dict[str, Branch] = {}
 
 
-@dataclass(slots=True)
-class WorkflowInstanceData:
+class WorkflowInstanceData(msgspec.Struct):
     """A workflow instance: status, data, and where its execution stands."""
 
     id: UUID
@@ -88,8 +92,8 @@ class WorkflowInstanceData:
     error: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
-    tokens: list[Token] = field(default_factory=list)
-    ended_branches: list[BranchData] = field(default_factory=list)
+    tokens: list[Token] = []
+    ended_branches: list[BranchData] = []
     revision: int = 0
     """Incremented by every committed change; writers use it for optimistic concurrency."""
     next_token: int = 1
@@ -140,8 +144,7 @@ class WorkflowInstanceData:
         return self.context.data
 
 
-@dataclass(slots=True)
-class HumanTaskData:
+class HumanTaskData(msgspec.Struct):
     """A task waiting for (or done by) a person."""
 
     id: UUID
@@ -153,7 +156,7 @@ class HumanTaskData:
     description: str = ""
     form_schema: dict[str, Any] | None = None
     assignee: str | None = None
-    candidate_groups: list[str] = field(default_factory=list)
+    candidate_groups: list[str] = []
     status: TaskStatus = TaskStatus.OPEN
     created_at: datetime | None = None
     due_at: datetime | None = None

@@ -5,7 +5,7 @@ Every change goes through ``Transition`` (what changes) and ``WorkflowPersistenc
 only caches: a restarted engine on the same persistence resumes from what was committed. One
 exception, in memory only: the commonest step (one token moving on to a plain step, or ending
 the instance) is applied to the stored state object itself, storing exactly what the general
-path would (see ``_run_in_place``).
+path would (see ``_advance_in_place``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ from litestar_workflows.engine.transitions import (
     place_first_token,
     succeed_simply,
     view_of,
-    with_changes,
 )
 from litestar_workflows.steps.base import BaseStep
 
@@ -125,6 +124,45 @@ def _storable_changes(before: dict[str, Any], after: dict[str, Any], result: Any
     if type(result) not in PLAIN_TYPES:
         ensure_storable("result", result)
     return changes
+
+
+def _ensure_storable_writes(before: dict[str, Any], after: dict[str, Any], result: Any) -> None:
+    """Raise ``WorkflowValidationError`` if a value a step wrote (or its result) cannot be stored.
+
+    ``_storable_changes`` without building the changes: values the step did not replace were
+    checked when they were written.
+    """
+    earlier = before.get
+    for key, value in after.items():
+        if type(value) not in PLAIN_TYPES and earlier(key, _ABSENT) is not value:
+            ensure_storable(key, value)
+    if type(result) not in PLAIN_TYPES:
+        ensure_storable("result", result)
+
+
+_ABSENT: Any = object()
+_OFF_LANE: Any = object()
+"""Marks a step that ``_run_one`` does not run in the in-memory lane."""
+
+
+def _in_place_successors(definition: WorkflowDefinition) -> dict[str, str | None]:
+    """The steps of ``definition`` the in-memory lane may run, each with where its success leads.
+
+    A step qualifies when its success just moves its token on (``graph.simple_successor``: the
+    next step, or None at the end) and it needs nothing of the general path: no gateway choice,
+    no timeout, no transaction, no ``can_execute``/``on_success`` hooks.
+    """
+    lane: dict[str, str | None] = {}
+    for name, successor in definition.graph.simple_successor.items():
+        step = definition.steps[name]
+        if (
+            step.step_type is not StepType.GATEWAY
+            and getattr(step, "timeout", None) is None
+            and not getattr(step, "transactional", False)
+            and _hooks_of(step).plain
+        ):
+            lane[name] = successor
+    return lane
 
 
 def _settled(state: WorkflowInstanceData) -> bool:
@@ -325,6 +363,8 @@ class LocalExecutionEngine:
         """Per instance: cached committed state (of instances with runnable work here; a cache, never
         the only copy), whether this engine holds its lease (only those are advanced here), its
         lock, running tokens and ``wait_for`` futures."""
+        self._lanes: dict[WorkflowDefinition, dict[str, str | None]] = {}
+        """Per definition: the steps the in-memory lane runs (``_in_place_successors``)."""
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
         self._lease_delta = timedelta(seconds=lease_seconds)
         self.lease_seconds = lease_seconds
@@ -483,7 +523,7 @@ class LocalExecutionEngine:
         return _snapshot(transition.state)
 
     def _memory_changed_in_place(self) -> InMemoryPersistence | None:
-        """The in-memory persistence whose stored states the engine may change itself (see ``_run_in_place``).
+        """The in-memory persistence whose stored states the engine may change itself (see ``_advance_in_place``).
 
         Only the exact class, and only without an event bus (the in-place paths publish no events).
         """
@@ -582,30 +622,68 @@ class LocalExecutionEngine:
             return None
         definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
         step = definition.steps[token.step]
+        target: str | None = _OFF_LANE  # or the step's successor, when the lane runs it
         memory = self._memory_changed_in_place()
-        if getattr(step, "transactional", False):
-            ran = await self._run_transactional(definition, instance_id, token_id)
-            if ran is None:
-                return None
-            if isinstance(ran, Transition):
-                return await self._after_commit(ran, previous=state, continue_from=token_id)
-            outcome = ran  # a failed attempt: its writes were rolled back; record the failure
-        elif (
+        if (
             memory is not None
             and record.state is state
             and len(tokens) == 1
             and not token.delta
             and not token.removed
             and not state.ended_branches
-            and token.step in definition.graph.simple_successor
-            and step.step_type is not StepType.GATEWAY
-            and getattr(step, "timeout", None) is None
-            and _hooks_of(step).plain
         ):
-            ran_here = await self._run_in_place(memory, definition, state, token, step, record)
-            if not isinstance(ran_here, _Outcome):
-                return ran_here
-            outcome = ran_here
+            lane = self._lanes.get(definition)
+            if lane is None:
+                lane = self._lanes[definition] = _in_place_successors(definition)
+            target = lane.get(token.step, _OFF_LANE)
+        if memory is not None and target is not _OFF_LANE:
+            # The in-memory lane: run the step here and apply its success to the stored state
+            # itself (see ``_advance_in_place``), without a coroutine or a new state per step.
+            before = state.context.data
+            source = state.context
+            context = WorkflowContext(  # what ``step_context`` builds, without its keyword handling
+                source.workflow_id,
+                source.instance_id,
+                dict(before),
+                source.metadata,
+                token.step,
+                source.step_history,
+                source.started_at,
+                source.user_id,
+                source.tenant_id,
+                token.attempt,
+                None,
+                token_id,
+            )
+            started = self._clock()
+            try:
+                result = await step.execute(context)
+                after = context.data
+                _ensure_storable_writes(before, after, result)
+            except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
+                outcome = await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+            else:
+                now = self._clock()
+                execution = StepExecution(
+                    token.step, StepStatus.SUCCEEDED, result, None, started, now, None, None, token.attempt
+                )
+                if (
+                    not record.held
+                    and record.state is state
+                    and state.status is WorkflowStatus.RUNNING
+                    and state.tokens[0] is token
+                    and memory.holds(state)
+                ):
+                    return self._advance_in_place(memory, state, target, execution, after, now, record)
+                # Changed while the step ran (cancelled, taken over...): the general path decides.
+                outcome = _Outcome(execution, Changes.between(before, after))
+        elif getattr(step, "transactional", False):
+            ran = await self._run_transactional(definition, instance_id, token_id)
+            if ran is None:
+                return None
+            if isinstance(ran, Transition):
+                return await self._after_commit(ran, previous=state, continue_from=token_id)
+            outcome = ran  # a failed attempt: its writes were rolled back; record the failure
         else:
             outcome = await self._execute(definition, state, token)
         transition: Transition | None = None
@@ -648,63 +726,42 @@ class LocalExecutionEngine:
             return self._publish(transition.state, state, token_id, record)
         return await self._after_commit(transition, previous=state, continue_from=token_id)
 
-    async def _run_in_place(
+    def _advance_in_place(
         self,
         memory: InMemoryPersistence,
-        definition: WorkflowDefinition,
         state: WorkflowInstanceData,
-        token: Token,
-        step: Step,
+        target: str | None,
+        execution: StepExecution,
+        data: dict[str, Any],
+        now: datetime,
         record: _Runtime,
-    ) -> str | _Outcome | None:
-        """Run a plain step of the commonest shape and apply its success to the stored state itself.
+    ) -> str | None:
+        """Apply a plain step's success to the stored ``state`` object itself; the token to run next, or None.
 
-        The caller checked the shape: in-memory persistence, the cached ``state`` holding the
-        one READY ``token`` without branch-local writes, a step without hooks, timeout or gateway
-        choice whose success ends the instance or moves on to the one next plain step. Returns
-        the token to run next (or None), having changed the stored state in place, or the
-        outcome for the general path to commit (a failed attempt, or another writer got there
-        first while the step ran).
+        For the commonest step on in-memory persistence (checked by ``_run_one``): the stored
+        ``state`` holds one READY token without branch-local writes, on a step without hooks,
+        timeout or gateway choice, whose success ends the instance (``target`` None) or moves the
+        token on to the plain step ``target``. ``data`` is what the step left in its context.
 
-        The stored result equals what ``succeed_simply`` and a commit store (same data, tokens,
-        revision, history and lease; the unit tests compare the two), without building a new
-        state per step: with nothing durable to write, those copies were most of a step's cost.
-        Everything after the step's own await happens before the next one, so no reader sees a
-        half-applied step.
+        Stores exactly what ``succeed_simply`` and a commit store (same data, tokens, revision,
+        history and lease; the unit tests compare the two), without building a new state: with
+        nothing durable to write, those copies were most of a step's cost. Runs with no await
+        between the caller's checks and the last change, so no reader sees a half-applied step.
         """
-        before, context = _step_view(state, token, None)
-        started = self._clock()
-        try:
-            result = await step.execute(context)
-            changes = _storable_changes(before, context.data, result)
-        except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
-            return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
-        now = self._clock()
-        execution = StepExecution(
-            token.step, StepStatus.SUCCEEDED, result, None, started, now, None, None, token.attempt
-        )
-        if (
-            record.held
-            or record.state is not state
-            or state.status is not WorkflowStatus.RUNNING
-            or state.tokens[0] is not token
-            or not memory.holds(state)
-        ):
-            return _Outcome(execution, changes)  # changed meanwhile (cancelled, another engine...)
-        if changes.set or changes.removed:
-            # A new dict: snapshots and earlier readers keep theirs.
-            state.context.data = with_changes(state.context.data, changes)
-        target = definition.graph.simple_successor[token.step]
+        state.context.data = dict(data)  # a new dict: the step's context and earlier copies keep theirs
         state.revision += 1
+        following: Token | None = None
         if target is None:
             state.status = WorkflowStatus.COMPLETED
             state.completed_at = now
             state.current_step = None
             state.tokens = []
-            following = None
             until = None  # the lease is released, as a commit of a finished instance does
         else:
-            following = Token(f"t{state.next_token}", target, TokenStatus.READY, token.branch)
+            token = state.tokens[0]
+            following = Token(
+                f"t{state.next_token}", target, TokenStatus.READY, token.branch, {}, [], None, 1, None, {}
+            )
             state.tokens = [following]
             state.next_token += 1
             state.current_step = target

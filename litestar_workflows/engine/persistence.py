@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
+
+import msgspec
 
 from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.exceptions import (
@@ -327,6 +329,11 @@ class InMemoryPersistence:
         beyond the execution and the lease (``until`` None releases it, as in :meth:`commit`).
         """
         state.context.step_history.append(execution)
+        if until is not None:
+            lease = self._leases.get(state.id)
+            if lease is not None and lease.owner == owner:
+                lease.until = until  # the usual renewal, without ``_take``'s calls
+                return True
         return self._keep_or_release(state.id, owner, now, until)
 
     def _close_tasks(self, closures: list[TaskClosure]) -> None:
@@ -341,7 +348,7 @@ class InMemoryPersistence:
                 raise TaskAlreadyCompletedError(msg)
         for closure in closures:
             task = self._tasks[closure.task_id]
-            self._tasks[closure.task_id] = replace(
+            self._tasks[closure.task_id] = msgspec.structs.replace(
                 task,
                 status=closure.status,
                 completed_by=closure.completed_by,
@@ -471,7 +478,7 @@ class InMemoryPersistence:
             raise TaskAlreadyCompletedError(msg)
         if if_claimable_by is not None and task.claimed_by not in {None, if_claimable_by}:
             raise TaskClaimedError(task_id, task.claimed_by)
-        changed = replace(
+        changed = msgspec.structs.replace(
             task,
             claimed_by=task.claimed_by if isinstance(claimed_by, _Unset) else claimed_by,
             assignee=task.assignee if isinstance(assignee, _Unset) else assignee,

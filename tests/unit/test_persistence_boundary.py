@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from litestar_workflows import (
@@ -91,7 +91,7 @@ async def test_commit_preconditions_change_nothing_when_they_fail(
 
     with pytest.raises(ConcurrentUpdateError):
         await persistence.commit(InstanceChange(state, expected_revision=-1))
-    stale = replace(state, revision=state.revision + 1, status=WorkflowStatus.COMPLETED)
+    stale = msgspec.structs.replace(state, revision=state.revision + 1, status=WorkflowStatus.COMPLETED)
     with pytest.raises(ConcurrentUpdateError):
         await persistence.commit(InstanceChange(stale, expected_revision=state.revision + 5))
     unknown_task = TaskClosure(task.instance_id, TaskStatus.COMPLETED)
@@ -104,11 +104,11 @@ async def test_commit_preconditions_change_nothing_when_they_fail(
 
     closure = TaskClosure(task.id, TaskStatus.COMPLETED, "ann", datetime.now(UTC), {})
     await persistence.commit(InstanceChange(stale, state.revision, closed_tasks=[closure]))
-    again = replace(stale, revision=stale.revision + 1)
+    again = msgspec.structs.replace(stale, revision=stale.revision + 1)
     with pytest.raises(TaskAlreadyCompletedError):
         await persistence.commit(InstanceChange(again, stale.revision, closed_tasks=[closure]))
 
-    ghost = replace(state, id=task.id)
+    ghost = msgspec.structs.replace(state, id=task.id)
     with pytest.raises(WorkflowInstanceNotFoundError):
         await persistence.commit(InstanceChange(ghost, expected_revision=0))
 

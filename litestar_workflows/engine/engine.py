@@ -165,6 +165,13 @@ def _in_place_successors(definition: WorkflowDefinition) -> dict[str, str | None
     return lane
 
 
+def _forget(running: dict[str, asyncio.Task[Any]], task: asyncio.Task[Any]) -> None:
+    """Remove ``task`` from the running tokens of an instance."""
+    for token_id, running_task in list(running.items()):
+        if running_task is task:
+            del running[token_id]
+
+
 def _settled(state: WorkflowInstanceData) -> bool:
     return state.status.is_finished or state.status is WorkflowStatus.WAITING
 
@@ -359,10 +366,11 @@ class LocalExecutionEngine:
         self.event_bus = event_bus
         self.dispatcher: StepDispatcher = dispatcher or InProcessDispatcher(self.run_token)
         self._clock = clock
-        self._runtime: dict[UUID, _Runtime] = {}
+        self._runtime: dict[int, _Runtime] = {}
         """Per instance: cached committed state (of instances with runnable work here; a cache, never
         the only copy), whether this engine holds its lease (only those are advanced here), its
-        lock, running tokens and ``wait_for`` futures."""
+        lock, running tokens and ``wait_for`` futures. Keyed by ``UUID.int``: a UUID hashes in
+        Python code, an int in C, and the record is looked up several times per instance."""
         self._lanes: dict[WorkflowDefinition, dict[str, str | None]] = {}
         """Per definition: the steps the in-memory lane runs (``_in_place_successors``)."""
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
@@ -420,10 +428,10 @@ class LocalExecutionEngine:
         self._background = []
         await self.dispatcher.close(grace_period)
         await self.persistence.release_leases(self.owner_id)
-        for instance_id, record in list(self._runtime.items()):
+        for key, record in list(self._runtime.items()):
             record.leased = False
             record.state = None
-            self._prune(instance_id, record)
+            self._prune(UUID(int=key), record)
 
     async def _poll_forever(self) -> None:
         while True:
@@ -436,7 +444,7 @@ class LocalExecutionEngine:
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            held = [instance_id for instance_id, record in self._runtime.items() if record.leased]
+            held = [UUID(int=key) for key, record in self._runtime.items() if record.leased]
             if not held:
                 continue
             try:
@@ -514,7 +522,7 @@ class LocalExecutionEngine:
             raise InstanceAlreadyExistsError(instance.id) from None
         if held:
             self._record(instance.id).leased = True
-        elif (record := self._runtime.get(instance.id)) is not None:
+        elif (record := self._runtime.get(instance.id.int)) is not None:
             record.leased = False
         if self.event_bus is None:
             self._publish(transition.state, None, None)
@@ -581,9 +589,10 @@ class LocalExecutionEngine:
             while current is not None:
                 running[current] = task
                 try:
-                    following = await self._run_one(instance_id, current, record)
+                    following = await self._run_one(instance_id, current, record, task)
                 finally:
-                    running.pop(current, None)
+                    if running.pop(current, None) is None:
+                        _forget(running, task)  # the in-memory lane went on to later tokens of the branch
                 current = following
                 steps += 1
                 if current is not None and steps % _STEPS_BETWEEN_YIELDS == 0:
@@ -600,7 +609,9 @@ class LocalExecutionEngine:
             record.pins -= 1
             self._prune(instance_id, record)
 
-    async def _run_one(self, instance_id: UUID, token_id: str, record: _Runtime) -> str | None:  # noqa: PLR0912, PLR0915
+    async def _run_one(  # noqa: PLR0912, PLR0915
+        self, instance_id: UUID, token_id: str, record: _Runtime, task: asyncio.Task[Any]
+    ) -> str | None:
         """Run one token's step and commit its outcome (the per-step hot path, kept in one coroutine)."""
         state = record.state
         if state is None:
@@ -638,45 +649,61 @@ class LocalExecutionEngine:
             target = lane.get(token.step, _OFF_LANE)
         if memory is not None and target is not _OFF_LANE:
             # The in-memory lane: run the step here and apply its success to the stored state
-            # itself (see ``_advance_in_place``), without a coroutine or a new state per step.
-            before = state.context.data
-            source = state.context
-            context = WorkflowContext(  # what ``step_context`` builds, without its keyword handling
-                source.workflow_id,
-                source.instance_id,
-                dict(before),
-                source.metadata,
-                token.step,
-                source.step_history,
-                source.started_at,
-                source.user_id,
-                source.tenant_id,
-                token.attempt,
-                None,
-                token_id,
-            )
-            started = self._clock()
-            try:
-                result = await step.execute(context)
-                after = context.data
-                _ensure_storable_writes(before, after, result)
-            except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
-                outcome = await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
-            else:
+            # itself (see ``_advance_in_place``); while the next step qualifies too, run it in
+            # this same loop (one coroutine per branch, not one per step).
+            lane = self._lanes[definition]
+            running = record.running
+            chained = 0
+            while True:
+                before = state.context.data
+                source = state.context
+                context = WorkflowContext(  # what ``step_context`` builds, without its keyword handling
+                    source.workflow_id,
+                    source.instance_id,
+                    dict(before),
+                    source.metadata,
+                    token.step,
+                    source.step_history,
+                    source.started_at,
+                    source.user_id,
+                    source.tenant_id,
+                    token.attempt,
+                    None,
+                    token_id,
+                )
+                started = self._clock()
+                try:
+                    result = await step.execute(context)
+                    after = context.data
+                    _ensure_storable_writes(before, after, result)
+                except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
+                    outcome = await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+                    break
                 now = self._clock()
                 execution = StepExecution(
                     token.step, StepStatus.SUCCEEDED, result, None, started, now, None, None, token.attempt
                 )
-                if (
-                    not record.held
-                    and record.state is state
-                    and state.status is WorkflowStatus.RUNNING
-                    and state.tokens[0] is token
-                    and memory.holds(state)
-                ):
-                    return self._advance_in_place(memory, state, target, execution, after, now, record)
-                # Changed while the step ran (cancelled, taken over...): the general path decides.
-                outcome = _Outcome(execution, Changes.between(before, after))
+                if not self._still_in_place(memory, state, token, record):
+                    # Changed while the step ran (cancelled, taken over...): the general path decides.
+                    outcome = _Outcome(execution, Changes.between(before, after))
+                    break
+                following = self._advance_in_place(memory, state, target, execution, after, now, record)
+                if following is None or target is None:
+                    return None
+                after_next = lane.get(target, _OFF_LANE)
+                if after_next is _OFF_LANE:
+                    return following  # the caller runs it on the general path
+                running.pop(token_id, None)  # this task now runs the next token (``run_token`` tidies up)
+                running[following] = task
+                token_id = following
+                token = state.tokens[0]
+                step = definition.steps[target]
+                target = after_next
+                chained += 1
+                if chained % _STEPS_BETWEEN_YIELDS == 0:
+                    await _yield_to_loop()  # a long chain of steps that never await lets the app breathe
+                    if not self._still_in_place(memory, state, token, record):
+                        return token_id  # changed meanwhile: the caller checks it all again
         elif getattr(step, "transactional", False):
             ran = await self._run_transactional(definition, instance_id, token_id)
             if ran is None:
@@ -725,6 +752,18 @@ class LocalExecutionEngine:
         if self.event_bus is None:
             return self._publish(transition.state, state, token_id, record)
         return await self._after_commit(transition, previous=state, continue_from=token_id)
+
+    def _still_in_place(
+        self, memory: InMemoryPersistence, state: WorkflowInstanceData, token: Token, record: _Runtime
+    ) -> bool:
+        """True if ``state`` is still the stored state, running ``token`` only, and nobody else is changing it."""
+        return (
+            not record.held
+            and record.state is state
+            and state.status is WorkflowStatus.RUNNING
+            and state.tokens[0] is token
+            and memory.holds(state)
+        )
 
     def _advance_in_place(
         self,
@@ -1126,7 +1165,7 @@ class LocalExecutionEngine:
 
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
-        record = self._runtime.get(instance_id)
+        record = self._runtime.get(instance_id.int)
         if record is None or record.state is None or not record.leased:
             # Not advanced here: read what was committed (it may have settled elsewhere).
             state = await self._load_fresh(instance_id)
@@ -1151,19 +1190,22 @@ class LocalExecutionEngine:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _record(self, instance_id: UUID) -> _Runtime:
-        record = self._runtime.get(instance_id)
+        key = instance_id.int
+        record = self._runtime.get(key)
         if record is None:
-            record = self._runtime[instance_id] = _Runtime()
+            record = self._runtime[key] = _Runtime()
         return record
 
     def _is_held(self, instance_id: UUID) -> bool:
-        record = self._runtime.get(instance_id)
+        record = self._runtime.get(instance_id.int)
         return record is not None and record.leased
 
     def _prune(self, instance_id: UUID, record: _Runtime) -> None:
         """Drop ``record`` if nothing about the instance is left to keep."""
-        if record.idle() and self._runtime.get(instance_id) is record:
-            del self._runtime[instance_id]
+        if record.idle():
+            key = instance_id.int
+            if self._runtime.get(key) is record:
+                del self._runtime[key]
 
     def _definition_of(self, state: WorkflowInstanceData) -> WorkflowDefinition:
         return self.registry.get_definition(state.workflow_name, state.workflow_version)
@@ -1251,7 +1293,7 @@ class LocalExecutionEngine:
         ``record``: the instance's record, if the caller has it (it must be the registered one).
         """
         if record is None:
-            record = self._runtime.get(state.id)
+            record = self._runtime.get(state.id.int)
             if record is None:
                 return False
         if state.status is WorkflowStatus.RUNNING and record.leased:

@@ -267,19 +267,22 @@ class InMemoryPersistence:
     __slots__ = ("_instances", "_leases", "_tasks")
 
     def __init__(self) -> None:
-        self._instances: dict[UUID, WorkflowInstanceData] = {}
+        # Instances and leases are keyed by ``UUID.int``: a UUID hashes in Python code, an int in
+        # C, and the engine looks an instance up several times per step.
+        self._instances: dict[int, WorkflowInstanceData] = {}
         self._tasks: dict[UUID, HumanTaskData] = {}
-        self._leases: dict[UUID, _Lease] = {}
+        self._leases: dict[int, _Lease] = {}
 
     async def load_instance(self, instance_id: UUID) -> WorkflowInstanceData | None:
         """The stored instance, or None."""
-        return self._instances.get(instance_id)
+        return self._instances.get(instance_id.int)
 
     async def commit(self, change: InstanceChange) -> bool:
         """Check the preconditions first so a failed commit changes nothing."""
         instance = change.instance
         instance_id = instance.id
-        stored = self._instances.get(instance_id)
+        key = instance_id.int
+        stored = self._instances.get(key)
         if change.expected_revision == -1:
             if stored is not None:
                 msg = f"instance {stored.id} already exists"
@@ -298,8 +301,8 @@ class InMemoryPersistence:
             history = instance.context.step_history = stored.context.step_history
         if change.executions:
             history.extend(change.executions)
-        self._instances[instance_id] = instance
-        return self._apply_lease(change, instance_id)
+        self._instances[key] = instance
+        return self._apply_lease(change, key)
 
     def insert(self, instance: WorkflowInstanceData, owner: str, now: datetime, until: datetime) -> bool:
         """Store a new instance and take its lease for ``owner``; True if ``owner`` holds it.
@@ -307,16 +310,16 @@ class InMemoryPersistence:
         What :meth:`commit` does for a change creating an instance with no executions or tasks;
         raises ``ConcurrentUpdateError`` (nothing stored) if the id exists.
         """
-        instance_id = instance.id
-        if instance_id in self._instances:
-            msg = f"instance {instance_id} already exists"
+        key = instance.id.int
+        if key in self._instances:
+            msg = f"instance {instance.id} already exists"
             raise ConcurrentUpdateError(msg)
-        self._instances[instance_id] = instance
-        return self._take(instance_id, owner, now, until)
+        self._instances[key] = instance
+        return self._take(key, owner, now, until)
 
     def holds(self, state: WorkflowInstanceData) -> bool:
         """True if ``state`` is the stored (latest committed) object of its instance."""
-        return self._instances.get(state.id) is state
+        return self._instances.get(state.id.int) is state
 
     def record_in_place(
         self, state: WorkflowInstanceData, execution: StepExecution, owner: str, now: datetime, until: datetime | None
@@ -330,11 +333,11 @@ class InMemoryPersistence:
         """
         state.context.step_history.append(execution)
         if until is not None:
-            lease = self._leases.get(state.id)
+            lease = self._leases.get(state.id.int)
             if lease is not None and lease.owner == owner:
                 lease.until = until  # the usual renewal, without ``_take``'s calls
                 return True
-        return self._keep_or_release(state.id, owner, now, until)
+        return self._keep_or_release(state.id.int, owner, now, until)
 
     def _close_tasks(self, closures: list[TaskClosure]) -> None:
         """Close tasks, all or none: every one must exist and be OPEN."""
@@ -361,26 +364,29 @@ class InMemoryPersistence:
         """No real transaction in memory: the checkpoint commits like :meth:`commit`."""
         yield _MemoryCheckpoint(self)
 
-    def _apply_lease(self, change: InstanceChange, instance_id: UUID) -> bool:
+    def _apply_lease(self, change: InstanceChange, key: int) -> bool:
         owner = change.lease_owner
         if owner is None:
             return False
         until = change.lease_until
-        return self._keep_or_release(instance_id, owner, change.now or until, until)
+        return self._keep_or_release(key, owner, change.now or until, until)
 
-    def _keep_or_release(self, instance_id: UUID, owner: str, now: datetime | None, until: datetime | None) -> bool:
-        """Take or keep ``owner``'s lease until ``until``, or release it (``until`` None); True if held."""
+    def _keep_or_release(self, key: int, owner: str, now: datetime | None, until: datetime | None) -> bool:
+        """Take or keep ``owner``'s lease until ``until``, or release it (``until`` None); True if held.
+
+        ``key``: the instance's ``UUID.int``.
+        """
         if until is None:
-            lease = self._leases.get(instance_id)
+            lease = self._leases.get(key)
             if lease is not None and lease.owner == owner:
-                del self._leases[instance_id]
+                del self._leases[key]
             return False
-        return self._take(instance_id, owner, now or until, until)
+        return self._take(key, owner, now or until, until)
 
-    def _take(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
-        lease = self._leases.get(instance_id)
+    def _take(self, key: int, owner: str, now: datetime, until: datetime) -> bool:
+        lease = self._leases.get(key)
         if lease is None:
-            self._leases[instance_id] = _Lease(owner, until)
+            self._leases[key] = _Lease(owner, until)
             return True
         if lease.owner == owner or lease.until < now:
             lease.owner = owner  # changed in place: one lookup per commit
@@ -390,24 +396,25 @@ class InMemoryPersistence:
 
     async def acquire_lease(self, instance_id: UUID, owner: str, now: datetime, until: datetime) -> bool:
         """Take the lease if free, expired or already ``owner``'s."""
-        if instance_id not in self._instances:
+        key = instance_id.int
+        if key not in self._instances:
             return False
-        return self._take(instance_id, owner, now, until)
+        return self._take(key, owner, now, until)
 
     async def renew_leases(self, owner: str, instance_ids: Sequence[UUID], until: datetime) -> None:
         """Extend ``owner``'s leases."""
         for instance_id in instance_ids:
-            lease = self._leases.get(instance_id)
+            lease = self._leases.get(instance_id.int)
             if lease is not None and lease.owner == owner:
                 lease.until = until
 
     async def release_leases(self, owner: str, instance_ids: Sequence[UUID] | None = None) -> None:
         """Drop ``owner``'s leases."""
-        targets = list(self._leases) if instance_ids is None else list(instance_ids)
-        for instance_id in targets:
-            lease = self._leases.get(instance_id)
+        keys = list(self._leases) if instance_ids is None else [instance_id.int for instance_id in instance_ids]
+        for key in keys:
+            lease = self._leases.get(key)
             if lease is not None and lease.owner == owner:
-                del self._leases[instance_id]
+                del self._leases[key]
 
     async def claim_runnable(self, owner: str, now: datetime, until: datetime, limit: int) -> list[UUID]:
         """Running instances with a due token whose lease is free or expired (or ``owner``'s)."""
@@ -416,13 +423,13 @@ class InMemoryPersistence:
             if len(claimed) >= limit:
                 break
             due = next_run_at(instance, now)
-            if due is not None and due <= now and self._take(instance.id, owner, now, until):
+            if due is not None and due <= now and self._take(instance.id.int, owner, now, until):
                 claimed.append(instance.id)
         return claimed
 
     def lease_of(self, instance_id: UUID) -> tuple[str, datetime] | None:
         """(owner, expiry) of the instance's lease, or None (in-memory only; for tests)."""
-        lease = self._leases.get(instance_id)
+        lease = self._leases.get(instance_id.int)
         return None if lease is None else (lease.owner, lease.until)
 
     async def get_task(self, task_id: UUID) -> HumanTaskData | None:

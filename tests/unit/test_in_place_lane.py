@@ -29,6 +29,7 @@ from litestar_workflows import (
     WorkflowStatus,
 )
 from litestar_workflows.core.context import StepExecution
+from litestar_workflows.engine import engine as engine_module
 from tests.helpers import FuncStep, SetStep, chain, comparable_state, fork_and_join
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -225,8 +226,59 @@ async def test_a_step_cancelled_while_it_runs_records_nothing() -> None:
     stored = await engine.get_instance(started.id)
     assert cancelled.status is stored.status is WorkflowStatus.CANCELED
     assert stored.data == {"x": 1}
-    assert [e.step_name for e in stored.context.step_history if e.status.value == "succeeded"] == ["a"]
+    # "b" ran in the same loop as "a": the engine still knew which token was running, and recorded it as cancelled.
+    assert [(e.step_name, e.status.value) for e in stored.context.step_history] == [
+        ("a", "succeeded"),
+        ("b", "canceled"),
+    ]
     assert stored.revision == cancelled.revision
+    assert engine._runtime == {}  # nothing about the instance is kept once its task ended
+
+
+async def test_a_long_chain_of_steps_stops_where_it_yielded_when_cancelled_meanwhile() -> None:
+    """A chain of steps that never await yields every few steps; a cancel in that gap stops it there."""
+    engine = LocalExecutionEngine(WorkflowRegistry(), InMemoryPersistence())
+    every = engine_module._STEPS_BETWEEN_YIELDS
+    names = [f"s{number:02d}" for number in range(3 * every)]
+    started = await engine.start_workflow(chain("long", [SetStep(name, name, 1) for name in names]))
+
+    async def cancel_as_soon_as_the_loop_is_free() -> WorkflowInstanceData:
+        return await engine.cancel_workflow(started.id, "stop")
+
+    cancelled = await asyncio.create_task(cancel_as_soon_as_the_loop_is_free())
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+    stored = await engine.get_instance(started.id)
+    assert cancelled.status is stored.status is WorkflowStatus.CANCELED
+    assert [(e.step_name, e.status.value) for e in stored.context.step_history] == [
+        *((name, "succeeded") for name in names[:every]),
+        (names[every], "canceled"),
+    ]
+    assert set(stored.data) == set(names[:every])
+    assert engine._runtime == {}
+
+
+async def test_a_token_run_further_down_the_chain_is_not_run_twice_by_a_duplicate_dispatch() -> None:
+    engine = LocalExecutionEngine(WorkflowRegistry(), InMemoryPersistence())
+    entered = asyncio.Event()
+    gate = asyncio.Event()
+    runs: list[str] = []
+
+    async def slow(context: WorkflowContext) -> None:
+        runs.append(context.token_id)
+        entered.set()
+        await gate.wait()
+
+    started = await engine.start_workflow(chain("dup", [SetStep("a", "x", 1), FuncStep("b", slow), SetStep("c")]))
+    await entered.wait()
+    await engine.run_token(started.id, runs[0])  # "b" is running already: this returns at once
+    gate.set()
+    done = await engine.wait_for(started.id, 5)
+
+    assert done.status is WorkflowStatus.COMPLETED
+    assert runs == [runs[0]]
+    assert [e.step_name for e in done.context.step_history] == ["a", "b", "c"]
 
 
 async def test_two_engines_on_one_store_do_not_advance_one_instance_twice() -> None:

@@ -34,12 +34,17 @@ class StepExecution(msgspec.Struct, gc=False):
     completed_by: str | None = None
 
 
-class WorkflowContext(msgspec.Struct):
+class WorkflowContext(msgspec.Struct, gc=False):
     """The data of one instance, as seen by the step that is running.
 
     Steps read and write ``data`` through :meth:`get` and :meth:`set`; the engine records what
     changed when the step returns. Values must be storable (see ``litestar_workflows.core.values``):
     ``set`` refuses anything that would not survive a restart unchanged.
+
+    Not tracked by the garbage collector (``gc=False``; the engine builds one per step): its
+    data, history and ids cannot refer back to it, so it is freed as soon as the last reference
+    goes. Do not put the context itself, or anything holding it, into its ``metadata``: that
+    reference cycle would never be freed.
     """
 
     workflow_id: UUID

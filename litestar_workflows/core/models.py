@@ -56,18 +56,11 @@ class Token(msgspec.Struct, gc=False):
 
     def copy(self) -> Token:
         """A copy whose ``delta`` and ``removed`` can be changed without touching this token."""
-        return Token(
-            self.id,
-            self.step,
-            self.status,
-            self.branch,
-            dict(self.delta) if self.delta else {},
-            list(self.removed) if self.removed else [],
-            self.not_before,
-            self.attempt,
-            self.task_id,
-            dict(self.writers) if self.writers else {},
-            self.retry_base,
+        return msgspec.structs.replace(
+            self,
+            delta=dict(self.delta) if self.delta else {},
+            removed=list(self.removed) if self.removed else [],
+            writers=dict(self.writers) if self.writers else {},
         )
 
 
@@ -80,8 +73,14 @@ class BranchData(msgspec.Struct):
     writers: dict[str, Branch] = {}
 
 
-class WorkflowInstanceData(msgspec.Struct):
-    """A workflow instance: status, data, and where its execution stands."""
+class WorkflowInstanceData(msgspec.Struct, gc=False):
+    """A workflow instance: status, data, and where its execution stands.
+
+    Not tracked by the garbage collector (``gc=False``; the engine builds one per change and one
+    per copy it hands out): nothing it holds refers back to it, so it is freed as soon as the last
+    reference goes. Do not store an instance in its own context's ``metadata``: that reference
+    cycle would never be freed.
+    """
 
     id: UUID
     workflow_name: str
@@ -102,35 +101,15 @@ class WorkflowInstanceData(msgspec.Struct):
     def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
         """A copy with its own data dict, tokens and branch list (the step history is shared unless asked)."""
         source = self.context
-        context = WorkflowContext(  # built directly: ``evolve``'s keyword handling costs on every step
-            source.workflow_id,
-            source.instance_id,
-            dict(source.data),
-            source.metadata,
-            source.current_step,
-            source.step_history if share_history else list(source.step_history),
-            source.started_at,
-            source.user_id,
-            source.tenant_id,
-            source.attempt,
-            source.session,
-            source.token_id,
-        )
-        return WorkflowInstanceData(
-            self.id,
-            self.workflow_name,
-            self.workflow_version,
-            self.status,
-            context,
-            self.current_step,
-            self.error,
-            self.started_at,
-            self.completed_at,
-            [token.copy() for token in self.tokens] if self.tokens else [],
-            list(self.ended_branches) if self.ended_branches else [],
-            self.revision,
-            self.next_token,
-            self.cancel_reason,
+        if share_history:
+            context = msgspec.structs.replace(source, data=dict(source.data))
+        else:
+            context = msgspec.structs.replace(source, data=dict(source.data), step_history=list(source.step_history))
+        return msgspec.structs.replace(
+            self,
+            context=context,
+            tokens=[token.copy() for token in self.tokens] if self.tokens else [],
+            ended_branches=list(self.ended_branches) if self.ended_branches else [],
         )
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -37,11 +38,13 @@ class StepDispatcher(Protocol):
 class InProcessDispatcher:
     """Runs tokens as asyncio tasks on the current event loop; timers use ``loop.call_later``."""
 
-    __slots__ = ("_closed", "_runner", "_tasks", "_timers")
+    __slots__ = ("_closed", "_numbers", "_runner", "_tasks", "_timers")
 
     def __init__(self, runner: TokenRunner) -> None:
         self._runner = runner
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        """Running tasks by a number of their own (a task forgets itself without looking itself up)."""
+        self._numbers = itertools.count()
         self._timers: set[asyncio.TimerHandle] = set()
         self._closed = False
 
@@ -52,30 +55,29 @@ class InProcessDispatcher:
         loop = asyncio.get_running_loop()
         delay = 0.0 if not_before is None else (not_before - datetime.now(UTC)).total_seconds()
         if delay <= 0:
-            self._spawn(instance_id, token_id)
+            self._spawn(instance_id, token_id, loop)
             return
         handle: asyncio.TimerHandle
 
         def fire() -> None:
             self._timers.discard(handle)
-            self._spawn(instance_id, token_id)
+            self._spawn(instance_id, token_id, loop)
 
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
-    def _spawn(self, instance_id: UUID, token_id: str) -> None:
+    def _spawn(self, instance_id: UUID, token_id: str, loop: asyncio.AbstractEventLoop) -> None:
         if self._closed:
             return
-        self._tasks.add(asyncio.get_running_loop().create_task(self._run(instance_id, token_id)))
+        number = next(self._numbers)
+        self._tasks[number] = loop.create_task(self._run(instance_id, token_id, number))
 
-    async def _run(self, instance_id: UUID, token_id: str) -> None:
+    async def _run(self, instance_id: UUID, token_id: str, number: int) -> None:
         # The task forgets itself as it ends: a done callback would cost one more loop turn per token.
         try:
             await self._runner(instance_id, token_id)
         finally:
-            task = asyncio.current_task()
-            if task is not None:
-                self._tasks.discard(task)
+            self._tasks.pop(number, None)
 
     @property
     def pending(self) -> int:
@@ -89,10 +91,10 @@ class InProcessDispatcher:
             handle.cancel()
         self._timers.clear()
         if self._tasks and grace_period > 0:
-            await asyncio.wait(set(self._tasks), timeout=grace_period)
-        for task in list(self._tasks):
+            await asyncio.wait(set(self._tasks.values()), timeout=grace_period)
+        for task in list(self._tasks.values()):
             task.cancel()
-        for task in list(self._tasks):
+        for task in list(self._tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()  # a task cancelled before it began never ran the ``finally`` that forgets it

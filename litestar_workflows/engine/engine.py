@@ -314,7 +314,8 @@ class _Runtime(_InstanceLock):
     __slots__ = ("leased", "pins", "running", "state", "waiters")
 
     def __init__(self) -> None:
-        super().__init__()
+        self.held = False  # the lock's fields, set here: one call less per instance
+        self._waiters = None
         self.state: WorkflowInstanceData | None = None
         self.leased = False
         self.running: dict[str, asyncio.Task[Any]] = {}
@@ -591,7 +592,7 @@ class LocalExecutionEngine:
                 try:
                     following = await self._run_one(instance_id, current, record, task)
                 finally:
-                    if running.pop(current, None) is None:
+                    if running.pop(current, None) is None and running:
                         _forget(running, task)  # the in-memory lane went on to later tokens of the branch
                 current = following
                 steps += 1
@@ -654,6 +655,7 @@ class LocalExecutionEngine:
             lane = self._lanes[definition]
             running = record.running
             chained = 0
+            started = self._clock()
             while True:
                 before = state.context.data
                 source = state.context
@@ -671,7 +673,6 @@ class LocalExecutionEngine:
                     None,
                     token_id,
                 )
-                started = self._clock()
                 try:
                     result = await step.execute(context)
                     after = context.data
@@ -689,9 +690,13 @@ class LocalExecutionEngine:
                     break
                 following = self._advance_in_place(memory, state, target, execution, after, now, record)
                 if following is None or target is None:
+                    if chained:
+                        running.pop(token_id, None)
                     return None
                 after_next = lane.get(target, _OFF_LANE)
                 if after_next is _OFF_LANE:
+                    if chained:
+                        running.pop(token_id, None)
                     return following  # the caller runs it on the general path
                 running.pop(token_id, None)  # this task now runs the next token (``run_token`` tidies up)
                 running[following] = task
@@ -703,7 +708,11 @@ class LocalExecutionEngine:
                 if chained % _STEPS_BETWEEN_YIELDS == 0:
                     await _yield_to_loop()  # a long chain of steps that never await lets the app breathe
                     if not self._still_in_place(memory, state, token, record):
+                        running.pop(token_id, None)
                         return token_id  # changed meanwhile: the caller checks it all again
+                    started = self._clock()
+                else:
+                    started = now  # the next step starts as this one is recorded: no await in between
         elif getattr(step, "transactional", False):
             ran = await self._run_transactional(definition, instance_id, token_id)
             if ran is None:
@@ -780,14 +789,17 @@ class LocalExecutionEngine:
         For the commonest step on in-memory persistence (checked by ``_run_one``): the stored
         ``state`` holds one READY token without branch-local writes, on a step without hooks,
         timeout or gateway choice, whose success ends the instance (``target`` None) or moves the
-        token on to the plain step ``target``. ``data`` is what the step left in its context.
+        token on to the plain step ``target``. ``data`` is what the step left in its context: the
+        dict the engine made for the step becomes the committed data, not a copy of it (a step
+        that keeps its context and writes to it after returning changes nothing durable on SQL
+        persistence and must not rely on it in memory either).
 
         Stores exactly what ``succeed_simply`` and a commit store (same data, tokens, revision,
         history and lease; the unit tests compare the two), without building a new state: with
         nothing durable to write, those copies were most of a step's cost. Runs with no await
         between the caller's checks and the last change, so no reader sees a half-applied step.
         """
-        state.context.data = dict(data)  # a new dict: the step's context and earlier copies keep theirs
+        state.context.data = data  # copies handed out earlier keep their own dicts
         state.revision += 1
         following: Token | None = None
         if target is None:
@@ -801,7 +813,7 @@ class LocalExecutionEngine:
             following = Token(
                 f"t{state.next_token}", target, TokenStatus.READY, token.branch, {}, [], None, 1, None, {}
             )
-            state.tokens = [following]
+            state.tokens[0] = following  # the list is the stored state's own: copies handed out have theirs
             state.next_token += 1
             state.current_step = target
             until = now + self._lease_delta
@@ -1202,10 +1214,9 @@ class LocalExecutionEngine:
 
     def _prune(self, instance_id: UUID, record: _Runtime) -> None:
         """Drop ``record`` if nothing about the instance is left to keep."""
-        if record.idle():
-            key = instance_id.int
-            if self._runtime.get(key) is record:
-                del self._runtime[key]
+        key = instance_id.int
+        if self._runtime.get(key) is record and record.idle():
+            del self._runtime[key]
 
     def _definition_of(self, state: WorkflowInstanceData) -> WorkflowDefinition:
         return self.registry.get_definition(state.workflow_name, state.workflow_version)

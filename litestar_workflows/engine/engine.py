@@ -504,7 +504,7 @@ class LocalExecutionEngine:
         stored with the instance (``context.metadata``).
         """
         definition = self._resolve(workflow, version)
-        data = dict(initial_data or {})
+        data = initial_data or {}  # ``new_instance`` copies it
         for key, value in data.items():
             if type(value) not in PLAIN_TYPES:
                 ensure_storable(key, value)

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.core.ids import random_uuid
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
@@ -436,7 +437,7 @@ class Transition:
         assignee = view.get(step.assignee_key) if step.assignee_key else None
         due_in: timedelta | None = step.due_in
         task = HumanTaskData(
-            id=uuid4(),
+            id=random_uuid(),
             instance_id=self.state.id,
             workflow_name=self.state.workflow_name,
             step_name=token.step,
@@ -541,7 +542,7 @@ def new_instance(
     definition: WorkflowDefinition, data: dict[str, Any], now: datetime, instance_id: UUID | None = None
 ) -> WorkflowInstanceData:
     """A PENDING instance of ``definition`` holding ``data``, with no tokens yet."""
-    identifier = instance_id or uuid4()
+    identifier = instance_id or random_uuid()
     name, version, initial = definition.name, definition.version, definition.initial_step
     metadata = {"workflow_name": name, "workflow_version": version}
     context = WorkflowContext(identifier, identifier, dict(data), metadata, initial, [], now)

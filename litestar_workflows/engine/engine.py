@@ -143,6 +143,8 @@ def _ensure_storable_writes(before: dict[str, Any], after: dict[str, Any], resul
 _ABSENT: Any = object()
 _OFF_LANE: Any = object()
 """Marks a step that ``_run_one`` does not run in the in-memory lane."""
+_NO_LANE: dict[str, str | None] = {}
+"""The lane of an instance ``_run_one`` does not run in place (empty; never changed)."""
 
 
 def _in_place_successors(definition: WorkflowDefinition) -> dict[str, str | None]:
@@ -635,6 +637,7 @@ class LocalExecutionEngine:
         definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
         step = definition.steps[token.step]
         target: str | None = _OFF_LANE  # or the step's successor, when the lane runs it
+        lane = _NO_LANE
         memory = self._memory_changed_in_place()
         if (
             memory is not None
@@ -644,15 +647,15 @@ class LocalExecutionEngine:
             and not token.removed
             and not state.ended_branches
         ):
-            lane = self._lanes.get(definition)
-            if lane is None:
-                lane = self._lanes[definition] = _in_place_successors(definition)
+            known = self._lanes.get(definition)
+            if known is None:
+                known = self._lanes[definition] = _in_place_successors(definition)
+            lane = known
             target = lane.get(token.step, _OFF_LANE)
         if memory is not None and target is not _OFF_LANE:
             # The in-memory lane: run the step here and apply its success to the stored state
             # itself (see ``_advance_in_place``); while the next step qualifies too, run it in
             # this same loop (one coroutine per branch, not one per step).
-            lane = self._lanes[definition]
             running = record.running
             chained = 0
             started = self._clock()
@@ -684,7 +687,13 @@ class LocalExecutionEngine:
                 execution = StepExecution(
                     token.step, StepStatus.SUCCEEDED, result, None, started, now, None, None, token.attempt
                 )
-                if not self._still_in_place(memory, state, token, record):
+                if (  # ``_still_in_place``, inline: this runs after every step
+                    record.held
+                    or record.state is not state
+                    or state.status is not WorkflowStatus.RUNNING
+                    or state.tokens[0] is not token
+                    or not memory.holds(state)
+                ):
                     # Changed while the step ran (cancelled, taken over...): the general path decides.
                     outcome = _Outcome(execution, Changes.between(before, after))
                     break
@@ -801,7 +810,7 @@ class LocalExecutionEngine:
         """
         state.context.data = data  # copies handed out earlier keep their own dicts
         state.revision += 1
-        following: Token | None = None
+        following: str | None = None
         if target is None:
             state.status = WorkflowStatus.COMPLETED
             state.completed_at = now
@@ -809,17 +818,20 @@ class LocalExecutionEngine:
             state.tokens = []
             until = None  # the lease is released, as a commit of a finished instance does
         else:
+            # The token moves on: what the general path's new token holds, set on the stored one
+            # (copies handed out earlier have their own tokens; branch, status and the empty
+            # branch-local writes stay as they are).
             token = state.tokens[0]
-            following = Token(
-                f"t{state.next_token}", target, TokenStatus.READY, token.branch, {}, [], None, 1, None, {}
-            )
-            state.tokens[0] = following  # the list is the stored state's own: copies handed out have theirs
+            following = token.id = f"t{state.next_token}"
+            token.step = target
+            token.attempt = token.retry_base = 1
+            token.not_before = None
             state.next_token += 1
             state.current_step = target
             until = now + self._lease_delta
         record.leased = memory.record_in_place(state, execution, self.owner_id, now, until)
         if following is not None and record.leased:
-            return following.id
+            return following
         self._settle_record(state, record)  # finished, or another engine holds the lease and runs on
         return None
 

@@ -5,7 +5,7 @@ Every change goes through ``Transition`` (what changes) and ``WorkflowPersistenc
 only caches: a restarted engine on the same persistence resumes from what was committed. One
 exception, in memory only: the commonest step (one token moving on to a plain step, or ending
 the instance) is applied to the stored state object itself, storing exactly what the general
-path would (see ``_advance_in_place``).
+path would (the in-memory lane of ``_run_one``).
 """
 
 from __future__ import annotations
@@ -124,20 +124,6 @@ def _storable_changes(before: dict[str, Any], after: dict[str, Any], result: Any
     if type(result) not in PLAIN_TYPES:
         ensure_storable("result", result)
     return changes
-
-
-def _ensure_storable_writes(before: dict[str, Any], after: dict[str, Any], result: Any) -> None:
-    """Raise ``WorkflowValidationError`` if a value a step wrote (or its result) cannot be stored.
-
-    ``_storable_changes`` without building the changes: values the step did not replace were
-    checked when they were written.
-    """
-    earlier = before.get
-    for key, value in after.items():
-        if type(value) not in PLAIN_TYPES and earlier(key, _ABSENT) is not value:
-            ensure_storable(key, value)
-    if type(result) not in PLAIN_TYPES:
-        ensure_storable("result", result)
 
 
 _ABSENT: Any = object()
@@ -534,7 +520,7 @@ class LocalExecutionEngine:
         return _snapshot(transition.state)
 
     def _memory_changed_in_place(self) -> InMemoryPersistence | None:
-        """The in-memory persistence whose stored states the engine may change itself (see ``_advance_in_place``).
+        """The in-memory persistence whose stored states the engine may change itself (``_run_one``'s lane).
 
         Only the exact class, and only without an event bus (the in-place paths publish no events).
         """
@@ -654,8 +640,8 @@ class LocalExecutionEngine:
             target = lane.get(token.step, _OFF_LANE)
         if memory is not None and target is not _OFF_LANE:
             # The in-memory lane: run the step here and apply its success to the stored state
-            # itself (see ``_advance_in_place``); while the next step qualifies too, run it in
-            # this same loop (one coroutine per branch, not one per step).
+            # itself; while the next step qualifies too, run it in this same loop (one coroutine
+            # per branch, not one per step; every call saved here shows in the throughput).
             running = record.running
             chained = 0
             started = self._clock()
@@ -679,7 +665,14 @@ class LocalExecutionEngine:
                 try:
                     result = await step.execute(context)
                     after = context.data
-                    _ensure_storable_writes(before, after, result)
+                    # What ``_storable_changes`` checks, without building the changes: values the
+                    # step did not replace were checked when they were written.
+                    earlier = before.get
+                    for key, value in after.items():
+                        if type(value) not in PLAIN_TYPES and earlier(key, _ABSENT) is not value:
+                            ensure_storable(key, value)
+                    if type(result) not in PLAIN_TYPES:
+                        ensure_storable("result", result)
                 except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
                     outcome = await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
                     break
@@ -697,8 +690,35 @@ class LocalExecutionEngine:
                     # Changed while the step ran (cancelled, taken over...): the general path decides.
                     outcome = _Outcome(execution, Changes.between(before, after))
                     break
-                following = self._advance_in_place(memory, state, target, execution, after, now, record)
-                if following is None or target is None:
+                # Apply the success to the stored state itself: exactly what ``succeed_simply`` and a
+                # commit store (same data, tokens, revision, history and lease; the unit tests
+                # compare the two), without building a new state. No await from the checks above
+                # to the last change, so no reader sees a half-applied step. The dict the engine
+                # made for the step becomes the committed data (copies handed out earlier have
+                # their own); the stored token moves on, holding what the general path's new token
+                # would (copies handed out earlier have their own tokens).
+                state.context.data = after
+                state.revision += 1
+                if target is None:
+                    state.status = WorkflowStatus.COMPLETED
+                    state.completed_at = now
+                    state.current_step = None
+                    state.tokens = []
+                    # The lease is released, as a commit of a finished instance does.
+                    record.leased = memory.record_in_place(state, execution, self.owner_id, now, None)
+                    self._settle_record(state, record)
+                    if chained:
+                        running.pop(token_id, None)
+                    return None
+                following = token.id = f"t{state.next_token}"
+                token.step = target
+                token.attempt = token.retry_base = 1
+                token.not_before = None
+                state.next_token += 1
+                state.current_step = target
+                record.leased = memory.record_in_place(state, execution, self.owner_id, now, now + self._lease_delta)
+                if not record.leased:
+                    self._settle_record(state, record)  # another engine holds the lease and runs on
                     if chained:
                         running.pop(token_id, None)
                     return None
@@ -782,58 +802,6 @@ class LocalExecutionEngine:
             and state.tokens[0] is token
             and memory.holds(state)
         )
-
-    def _advance_in_place(
-        self,
-        memory: InMemoryPersistence,
-        state: WorkflowInstanceData,
-        target: str | None,
-        execution: StepExecution,
-        data: dict[str, Any],
-        now: datetime,
-        record: _Runtime,
-    ) -> str | None:
-        """Apply a plain step's success to the stored ``state`` object itself; the token to run next, or None.
-
-        For the commonest step on in-memory persistence (checked by ``_run_one``): the stored
-        ``state`` holds one READY token without branch-local writes, on a step without hooks,
-        timeout or gateway choice, whose success ends the instance (``target`` None) or moves the
-        token on to the plain step ``target``. ``data`` is what the step left in its context: the
-        dict the engine made for the step becomes the committed data, not a copy of it (a step
-        that keeps its context and writes to it after returning changes nothing durable on SQL
-        persistence and must not rely on it in memory either).
-
-        Stores exactly what ``succeed_simply`` and a commit store (same data, tokens, revision,
-        history and lease; the unit tests compare the two), without building a new state: with
-        nothing durable to write, those copies were most of a step's cost. Runs with no await
-        between the caller's checks and the last change, so no reader sees a half-applied step.
-        """
-        state.context.data = data  # copies handed out earlier keep their own dicts
-        state.revision += 1
-        following: str | None = None
-        if target is None:
-            state.status = WorkflowStatus.COMPLETED
-            state.completed_at = now
-            state.current_step = None
-            state.tokens = []
-            until = None  # the lease is released, as a commit of a finished instance does
-        else:
-            # The token moves on: what the general path's new token holds, set on the stored one
-            # (copies handed out earlier have their own tokens; branch, status and the empty
-            # branch-local writes stay as they are).
-            token = state.tokens[0]
-            following = token.id = f"t{state.next_token}"
-            token.step = target
-            token.attempt = token.retry_base = 1
-            token.not_before = None
-            state.next_token += 1
-            state.current_step = target
-            until = now + self._lease_delta
-        record.leased = memory.record_in_place(state, execution, self.owner_id, now, until)
-        if following is not None and record.leased:
-            return following
-        self._settle_record(state, record)  # finished, or another engine holds the lease and runs on
-        return None
 
     async def _run_transactional(
         self, definition: WorkflowDefinition, instance_id: UUID, token_id: str

@@ -1,6 +1,6 @@
 """``make bench``: our engine against litestar-workflows 0.3.3 and DBOS, same machine, same run.
 
-    python -m benchmarks.runner            # full: N=2,000, median of 3 runs, 10,000 parked instances
+    python -m benchmarks.runner            # full: N=2,000 (in memory 20,000), median of 3 runs, 10,000 parked instances
     python -m benchmarks.runner --quick    # small N, one run: under 2 minutes once the peers are installed
     python -m benchmarks.runner --only w1,w4
 
@@ -36,6 +36,7 @@ FULL = Settings(
     memory_n=10_000,
     w4_n=2000,
     latency_n=300,
+    in_memory_factor=10,
 )
 QUICK = Settings(
     n=100,
@@ -79,7 +80,8 @@ def run(settings: Settings, only: tuple[str, ...]) -> dict[str, Any]:
     workloads: dict[str, Any] = _TimedWorkloads()
     results["workloads"] = workloads
     pg_note = [] if postgres else ["PostgreSQL unreachable: its rows are missing"]
-    size = f"N={settings.n:,}, {settings.concurrency} in flight"
+    in_memory = f" (in memory: N={settings.n * settings.in_memory_factor:,})" if settings.in_memory_factor != 1 else ""
+    size = f"N={settings.n:,}{in_memory}, {settings.concurrency} in flight"
     if "w1" in only:
         say("W1")
         rows = measure.throughput("w1", systems, settings)
@@ -94,7 +96,9 @@ def run(settings: Settings, only: tuple[str, ...]) -> dict[str, Any]:
         ]
         workloads["latency"] = {
             "unit": "ms per workflow",
-            "size": f"N={settings.latency_n:,}, one in flight",
+            "size": f"N={settings.latency_n:,}"
+            + (f" (in memory: {settings.latency_n * settings.in_memory_factor:,})" if in_memory else "")
+            + ", one in flight",
             "rows": rows,
             "notes": notes,
         }

@@ -37,6 +37,7 @@ FULL = Settings(
     w4_n=2000,
     latency_n=300,
     in_memory_factor=10,
+    in_memory_rounds=5,
 )
 QUICK = Settings(
     n=100,

@@ -389,7 +389,11 @@ class LocalExecutionEngine:
         while True:
             now = self._clock()
             claimed = await self.persistence.claim_runnable(self.owner_id, now, self._lease_until(now), 200)
-            fresh = [instance_id for instance_id in claimed if not self._is_held(instance_id)]
+            # Instances this engine is advancing right now dispatch their own next steps. One it
+            # holds with nothing running here has a due token nobody runs (a stale attempt of a
+            # step was committed by an engine whose lease had expired, after this one took the
+            # instance over and found nothing to run): it is resumed like a claimed one.
+            fresh = [instance_id for instance_id in claimed if not self._advancing(instance_id)]
             for instance_id in fresh:
                 state = await self.persistence.load_instance(instance_id)
                 if state is None or state.status is not WorkflowStatus.RUNNING:
@@ -685,6 +689,7 @@ class LocalExecutionEngine:
                     or record.state is not state
                     or state.status is not WorkflowStatus.RUNNING
                     or state.tokens[0] is not token
+                    or token.id != token_id  # the stored token object, moved on by another engine's lane
                     or not memory.holds(state)
                 ):
                     # Changed while the step ran (cancelled, taken over...): the general path decides.
@@ -694,10 +699,11 @@ class LocalExecutionEngine:
                 # commit store (same data, tokens, revision, history and lease; the unit tests
                 # compare the two), without building a new state. No await from the checks above
                 # to the last change, so no reader sees a half-applied step. The dict the engine
-                # made for the step becomes the committed data (copies handed out earlier have
-                # their own); the stored token moves on, holding what the general path's new token
-                # would (copies handed out earlier have their own tokens).
-                state.context.data = after
+                # made for the step is copied once more, as the general path does: the step may
+                # keep its context (a background task it started) and write to it later. The
+                # stored token moves on, holding what the general path's new token would (copies
+                # handed out earlier have their own tokens).
+                state.context.data = dict(after)
                 state.revision += 1
                 if target is None:
                     state.status = WorkflowStatus.COMPLETED
@@ -735,10 +741,14 @@ class LocalExecutionEngine:
                 target = after_next
                 chained += 1
                 if chained % _STEPS_BETWEEN_YIELDS == 0:
-                    await _yield_to_loop()  # a long chain of steps that never await lets the app breathe
-                    if not self._still_in_place(memory, state, token, record):
-                        running.pop(token_id, None)
+                    # A long chain of steps that never await lets the app breathe. The next step has
+                    # not started: like the general path between two steps, nothing runs meanwhile
+                    # (a cancel in this gap records no attempt of it).
+                    del running[token_id]
+                    await _yield_to_loop()
+                    if not self._still_in_place(memory, state, token, token_id, record):
                         return token_id  # changed meanwhile: the caller checks it all again
+                    running[token_id] = task
                     started = self._clock()
                 else:
                     started = now  # the next step starts as this one is recorded: no await in between
@@ -792,14 +802,16 @@ class LocalExecutionEngine:
         return await self._after_commit(transition, previous=state, continue_from=token_id)
 
     def _still_in_place(
-        self, memory: InMemoryPersistence, state: WorkflowInstanceData, token: Token, record: _Runtime
+        self, memory: InMemoryPersistence, state: WorkflowInstanceData, token: Token, token_id: str, record: _Runtime
     ) -> bool:
-        """True if ``state`` is still the stored state, running ``token`` only, and nobody else is changing it."""
+        """True if ``state`` is still the stored state, at ``token`` only, and nobody else is changing it."""
         return (
             not record.held
             and record.state is state
             and state.status is WorkflowStatus.RUNNING
             and state.tokens[0] is token
+            and token.id == token_id
+            and token.status is TokenStatus.READY
             and memory.holds(state)
         )
 
@@ -902,6 +914,10 @@ class LocalExecutionEngine:
             await step.on_failure(context, exc)
         except Exception:
             logger.exception("on_failure of step %r raised", token.step)
+        # The failed attempt's writes are dropped, here too: a value it left in its data may refer
+        # back to the context (the exception it raised, through its traceback), a cycle the
+        # garbage collector would never free (contexts are not tracked; see ``WorkflowContext``).
+        context.data = {}
         execution = StepExecution(
             token.step,
             StepStatus.FAILED,
@@ -1188,9 +1204,10 @@ class LocalExecutionEngine:
             record = self._runtime[key] = _Runtime()
         return record
 
-    def _is_held(self, instance_id: UUID) -> bool:
+    def _advancing(self, instance_id: UUID) -> bool:
+        """True if this engine holds the instance and runs (or is about to run) one of its steps."""
         record = self._runtime.get(instance_id.int)
-        return record is not None and record.leased
+        return record is not None and record.leased and bool(record.running or record.pins or record.held)
 
     def _prune(self, instance_id: UUID, record: _Runtime) -> None:
         """Drop ``record`` if nothing about the instance is left to keep."""

@@ -189,3 +189,36 @@ async def test_transactional_step_records_failures_and_retries_in_memory() -> No
     ]
     assert ledger.sessions == [None, None]  # in memory there is no database session
     await engine.stop(0)
+
+
+async def test_a_step_committed_late_by_an_engine_whose_lease_expired_is_run_on_by_the_new_holder() -> None:
+    """The heir claimed the instance, but the old holder's attempt ended and was committed first.
+
+    The heir's dispatched token is gone by then and the next one was committed by an engine that
+    no longer holds the lease: the heir's next claim finds it and runs the instance to its end.
+    """
+    registry, store, clock = WorkflowRegistry(), InMemoryPersistence(), FakeClock()
+    gate = Gate("gate")
+    registry.register_definition(gated(gate))
+    old = LocalExecutionEngine(registry, store, owner_id="old", clock=clock, lease_seconds=30)
+    heir = LocalExecutionEngine(registry, store, owner_id="heir", clock=clock, lease_seconds=30)
+    instance = await old.start_workflow("gated")
+    await asyncio.sleep(0.01)
+    clock.now += timedelta(seconds=31)
+    gate.opened.set()  # the old attempt ends on the next turn of the loop...
+    assert await heir.recover() == 1  # ...after the heir claimed the instance and dispatched "gate"
+    for _ in range(20):
+        await asyncio.sleep(0)
+    stored = await store.load_instance(instance.id)
+    assert stored is not None
+    assert [(e.step_name, e.result) for e in stored.context.step_history] == [("gate", 1)]  # the old attempt's
+    assert [token.step for token in stored.tokens] == ["after"]
+    assert store.lease_of(instance.id)[0] == "heir"  # type: ignore[index]
+
+    assert await heir.recover() == 1  # its next claim (every poll_interval), with the lease still valid
+    done = await heir.wait_for(instance.id, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert [e.step_name for e in done.context.step_history] == ["gate", "after"]
+    assert gate.started == 1
+    await old.stop(0)
+    await heir.stop(0)

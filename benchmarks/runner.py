@@ -67,9 +67,9 @@ class _TimedWorkloads(dict[str, Any]):
         super().__setitem__(key, value)
 
 
-def run(settings: Settings, only: tuple[str, ...]) -> dict[str, Any]:
+def run(settings: Settings, only: tuple[str, ...], keys: tuple[str, ...] = ()) -> dict[str, Any]:
     postgres = postgres_reachable()
-    systems = all_systems(postgres)
+    systems = [system for system in all_systems(postgres) if not keys or system.key in keys]
     results: dict[str, Any] = {
         "settings": vars(settings),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -152,15 +152,36 @@ def run(settings: Settings, only: tuple[str, ...]) -> dict[str, Any]:
     return results
 
 
+def _keep_other_systems(workloads: dict[str, Any], previous: dict[str, Any]) -> None:
+    """Complete each workload measured for some systems with the other systems' rows of ``previous``."""
+    for key, workload in workloads.items():
+        if key not in previous:
+            continue
+        fresh = {row["system"]: row for row in workload["rows"]}
+        workload["rows"] = [fresh.pop(row["system"], row) for row in previous[key]["rows"]] + list(fresh.values())
+        if workload["unit"] != "instances lost":
+            report.add_ratios(workload["rows"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small N, one run (under 2 minutes)")
     parser.add_argument("--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {WORKLOADS}")
+    parser.add_argument(
+        "--systems",
+        default="",
+        help="comma-separated subset of the systems (e.g. ours-memory,lsw033-memory); their rows replace those "
+        "of the last results",
+    )
     args = parser.parse_args()
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
     unknown = set(only) - set(WORKLOADS)
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
+    keys = tuple(key.strip() for key in args.systems.split(",") if key.strip())
+    known = {system.key for system in all_systems(postgres=True)}
+    if set(keys) - known:
+        parser.error(f"unknown systems: {', '.join(sorted(set(keys) - known))}; known: {', '.join(sorted(known))}")
     # A terminated run still drops its PostgreSQL databases and stops its child processes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     began = time.perf_counter()
@@ -168,21 +189,24 @@ def main() -> None:
     if any(installed.values()):
         say("peers installed in " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in installed.items()))
     settings = QUICK if args.quick else FULL
-    results = run(settings, only)
+    results = run(settings, only, keys)
     results["mode"] = "quick" if args.quick else "full"
     results["install_seconds"] = installed
     results["wall_seconds"] = time.perf_counter() - began
     print(report.render(results))
     folder = report.RESULTS / "quick" if args.quick else report.RESULTS
     path = folder / "latest.json"
-    if set(only) != set(WORKLOADS) and path.exists():
-        # A partial run updates its workloads in the last results and keeps the others.
+    if (set(only) != set(WORKLOADS) or keys) and path.exists():
+        # A partial run updates its workloads (or its systems' rows in them) in the last results.
         previous = json.loads(path.read_text())
         if previous.get("mode") == results["mode"]:
+            if keys:
+                _keep_other_systems(results["workloads"], previous["workloads"])
             merged = {**previous["workloads"], **results["workloads"]}
             order = list(report.TITLES)
             results["workloads"] = {key: merged[key] for key in sorted(merged, key=order.index)}
-            results["updated"] = [*previous.get("updated", []), {"workloads": list(only), "at": results["started_at"]}]
+            update = {"workloads": list(only), "systems": list(keys), "at": results["started_at"]}
+            results["updated"] = [*previous.get("updated", []), update]
             results["started_at"] = previous["started_at"]
     report.write_json(results, path)
     charts = report.charts(results, folder)

@@ -54,8 +54,7 @@ def _table(headers: list[str], lines: list[list[str]]) -> str:
     return "\n".join([layout(headers), "  ".join("-" * width for width in widths), *map(layout, lines)])
 
 
-def throughput_table(key: str, rows: list[dict[str, Any]], runs: int) -> str:
-    del runs  # in-memory systems run more often than the others: the runs column lists them all
+def throughput_table(key: str, rows: list[dict[str, Any]]) -> str:
     headers = ["system", "median", "vs ours (same storage)", "runs"]
     if key.startswith("w3"):
         headers += ["p50 ms", "p99 ms"]
@@ -114,7 +113,6 @@ def durability_table(rows: list[dict[str, Any]]) -> str:
 
 def render(results: dict[str, Any]) -> str:
     """Every table, with notes and errors, as printed by ``make bench``."""
-    runs = results["settings"]["runs"]
     parts = []
     for key, workload in results["workloads"].items():
         rows = workload["rows"]
@@ -124,7 +122,7 @@ def render(results: dict[str, Any]) -> str:
         elif key == "memory":
             parts.append(memory_table(rows))
         else:
-            parts.append(throughput_table(key, rows, runs))
+            parts.append(throughput_table(key, rows))
         parts += [f"  note: {note}" for note in workload.get("notes", [])]
         parts += [f"  FAILED {row['label']}: {row['error']}" for row in rows if row["error"]]
     return "\n".join(parts)

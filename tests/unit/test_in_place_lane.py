@@ -391,21 +391,19 @@ async def _stale_attempt_after_a_takeover(persistence: InMemoryPersistence) -> t
     a_inside, a_release, b_inside, b_release = (asyncio.Event() for _ in range(4))
     runs = {"slow": 0, "b": 0}
 
-    async def slow(context: WorkflowContext) -> None:
-        runs["slow"] += 1
-        if runs["slow"] == 1:
-            a_inside.set()
-            await a_release.wait()
-        context.set("slow", runs["slow"])
+    def held_up_the_first_time(key: str, inside: asyncio.Event, release: asyncio.Event) -> FuncStep:
+        async def run(context: WorkflowContext) -> None:
+            runs[key] += 1
+            if runs[key] == 1:
+                inside.set()
+                await release.wait()
+            context.set(key, runs[key])
 
-    async def second(context: WorkflowContext) -> None:
-        runs["b"] += 1
-        if runs["b"] == 1:
-            b_inside.set()
-            await b_release.wait()
-        context.set("b", runs["b"])
+        return FuncStep(key, run)
 
-    registry.register_definition(chain("t", [FuncStep("slow", slow), FuncStep("b", second), SetStep("c", "c", 1)]))
+    slow = held_up_the_first_time("slow", a_inside, a_release)
+    second = held_up_the_first_time("b", b_inside, b_release)
+    registry.register_definition(chain("t", [slow, second, SetStep("c", "c", 1)]))
     first = LocalExecutionEngine(registry, persistence, owner_id="A", clock=lambda: now[0], lease_seconds=30)
     heir = LocalExecutionEngine(registry, persistence, owner_id="B", clock=lambda: now[0], lease_seconds=30)
     started = await first.start_workflow("t", instance_id=UUID(int=7))

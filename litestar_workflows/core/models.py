@@ -42,7 +42,7 @@ class Token(msgspec.Struct, gc=False):
     status: TokenStatus = TokenStatus.READY
     branch: Branch = ()
     delta: dict[str, Any] = {}
-    removed: list[str] = []
+    removed: tuple[str, ...] = ()
     not_before: datetime | None = None
     """A READY token is not run before this time (timers, retry backoff)."""
     attempt: int = 1
@@ -55,11 +55,10 @@ class Token(msgspec.Struct, gc=False):
     """The attempt that opened the current retry budget (a manual retry opens a new one)."""
 
     def copy(self) -> Token:
-        """A copy whose ``delta`` and ``removed`` can be changed without touching this token."""
+        """A copy whose ``delta`` and ``writers`` can be changed without touching this token."""
         return msgspec.structs.replace(
             self,
             delta=dict(self.delta) if self.delta else {},
-            removed=list(self.removed) if self.removed else [],
             writers=dict(self.writers) if self.writers else {},
         )
 
@@ -69,7 +68,7 @@ class BranchData(msgspec.Struct):
 
     branch: Branch
     delta: dict[str, Any]
-    removed: list[str] = []
+    removed: tuple[str, ...] = ()
     writers: dict[str, Branch] = {}
 
 
@@ -92,14 +91,14 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     tokens: list[Token] = []
-    ended_branches: list[BranchData] = []
+    ended_branches: tuple[BranchData, ...] = ()
     revision: int = 0
     """Incremented by every committed change; writers use it for optimistic concurrency."""
     next_token: int = 1
     cancel_reason: str | None = None
 
     def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
-        """A copy with its own data dict, tokens and branch list (the step history is shared unless asked)."""
+        """A copy with its own data dict and tokens (the step history is shared unless asked)."""
         source = self.context
         if share_history:
             context = msgspec.structs.replace(source, data=dict(source.data))
@@ -109,7 +108,6 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
             self,
             context=context,
             tokens=[token.copy() for token in self.tokens] if self.tokens else [],
-            ended_branches=list(self.ended_branches) if self.ended_branches else [],
         )
 
     @property

@@ -52,7 +52,7 @@ def _token_from_json(raw: dict[str, Any]) -> Token:
         TokenStatus(raw["status"]),
         tuple(raw["branch"]),
         decode_value(raw["delta"]),
-        list(raw["removed"]),
+        tuple(raw["removed"]),
         _parse_time(raw["not_before"]),
         raw["attempt"],
         None if raw["task_id"] is None else UUID(raw["task_id"]),
@@ -74,7 +74,7 @@ def _branch_from_json(raw: dict[str, Any]) -> BranchData:
     return BranchData(
         tuple(raw["branch"]),
         decode_value(raw["delta"]),
-        list(raw["removed"]),
+        tuple(raw["removed"]),
         {key: tuple(path) for key, path in raw.get("writers", {}).items()},
     )
 
@@ -129,7 +129,7 @@ def instance_from_row(row: Any, history: list[StepExecution]) -> WorkflowInstanc
         started_at=row.started_at,
         completed_at=row.completed_at,
         tokens=[_token_from_json(raw) for raw in row.tokens],
-        ended_branches=[_branch_from_json(raw) for raw in row.ended_branches],
+        ended_branches=tuple(_branch_from_json(raw) for raw in row.ended_branches),
         revision=row.revision,
         next_token=row.next_token,
         cancel_reason=row.cancel_reason,

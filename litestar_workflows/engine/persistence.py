@@ -243,14 +243,15 @@ class WorkflowPersistence(Protocol):
         ...
 
 
-class _Lease:
-    """Who holds an instance's lease (in memory), and until when; changed in place on renewal."""
+class _Lease(msgspec.Struct, gc=False):
+    """Who holds an instance's lease (in memory), and until when; changed in place on renewal.
 
-    __slots__ = ("owner", "until")
+    Not tracked by the garbage collector: it holds a string and a datetime, and one lives per
+    instance in flight (each tracked object makes the young collections that much longer).
+    """
 
-    def __init__(self, owner: str, until: datetime) -> None:
-        self.owner = owner
-        self.until = until
+    owner: str
+    until: datetime
 
 
 class InMemoryPersistence:

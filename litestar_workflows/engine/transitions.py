@@ -15,6 +15,7 @@ so the outcome never depends on which branch happened to finish first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,7 +83,7 @@ def step_context(instance: WorkflowInstanceData, token: Token, data: dict[str, A
     return instance.context.evolve(data=data, current_step=token.step, attempt=token.attempt, token_id=token.id)
 
 
-def _merge_into(data: dict[str, Any], delta: dict[str, Any], removed: list[str]) -> None:
+def _merge_into(data: dict[str, Any], delta: dict[str, Any], removed: Sequence[str]) -> None:
     data.update(delta)
     for key in removed:
         data.pop(key, None)
@@ -113,21 +114,23 @@ def _record_writes(token: Token, changes: Changes) -> None:
     """Keep ``changes`` in the token's branch-local delta, noting its branch as their writer."""
     branch = token.branch
     writers = token.writers
-    removed = token.removed
     token.delta.update(changes.set)
     for key in changes.set:
         writers[key] = branch
-        if key in removed:
-            removed.remove(key)
     for key in changes.removed:
         writers[key] = branch
         token.delta.pop(key, None)
-        if key not in removed:
-            removed.append(key)
+    if token.removed or changes.removed:
+        # ``removed`` is a tuple, shared by copies of the token: replaced, never changed in place.
+        removed = [key for key in token.removed if key not in changes.set]
+        for key in changes.removed:
+            if key not in removed:
+                removed.append(key)
+        token.removed = tuple(removed)
 
 
 Branch = tuple[int, ...]
-_Part = tuple[dict[str, Any], list[str], dict[str, Branch]]
+_Part = tuple[dict[str, Any], tuple[str, ...], dict[str, Branch]]
 
 
 def _supersedes(later: Branch, earlier: Branch) -> bool:
@@ -159,7 +162,7 @@ def merge_branches(parts: list[_Part]) -> _Part:
             gone.append(key)
         else:
             merged[key] = value
-    return merged, gone, merged_writers
+    return merged, tuple(gone), merged_writers
 
 
 def _common_prefix(branches: list[tuple[int, ...]]) -> tuple[int, ...]:
@@ -235,7 +238,7 @@ class Transition:
             TokenStatus.READY,
             branch,
             dict(parent.delta) if parent.delta else {},
-            list(parent.removed) if parent.removed else [],
+            parent.removed,
             None,
             1,
             None,
@@ -290,7 +293,7 @@ class Transition:
                 # The only live token: its writes become instance data now, so branches forked from
                 # it do not each carry a copy that a later branch would re-apply over an earlier one's.
                 _merge_into(state.context.data, token.delta, token.removed)
-                token.delta, token.removed, token.writers = {}, [], {}
+                token.delta, token.removed, token.writers = {}, (), {}
         if chosen is None:
             if token.step in self.definition.terminal_steps:
                 chosen = []
@@ -304,7 +307,8 @@ class Transition:
                     self.state.tokens.append(token)
                     return
         if not chosen:
-            self.state.ended_branches.append(BranchData(token.branch, token.delta, token.removed, token.writers))
+            ended = BranchData(token.branch, token.delta, token.removed, token.writers)
+            self.state.ended_branches = (*self.state.ended_branches, ended)
         forked = len(chosen) > 1
         for index, target in enumerate(chosen):
             self._enter(self._new_token(target, token, (*token.branch, index) if forked else token.branch))
@@ -514,7 +518,7 @@ class Transition:
         if not tokens:
             delta, removed, _ = merge_branches([(b.delta, b.removed, b.writers) for b in state.ended_branches])
             _merge_into(state.context.data, delta, removed)
-            state.ended_branches = []
+            state.ended_branches = ()
             state.status = WorkflowStatus.COMPLETED
             state.completed_at = self.now
             state.current_step = None
@@ -524,7 +528,7 @@ class Transition:
             only = tokens[0]
             _merge_into(state.context.data, only.delta, only.removed)
             only.delta = {}
-            only.removed = []
+            only.removed = ()
             only.writers = {}
         runnable = False
         for token in tokens:
@@ -547,7 +551,7 @@ def new_instance(
     metadata = {"workflow_name": name, "workflow_version": version}
     context = WorkflowContext(identifier, identifier, dict(data), metadata, initial, [], now)
     return WorkflowInstanceData(
-        identifier, name, version, WorkflowStatus.PENDING, context, initial, None, now, None, [], [], -1
+        identifier, name, version, WorkflowStatus.PENDING, context, initial, None, now, None, [], (), -1
     )
 
 
@@ -609,7 +613,7 @@ def succeed_simply(
             committed.started_at,
             now,
             [],
-            [],
+            (),
             committed.revision + 1,
             committed.next_token,
             committed.cancel_reason,
@@ -628,7 +632,7 @@ def succeed_simply(
             committed.started_at,
             committed.completed_at,
             [following],
-            [],
+            (),
             committed.revision + 1,
             committed.next_token + 1,
             committed.cancel_reason,

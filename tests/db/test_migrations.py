@@ -250,7 +250,7 @@ def test_the_orm_works_on_the_migrated_schema(db_url: str) -> None:
                     data={"n": 1},
                     meta={},
                     tokens=[{"id": 1}],
-                    ended_branches=[],
+                    ended_branches=(),
                     revision=1,
                     next_token=2,
                     started_at=now,

@@ -144,7 +144,7 @@ def _not_simple_cases() -> list[tuple[str, WorkflowDefinition, WorkflowInstanceD
     with_delta.tokens[0].delta = {"x": 1}
     cases.append(("branch-local writes", human, with_delta))
     two_tokens = _started(human)
-    second = msgspec.structs.replace(two_tokens.tokens[0], id="t9", delta={}, removed=[], writers={})
+    second = msgspec.structs.replace(two_tokens.tokens[0], id="t9", delta={}, removed=(), writers={})
     two_tokens.tokens.append(second)
     cases.append(("two tokens", human, two_tokens))
     failed = _started(human)

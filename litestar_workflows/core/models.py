@@ -98,17 +98,26 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
     cancel_reason: str | None = None
 
     def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
-        """A copy with its own data dict and tokens (the step history is shared unless asked)."""
+        """A copy with its own data dict and tokens.
+
+        The step history and the metadata are shared unless ``share_history`` is False: then the
+        copy shares no mutable container with this instance (what callers outside the engine get).
+        """
         source = self.context
         if share_history:
             context = msgspec.structs.replace(source, data=dict(source.data))
         else:
-            context = msgspec.structs.replace(source, data=dict(source.data), step_history=list(source.step_history))
-        return msgspec.structs.replace(
-            self,
-            context=context,
-            tokens=[token.copy() for token in self.tokens] if self.tokens else [],
-        )
+            context = msgspec.structs.replace(
+                source, data=dict(source.data), metadata=dict(source.metadata), step_history=list(source.step_history)
+            )
+        tokens = self.tokens
+        if not tokens:
+            copied: list[Token] = []
+        elif len(tokens) == 1:  # the usual case, without a list comprehension's function call
+            copied = [tokens[0].copy()]
+        else:
+            copied = [token.copy() for token in tokens]
+        return msgspec.structs.replace(self, context=context, tokens=copied)
 
     @property
     def active_steps(self) -> list[str]:

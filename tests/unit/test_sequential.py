@@ -77,10 +77,13 @@ async def test_returned_instance_is_a_snapshot(engine: LocalExecutionEngine) -> 
     done = await engine.wait_for(started.id, timeout=5)
     done.data["x"] = "tampered"
     done.context.step_history.clear()
+    done.context.metadata["workflow_name"] = "tampered"
+    started.tokens.clear()
 
     again = await engine.get_instance(started.id)
     assert again.data["x"] == 1
     assert len(again.context.step_history) == 2
+    assert again.context.metadata["workflow_name"] == "snap"
 
 
 async def test_start_by_name_and_unknown_names(engine: LocalExecutionEngine, registry: WorkflowRegistry) -> None:

@@ -9,13 +9,16 @@ from uuid import UUID
 import msgspec
 
 from litestar_workflows.core.types import StepStatus
-from litestar_workflows.core.values import PLAIN_TYPES, ensure_storable
+from litestar_workflows.core.values import PLAIN_TYPES, copy_nested, ensure_storable, private_copy
 
 __all__ = ("StepExecution", "WorkflowContext")
 
 
-class StepExecution(msgspec.Struct, gc=False):
+class StepExecution(msgspec.Struct, gc=False, frozen=True):
     """One recorded run of a step (one per attempt, so retries are visible).
+
+    Frozen: a recorded run never changes, so copies of an instance share their history's entries
+    (only values nested in ``result``, ``input_data`` or ``output_data`` need copying).
 
     Not tracked by the garbage collector (``gc=False``): its result and data are storable
     values, which cannot refer back to it, so it is never part of a reference cycle, and every
@@ -32,6 +35,15 @@ class StepExecution(msgspec.Struct, gc=False):
     output_data: dict[str, Any] | None = None
     attempt: int = 1
     completed_by: str | None = None
+
+    def detached(self) -> StepExecution:
+        """A copy whose nested values (result, input and output data) are copies too."""
+        return msgspec.structs.replace(
+            self,
+            result=copy_nested(self.result),
+            input_data=None if self.input_data is None else private_copy(self.input_data),
+            output_data=None if self.output_data is None else private_copy(self.output_data),
+        )
 
 
 class WorkflowContext(msgspec.Struct, gc=False):

@@ -14,8 +14,9 @@ from uuid import UUID
 
 import msgspec
 
-from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.core.values import NESTED_TYPES, private_copy
 
 __all__ = ("BranchData", "HumanTaskData", "Token", "WorkflowInstanceData")
 
@@ -72,6 +73,12 @@ class BranchData(msgspec.Struct):
     writers: dict[str, Branch] = {}
 
 
+def _detached_entry(entry: StepExecution) -> StepExecution:
+    if type(entry.result) in NESTED_TYPES or entry.input_data or entry.output_data:
+        return entry.detached()
+    return entry
+
+
 class WorkflowInstanceData(msgspec.Struct, gc=False):
     """A workflow instance: status, data, and where its execution stands.
 
@@ -98,18 +105,14 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
     cancel_reason: str | None = None
 
     def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
-        """A copy with its own data dict and tokens.
+        """A copy with its own data dict and tokens, for the engine's own next state.
 
-        The step history and the metadata are shared unless ``share_history`` is False: then the
-        copy shares no mutable container with this instance (what callers outside the engine get).
+        The step history and the metadata are shared, and nested values too (the engine never
+        changes a stored value in place). ``share_history=False`` makes a :meth:`detached` copy.
         """
-        source = self.context
-        if share_history:
-            context = msgspec.structs.replace(source, data=dict(source.data))
-        else:
-            context = msgspec.structs.replace(
-                source, data=dict(source.data), metadata=dict(source.metadata), step_history=list(source.step_history)
-            )
+        if not share_history:
+            return self.detached()
+        context = msgspec.structs.replace(self.context, data=dict(self.context.data))
         tokens = self.tokens
         if not tokens:
             copied: list[Token] = []
@@ -118,6 +121,38 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
         else:
             copied = [token.copy() for token in tokens]
         return msgspec.structs.replace(self, context=context, tokens=copied)
+
+    def detached(self) -> WorkflowInstanceData:
+        """A copy that shares nothing changeable with this instance, at any depth (what callers get).
+
+        Whatever its holder changes in it (data, metadata, history, a nested list) leaves the
+        stored instance alone, and later changes of the instance do not show in it.
+        """
+        source = self.context
+        history = list(source.step_history)
+        for entry in history:
+            if entry.result is not None or entry.input_data is not None or entry.output_data is not None:
+                history = [_detached_entry(entry) for entry in history]
+                break
+        context = msgspec.structs.replace(
+            source, data=private_copy(source.data), metadata=private_copy(source.metadata), step_history=history
+        )
+        tokens: list[Token] = []
+        for token in self.tokens:  # a loop, not a comprehension: on 3.11 that is a call of its own
+            tokens.append(  # noqa: PERF401
+                msgspec.structs.replace(
+                    token,
+                    delta=private_copy(token.delta) if token.delta else {},
+                    writers=dict(token.writers) if token.writers else {},
+                )
+            )
+        if not self.ended_branches:
+            return msgspec.structs.replace(self, context=context, tokens=tokens)
+        ended = tuple(
+            BranchData(branch.branch, private_copy(branch.delta), branch.removed, dict(branch.writers))
+            for branch in self.ended_branches
+        )
+        return msgspec.structs.replace(self, context=context, tokens=tokens, ended_branches=ended)
 
     @property
     def active_steps(self) -> list[str]:

@@ -16,12 +16,24 @@ from uuid import UUID
 
 from litestar_workflows.core.exceptions import WorkflowValidationError
 
-__all__ = ("PLAIN_TYPES", "decode_value", "encode_value", "ensure_storable")
+__all__ = (
+    "NESTED_TYPES",
+    "PLAIN_TYPES",
+    "copy_nested",
+    "decode_value",
+    "encode_value",
+    "ensure_storable",
+    "private_copy",
+    "same_value",
+)
 
 _TAG = "$lsw"
 _SCALARS = (str, int, float, bool, type(None))
 PLAIN_TYPES = frozenset(_SCALARS)
 """Types whose values are always storable: hot paths skip ``ensure_storable`` for them."""
+NESTED_TYPES = frozenset((dict, list, tuple))
+"""The storable types that hold other values: the only ones that can be changed in place (or hold
+something that can)."""
 _TAGGED: dict[type, str] = {
     dt.datetime: "datetime",
     dt.date: "date",
@@ -36,6 +48,49 @@ _DECODERS: dict[str, Any] = {
     "uuid": UUID,
     "decimal": Decimal,
 }
+
+
+def copy_nested(value: Any) -> Any:
+    """``value`` with every dict and list in it copied, at any depth (other storable values are immutable)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_nested(item) if type(item) in NESTED_TYPES else item for key, item in value.items()}
+    if kind is list:
+        return [copy_nested(item) if type(item) in NESTED_TYPES else item for item in value]
+    if kind is tuple:
+        return tuple(copy_nested(item) if type(item) in NESTED_TYPES else item for item in value)
+    return value
+
+
+def same_value(first: Any, second: Any) -> bool:
+    """True if two storable values are equal and of the same types throughout.
+
+    Stricter than ``==``, which holds for ``[1]`` and ``[True]`` or ``[1.0]``: those are stored
+    differently, so a step that made one into the other changed its data.
+    """
+    if first is second:
+        return True
+    kind = type(first)
+    if kind is not type(second) or first != second:
+        return False
+    if kind is dict:
+        return all(same_value(item, second[key]) for key, item in first.items())
+    if kind is list or kind is tuple:
+        return all(same_value(item, other) for item, other in zip(first, second, strict=True))
+    return True
+
+
+def private_copy(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` that shares no dict or list with it, at any depth.
+
+    What a step, or a caller holding a returned instance, changes in place (``items.append(x)``)
+    then changes its own copy only: never committed state, and never what a failed attempt's
+    retry starts from. Costs one pass over the keys when no value is a container.
+    """
+    for value in data.values():
+        if type(value) in NESTED_TYPES:
+            return {key: copy_nested(item) if type(item) in NESTED_TYPES else item for key, item in data.items()}
+    return dict(data)
 
 
 def ensure_storable(key: str, value: Any) -> None:

@@ -42,7 +42,14 @@ from litestar_workflows.core.forms import accepted_form_data
 from litestar_workflows.core.models import HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.protocols import Step, Workflow
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
-from litestar_workflows.core.values import PLAIN_TYPES, ensure_storable
+from litestar_workflows.core.values import (
+    NESTED_TYPES,
+    PLAIN_TYPES,
+    copy_nested,
+    ensure_storable,
+    private_copy,
+    same_value,
+)
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.persistence import (
@@ -116,11 +123,18 @@ def _hooks_of(step: Step) -> _Hooks:
 
 
 def _storable_changes(before: dict[str, Any], after: dict[str, Any], result: Any) -> Changes:
-    """What a step changed in its data; raises ``WorkflowValidationError`` if it or the result cannot be stored."""
+    """What a step changed in its data; raises ``WorkflowValidationError`` if it or the result cannot be stored.
+
+    Changed dicts and lists are copied: the step may keep its context and change them later.
+    """
     changes = Changes.between(before, after)
-    for key, value in changes.set.items():
-        if type(value) not in PLAIN_TYPES:
+    changed = changes.set
+    for key, value in changed.items():
+        kind = type(value)
+        if kind not in PLAIN_TYPES:
             ensure_storable(key, value)
+            if kind in NESTED_TYPES:
+                changed[key] = copy_nested(value)
     if type(result) not in PLAIN_TYPES:
         ensure_storable("result", result)
     return changes
@@ -165,14 +179,14 @@ def _settled(state: WorkflowInstanceData) -> bool:
 
 
 def _step_view(state: WorkflowInstanceData, token: Token, session: Any) -> tuple[dict[str, Any], WorkflowContext]:
-    """The data the step of ``token`` starts from, and the context it runs with (over a copy of it)."""
-    if token.delta or token.removed:
-        data = view_of(state, token)
-        before = dict(data)
-    else:
-        # Committed data is never mutated, so with no branch-local writes it is the "before" itself.
-        before = state.context.data
-        data = dict(before)
+    """The data the step of ``token`` starts from, and the context it runs with (over a private copy of it).
+
+    ``before`` holds committed objects, which nothing changes in place; the step gets copies of
+    its dicts and lists too, so what it changes in place (even in an attempt that then fails)
+    shows up as a change of its own data and nowhere else.
+    """
+    before = view_of(state, token) if token.delta or token.removed else state.context.data
+    data = private_copy(before)
     source = state.context
     context = WorkflowContext(  # what ``step_context`` builds, without its keyword handling
         source.workflow_id,
@@ -649,13 +663,14 @@ class LocalExecutionEngine:
             running = record.running
             chained = 0
             started = self._clock()
+            flat = False  # whether ``before`` is known to hold no dict or list (then a plain copy is private)
             while True:
                 before = state.context.data
                 source = state.context
                 context = WorkflowContext(  # what ``step_context`` builds, without its keyword handling
                     source.workflow_id,
                     source.instance_id,
-                    dict(before),
+                    dict(before) if flat else private_copy(before),
                     source.metadata,
                     token.step,
                     source.step_history,
@@ -668,15 +683,31 @@ class LocalExecutionEngine:
                 )
                 try:
                     result = await step.execute(context)
-                    after = context.data
                     # What ``_storable_changes`` checks, without building the changes: values the
-                    # step did not replace were checked when they were written.
+                    # step did not replace were checked when they were written. The data to store
+                    # keeps the committed object of every dict or list the step left as it was,
+                    # and a copy of every other (the step may keep its context and change them).
+                    after = context.data
+                    stored = dict(after)
                     earlier = before.get
+                    flat = True
                     for key, value in after.items():
-                        if type(value) not in PLAIN_TYPES and earlier(key, _ABSENT) is not value:
+                        kind = type(value)
+                        if kind in PLAIN_TYPES:
+                            continue
+                        old = earlier(key, _ABSENT)
+                        if kind in NESTED_TYPES:
+                            flat = False
+                            if old is not _ABSENT and same_value(old, value):
+                                stored[key] = old
+                                continue
+                            ensure_storable(key, value)
+                            stored[key] = copy_nested(value)
+                        elif old is not value:
                             ensure_storable(key, value)
                     if type(result) not in PLAIN_TYPES:
                         ensure_storable("result", result)
+                        result = copy_nested(result)
                 except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
                     outcome = await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
                     break
@@ -693,7 +724,7 @@ class LocalExecutionEngine:
                     or not memory.holds(state)
                 ):
                     # Changed while the step ran (cancelled, taken over...): the general path decides.
-                    outcome = _Outcome(execution, Changes.between(before, after))
+                    outcome = _Outcome(execution, Changes.between(before, stored))
                     break
                 # Apply the success to the stored state itself: exactly what ``succeed_simply`` and a
                 # commit store (same data, tokens, revision, history and lease; the unit tests
@@ -703,7 +734,7 @@ class LocalExecutionEngine:
                 # keep its context (a background task it started) and write to it later. The
                 # stored token moves on, holding what the general path's new token would (copies
                 # handed out earlier have their own tokens).
-                state.context.data = dict(after)
+                state.context.data = stored
                 state.revision += 1
                 if target is None:
                     state.status = WorkflowStatus.COMPLETED
@@ -877,6 +908,7 @@ class LocalExecutionEngine:
             else:
                 result = await step.execute(context)
             changes = _storable_changes(before, context.data, result)
+            recorded = copy_nested(result) if type(result) in NESTED_TYPES else result
             chosen = self._choose(definition, step, context, result) if step.step_type is StepType.GATEWAY else None
             if hooks.on_success:
                 await step.on_success(context, result)
@@ -897,7 +929,7 @@ class LocalExecutionEngine:
         except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
             return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
         execution = StepExecution(
-            token.step, StepStatus.SUCCEEDED, result, None, started, self._clock(), None, None, token.attempt
+            token.step, StepStatus.SUCCEEDED, recorded, None, started, self._clock(), None, None, token.attempt
         )
         return _Outcome(execution, changes, chosen)
 

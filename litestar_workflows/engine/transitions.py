@@ -26,6 +26,7 @@ from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.ids import random_uuid
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.core.values import NESTED_TYPES, same_value
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
 
 __all__ = (
@@ -50,7 +51,11 @@ class Changes:
 
     @classmethod
     def between(cls, before: dict[str, Any], after: dict[str, Any]) -> Changes:
-        """Keys whose value object changed (or appeared), and keys that disappeared."""
+        """Keys whose value changed (or appeared), and keys that disappeared.
+
+        Scalars are compared by identity (a step that sets a key again set it); dicts and lists by
+        content, as steps get copies of them.
+        """
         if not before:
             return cls(dict(after), [])
         # Plain loops, not comprehensions: this runs after every step, and on Python 3.11 a
@@ -58,8 +63,10 @@ class Changes:
         changed: dict[str, Any] = {}
         earlier = before.get
         for key, value in after.items():
-            if earlier(key, _ABSENT) is not value:
-                changed[key] = value  # noqa: PERF403
+            old = earlier(key, _ABSENT)
+            # A dict or list is compared by content: the step worked on a copy of it.
+            if old is not value and (type(value) not in NESTED_TYPES or not same_value(old, value)):
+                changed[key] = value
         if before.keys() <= after.keys():  # the usual case, checked without a Python-level loop
             return cls(changed, [])
         return cls(changed, [key for key in before if key not in after])

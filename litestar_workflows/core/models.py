@@ -185,3 +185,12 @@ class HumanTaskData(msgspec.Struct):
     completed_by: str | None = None
     completed_at: datetime | None = None
     data: dict[str, Any] | None = None
+
+    def detached(self) -> HumanTaskData:
+        """A copy that shares nothing changeable with this task, at any depth (what callers get)."""
+        return msgspec.structs.replace(
+            self,
+            form_schema=None if self.form_schema is None else private_copy(self.form_schema),
+            candidate_groups=list(self.candidate_groups),
+            data=None if self.data is None else private_copy(self.data),
+        )

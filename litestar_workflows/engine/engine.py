@@ -1197,8 +1197,8 @@ class LocalExecutionEngine:
     async def get_tasks(
         self, instance_id: UUID | None = None, status: TaskStatus | None = TaskStatus.OPEN
     ) -> list[HumanTaskData]:
-        """Human tasks (open ones by default), optionally of one instance."""
-        return await self.persistence.list_tasks(instance_id=instance_id, status=status)
+        """Human tasks (open ones by default), optionally of one instance; copies the caller may change."""
+        return [task.detached() for task in await self.persistence.list_tasks(instance_id=instance_id, status=status)]
 
     async def wait_for(self, instance_id: UUID, timeout: float | None = None) -> WorkflowInstanceData:
         """Wait until the instance is completed, failed, cancelled, or waiting for outside input.

@@ -150,3 +150,21 @@ def test_same_value_tells_apart_what_equality_does_not() -> None:
     assert not same_value({"a": [1]}, {"a": [1, 2]})
     assert not same_value({"a": 1}, {"b": 1})
     assert msgspec.json.encode([1]) != msgspec.json.encode([True])  # why the difference matters
+
+
+async def test_changing_a_returned_task_changes_neither_the_task_nor_the_definition(
+    engine: LocalExecutionEngine,
+) -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    approve = BaseHumanStep("approve", "Approve", form_schema=schema, candidate_groups=["managers"])
+    started = await engine.start_workflow(chain("nested_task", [approve, SetStep("end")]))
+    (task,) = await engine.get_tasks(started.id)
+
+    assert task.form_schema is not None
+    task.form_schema["properties"]["ok"]["type"] = "string"
+    task.candidate_groups.append("everyone")
+
+    (again,) = await engine.get_tasks(started.id)
+    assert again.form_schema == schema
+    assert again.candidate_groups == ["managers"]
+    assert approve.form_schema == {"type": "object", "properties": {"ok": {"type": "boolean"}}}

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from litestar_workflows.core.types import StepStatus
-from litestar_workflows.core.values import PLAIN_TYPES, copy_nested, ensure_storable, private_copy
+from litestar_workflows.core.values import NESTED_TYPES, PLAIN_TYPES, copy_nested, ensure_storable, private_copy
 
 __all__ = ("StepExecution", "WorkflowContext")
 
@@ -37,7 +37,12 @@ class StepExecution(msgspec.Struct, gc=False, frozen=True):
     completed_by: str | None = None
 
     def detached(self) -> StepExecution:
-        """A copy whose nested values (result, input and output data) are copies too."""
+        """A copy whose nested values (result, input and output data) are copies too.
+
+        This run itself when it holds no dict or list (it is frozen, so it may be shared).
+        """
+        if type(self.result) not in NESTED_TYPES and not self.input_data and not self.output_data:
+            return self
         return msgspec.structs.replace(
             self,
             result=copy_nested(self.result),

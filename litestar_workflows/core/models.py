@@ -14,9 +14,9 @@ from uuid import UUID
 
 import msgspec
 
-from litestar_workflows.core.context import StepExecution, WorkflowContext
+from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
-from litestar_workflows.core.values import NESTED_TYPES, private_copy
+from litestar_workflows.core.values import private_copy
 
 __all__ = ("BranchData", "HumanTaskData", "Token", "WorkflowInstanceData")
 
@@ -73,12 +73,6 @@ class BranchData(msgspec.Struct):
     writers: dict[str, Branch] = {}
 
 
-def _detached_entry(entry: StepExecution) -> StepExecution:
-    if type(entry.result) in NESTED_TYPES or entry.input_data or entry.output_data:
-        return entry.detached()
-    return entry
-
-
 class WorkflowInstanceData(msgspec.Struct, gc=False):
     """A workflow instance: status, data, and where its execution stands.
 
@@ -132,7 +126,7 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
         history = list(source.step_history)
         for entry in history:
             if entry.result is not None or entry.input_data is not None or entry.output_data is not None:
-                history = [_detached_entry(entry) for entry in history]
+                history = [entry.detached() for entry in history]
                 break
         context = msgspec.structs.replace(
             source, data=private_copy(source.data), metadata=private_copy(source.metadata), step_history=history

@@ -89,7 +89,8 @@ def private_copy(data: dict[str, Any]) -> dict[str, Any]:
     """
     for value in data.values():
         if type(value) in NESTED_TYPES:
-            return {key: copy_nested(item) if type(item) in NESTED_TYPES else item for key, item in data.items()}
+            copied: dict[str, Any] = copy_nested(data)
+            return copied
     return dict(data)
 
 

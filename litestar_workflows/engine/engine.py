@@ -95,7 +95,7 @@ _utcnow: Callable[[], datetime] = functools.partial(datetime.now, UTC)
 
 def _snapshot(state: WorkflowInstanceData) -> WorkflowInstanceData:
     """A copy callers may keep or mutate without touching the committed state."""
-    return state.copy(share_history=False)
+    return state.detached()
 
 
 @dataclass(slots=True, frozen=True)

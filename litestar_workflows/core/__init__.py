@@ -21,16 +21,19 @@ from litestar_workflows.core.exceptions import (
     WorkflowValidationError,
 )
 from litestar_workflows.core.graph import WorkflowGraph
+from litestar_workflows.core.identity import ANONYMOUS, Identity, can_act_on, is_admin
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.protocols import Step, Workflow
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 
 __all__ = (
+    "ANONYMOUS",
     "BranchData",
     "ConcurrentUpdateError",
     "Edge",
     "HumanTaskData",
     "HumanTaskError",
+    "Identity",
     "InstanceAlreadyExistsError",
     "InvalidTransitionError",
     "Step",
@@ -56,4 +59,6 @@ __all__ = (
     "WorkflowStatus",
     "WorkflowValidationError",
     "WorkflowsError",
+    "can_act_on",
+    "is_admin",
 )

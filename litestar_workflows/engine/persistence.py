@@ -26,6 +26,7 @@ from litestar_workflows.core.exceptions import (
     TaskNotFoundError,
     WorkflowInstanceNotFoundError,
 )
+from litestar_workflows.core.identity import Identity, can_act_on
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
 
@@ -122,12 +123,8 @@ class TaskQuery:
 
 
 def task_visible_to(task: HumanTaskData, user_id: str, groups: frozenset[str]) -> bool:
-    """True if ``user_id`` (member of ``groups``) may see and act on ``task``."""
-    if task.assignee is not None:
-        return task.assignee == user_id
-    if task.candidate_groups:
-        return not groups.isdisjoint(task.candidate_groups)
-    return True
+    """True if ``user_id`` (member of ``groups``) may see and act on ``task`` (``core.identity.can_act_on``)."""
+    return can_act_on(task, Identity(user_id, groups), None)
 
 
 def next_run_at(instance: WorkflowInstanceData, now: datetime) -> datetime | None:

@@ -2,38 +2,22 @@
 
 The API never takes a user id from a request body. It asks the configured resolver for an
 :class:`Identity` (by default read from ``request.user``, which the host's authentication
-middleware sets) and checks every task action against it.
+middleware sets) and checks every task action against it. ``Identity`` and the task rule live in
+``core.identity`` (the engine applies the same rule); they are re-exported here.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.connection import ASGIConnection
 
-from litestar_workflows.core.models import HumanTaskData
+from litestar_workflows.core.identity import ANONYMOUS, Identity, can_act_on, is_admin
 
 __all__ = ("ANONYMOUS", "Identity", "IdentityResolver", "can_act_on", "default_identity_resolver", "is_admin")
 
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """A caller: a user id (None when anonymous) and the groups it belongs to."""
-
-    user_id: str | None
-    groups: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def is_anonymous(self) -> bool:
-        """True when no user is known."""
-        return self.user_id is None
-
-
-ANONYMOUS = Identity(None)
-"""The identity of a request without a user."""
 
 IdentityResolver = Callable[[ASGIConnection[Any, Any, Any, Any]], "Identity | Awaitable[Identity]"]
 """Turns a request into an :class:`Identity`; may be sync or async."""
@@ -92,25 +76,3 @@ async def resolve_identity(resolver: IdentityResolver, connection: ASGIConnectio
         msg = f"the identity resolver returned {type(result).__name__}, not an Identity"
         raise TypeError(msg)
     return result
-
-
-def is_admin(identity: Identity, admin_role: str | None) -> bool:
-    """True if ``identity`` holds the admin role (never for anonymous callers)."""
-    return admin_role is not None and not identity.is_anonymous and admin_role in identity.groups
-
-
-def can_act_on(task: HumanTaskData, identity: Identity, admin_role: str | None) -> bool:
-    """True if ``identity`` may claim or complete ``task``.
-
-    Admins may act on every task. Otherwise: the assignee when the task has one; else a member
-    of one of its candidate groups when it has some; else any identified user.
-    """
-    if identity.user_id is None:
-        return False
-    if is_admin(identity, admin_role):
-        return True
-    if task.assignee is not None:
-        return task.assignee == identity.user_id
-    if task.candidate_groups:
-        return not identity.groups.isdisjoint(task.candidate_groups)
-    return True

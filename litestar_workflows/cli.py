@@ -4,7 +4,8 @@ The commands work on the app's database through the plugin's persistence, so the
 running app sees. ``start`` and ``complete`` run the following machine steps in the CLI process
 until the instance waits or ends (or ``--wait`` runs out); anything left is resumed by the app.
 ``complete`` is an operator tool: it records ``--user`` as the completing user without the
-API's permission checks.
+API's permission checks or claims (``engine.complete_task`` with a plain user id); the task must
+still be open.
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ def tasks_command(ctx: click.Context, assignee: str | None, workflow: str | None
 @click.option("--wait", default=5.0, show_default=True, help="Seconds to run machine steps before returning.")
 @click.pass_context
 def complete_command(ctx: click.Context, task_id: UUID, user: str, data: dict[str, Any], wait: float) -> None:
-    """Complete human task TASK_ID as --user (an operator action: no permission check)."""
+    """Complete human task TASK_ID as --user (an operator action: no permission or claim check)."""
 
     async def work(engine: LocalExecutionEngine) -> None:
         state = await engine.complete_task(task_id, user, data)

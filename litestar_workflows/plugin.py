@@ -220,8 +220,13 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         )
 
     def _new_engine(self, persistence: WorkflowPersistence) -> LocalExecutionEngine:
+        config = self._config
         return LocalExecutionEngine(
-            self._registry, persistence, self._event_bus, poll_interval=self._config.poll_interval
+            self._registry,
+            persistence,
+            self._event_bus,
+            poll_interval=config.poll_interval,
+            admin_role=config.admin_role,
         )
 
     def _persistence_factory(self) -> Callable[[], WorkflowPersistence] | None:

@@ -7,11 +7,29 @@ test. No I/O and no Litestar here: the engine checks the same rule inside its co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from litestar_workflows.core.models import HumanTaskData
+__all__ = ("ANONYMOUS", "Identity", "TaskHolders", "can_act_on", "is_admin")
 
-__all__ = ("ANONYMOUS", "Identity", "can_act_on", "is_admin")
+
+class TaskHolders(Protocol):
+    """Who a task is for: what :func:`can_act_on` reads of it.
+
+    A ``HumanTaskData`` is one; so is the handful of columns a database commit reads (under its
+    lock) to check a completion against the task as stored.
+    """
+
+    @property
+    def assignee(self) -> str | None:
+        """The user the task is assigned to, if any."""
+        ...
+
+    @property
+    def candidate_groups(self) -> Sequence[str]:
+        """The groups the task is offered to (empty: none)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +54,7 @@ def is_admin(identity: Identity, admin_role: str | None) -> bool:
     return admin_role is not None and not identity.is_anonymous and admin_role in identity.groups
 
 
-def can_act_on(task: HumanTaskData, identity: Identity, admin_role: str | None) -> bool:
+def can_act_on(task: TaskHolders, identity: Identity, admin_role: str | None) -> bool:
     """True if ``identity`` may see, claim or complete ``task``.
 
     Admins may act on every task. Otherwise: the assignee when the task has one; else a member

@@ -32,11 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
     TaskAlreadyCompletedError,
-    TaskClaimedError,
     TaskNotFoundError,
     WorkflowInstanceNotFoundError,
 )
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
+from litestar_workflows.core.task_checks import TaskActor, holder_change_refusal
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.db.codec import (
     execution_from_row,
@@ -545,40 +545,37 @@ class SQLAlchemyPersistence:
         claimed_by: str | _Unset | None = UNSET,
         assignee: str | _Unset | None = UNSET,
         if_claimable_by: str | None = None,
+        actor: TaskActor | None = None,
     ) -> HumanTaskData:
-        """Claim, release or reassign an OPEN task in one conditional ``UPDATE ... RETURNING``.
+        """Claim, release or reassign an OPEN task: read it locked, check, update, in one transaction.
 
-        The conditions (open; unclaimed or claimed by ``if_claimable_by``) are in the statement's
-        WHERE clause, so the database decides between concurrent claims: no read-then-write race.
-        When no row matched, a read in the same transaction tells why.
+        The row is read ``FOR UPDATE`` on PostgreSQL (on SQLite the transaction began IMMEDIATE,
+        holding the write lock), so concurrent claims queue behind each other and each one's
+        conditions (``holder_change_refusal``) are checked against the row as the one before
+        left it: no read-then-write race, and the permission rule is the core function itself.
         """
-        await self._ensure_ready()
+        engine = await self._ensure_ready()
         values: dict[str, Any] = {}
         if not isinstance(claimed_by, _Unset):
             values["claimed_by"] = claimed_by
         if not isinstance(assignee, _Unset):
             values["assignee"] = assignee
         columns = _TASKS.c
-        conditions = [columns.id == task_id, columns.status == TaskStatus.OPEN.value]
-        if if_claimable_by is not None:
-            conditions.append(or_(columns.claimed_by.is_(None), columns.claimed_by == if_claimable_by))
-        statement = update(_TASKS).where(*conditions).values(**values).returning(*columns)
+        query = select(_TASKS).where(columns.id == task_id)
+        if engine.dialect.name == "postgresql":
+            query = query.with_for_update()
         async with self._write_connection() as connection:
-            for _ in range(3):
-                row = (await connection.execute(statement)).first() if values else None
-                if row is not None:
-                    return task_from_row(row)
-                row = (await connection.execute(select(_TASKS).where(columns.id == task_id))).first()
-                if row is None:
-                    raise TaskNotFoundError(f"task {task_id} not found")
-                if row.status != TaskStatus.OPEN.value:
-                    raise TaskAlreadyCompletedError(f"task {task_id} is already {row.status}")
-                if if_claimable_by is not None and row.claimed_by not in {None, if_claimable_by}:
-                    raise TaskClaimedError(task_id, row.claimed_by)
-                if not values:
-                    return task_from_row(row)
-                # PostgreSQL (read committed): the holder released between the two statements; again.
-        raise ConcurrentUpdateError(f"task {task_id} kept changing; try again")
+            row = (await connection.execute(query)).first()
+            if row is None:
+                raise TaskNotFoundError(f"task {task_id} not found")
+            stored = task_from_row(row)
+            refusal = holder_change_refusal(stored, actor, if_claimable_by)
+            if refusal is not None:
+                raise refusal
+            if not values:
+                return stored
+            statement = update(_TASKS).where(columns.id == task_id).values(**values).returning(*columns)
+            return task_from_row((await connection.execute(statement)).one())
 
     @_shielded
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:

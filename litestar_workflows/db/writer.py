@@ -2,8 +2,10 @@
 
 All preconditions of the group are read first with one locking query (``FOR UPDATE`` on
 PostgreSQL; on SQLite the transaction began IMMEDIATE, so it already holds the write lock):
-current revisions and leases of the instances, and the status of the tasks being closed. Each
-change is then accepted or refused in Python, and the accepted ones are written with one
+current revisions and leases of the instances, and of the tasks being closed their state, who
+they are for and who holds their claim. Each change is then accepted or refused in Python (a
+task closure by its own check, ``TaskClosure.refusal``: the permission rule of ``core.identity``
+applied to the row as stored), and the accepted ones are written with one
 ``executemany`` per statement kind. A refused change writes nothing, so no savepoints are needed,
 and the cost of a group barely depends on its size: that is what makes group commit pay off.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
@@ -21,7 +23,6 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
-    TaskAlreadyCompletedError,
     TaskNotFoundError,
     WorkflowInstanceNotFoundError,
 )
@@ -70,6 +71,7 @@ _CLOSE_TASK = (
     .where(TASKS.c.id == bindparam("b_id"))
     .values(
         status=bindparam("status"),
+        claimed_by=bindparam("claimed_by"),
         completed_by=bindparam("completed_by"),
         completed_at=bindparam("completed_at"),
         submitted_data=bindparam("submitted_data"),
@@ -84,7 +86,8 @@ _INSTANCE_ROWS = (
     _INSTANCE_COLUMNS.where(INSTANCES.c.id == bindparam("id")),
 )
 _INSTANCE_ROWS_LOCKED = tuple(query.with_for_update() for query in _INSTANCE_ROWS)
-_TASK_COLUMNS = select(TASKS.c.id, TASKS.c.status)
+# What the closures' checks read of each task (``TaskClosure.refusal``: state, permission, claim).
+_TASK_COLUMNS = select(TASKS.c.id, TASKS.c.status, TASKS.c.assignee, TASKS.c.candidate_groups, TASKS.c.claimed_by)
 _TASK_ROWS = (
     _TASK_COLUMNS.where(TASKS.c.id.in_(bindparam("ids", expanding=True))),
     _TASK_COLUMNS.where(TASKS.c.id == bindparam("id")),
@@ -114,10 +117,10 @@ def write_changes(connection: Connection, changes: list[InstanceChange], *, dire
     found = _rows(connection, _INSTANCE_ROWS_LOCKED if locking else _INSTANCE_ROWS, ids, direct=direct)
     current = {row[0]: (row[1], row[2], row[3]) for row in found}
     task_ids = [closure.task_id for change in changes for closure in change.closed_tasks]
-    task_status: dict[Any, str] = {}
+    tasks: dict[Any, _StoredTask] = {}
     if task_ids:
         found = _rows(connection, _TASK_ROWS_LOCKED if locking else _TASK_ROWS, task_ids, direct=direct)
-        task_status = {row[0]: row[1] for row in found}
+        tasks = {row[0]: _StoredTask(row[0], TaskStatus(row[1]), row[2], row[3] or (), row[4]) for row in found}
 
     outcomes: list[Outcome] = []
     created: list[dict[str, Any]] = []
@@ -126,7 +129,7 @@ def write_changes(connection: Connection, changes: list[InstanceChange], *, dire
     opened: list[dict[str, Any]] = []
     executions: list[dict[str, Any]] = []
     for change in changes:
-        refusal = _refusal(change, current, task_status)
+        refusal = _refusal(change, current, tasks)
         if refusal is not None:
             outcomes.append(refusal)
             continue
@@ -142,11 +145,14 @@ def write_changes(connection: Connection, changes: list[InstanceChange], *, dire
             updated.append(values)
         current[instance.id] = (instance.revision, values["lease_owner"], values["lease_expires_at"])
         for closure in change.closed_tasks:
-            task_status[closure.task_id] = closure.status.value
+            stored = tasks[closure.task_id]
+            claimed_by = closure.claim_after(stored.claimed_by)
+            tasks[closure.task_id] = stored._replace(status=closure.status, claimed_by=claimed_by)
             closed.append(
                 {
                     "b_id": closure.task_id,
                     "status": closure.status.value,
+                    "claimed_by": claimed_by,
                     "completed_by": closure.completed_by,
                     "completed_at": closure.completed_at,
                     "submitted_data": closure.data,
@@ -206,10 +212,20 @@ def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[An
     return connection.execute(queries[0], {"ids": ids}).all()
 
 
+class _StoredTask(NamedTuple):
+    """A task's row as the locking read found it (or as an earlier change of the group left it)."""
+
+    id: Any
+    status: TaskStatus
+    assignee: str | None
+    candidate_groups: Sequence[str]
+    claimed_by: str | None
+
+
 def _refusal(
     change: InstanceChange,
     current: dict[Any, tuple[int, str | None, datetime | None]],
-    task_status: dict[Any, str],
+    tasks: dict[Any, _StoredTask],
 ) -> Exception | None:
     instance_id = change.instance.id
     stored = current.get(instance_id)
@@ -223,11 +239,12 @@ def _refusal(
             f"instance {instance_id} is at revision {stored[0]}, not {change.expected_revision}"
         )
     for closure in change.closed_tasks:
-        status = task_status.get(closure.task_id)
-        if status is None:
+        task = tasks.get(closure.task_id)
+        if task is None:
             return TaskNotFoundError(f"task {closure.task_id} not found")
-        if status != TaskStatus.OPEN.value:
-            return TaskAlreadyCompletedError(f"task {closure.task_id} is already {status}")
+        refusal = closure.refusal(task)
+        if refusal is not None:
+            return refusal
     return None
 
 

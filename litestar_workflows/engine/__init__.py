@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar_workflows.engine.completion import TaskCompletion
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import EventBus, InMemoryEventBus, WorkflowEvent
@@ -22,6 +23,7 @@ __all__ = (
     "LocalExecutionEngine",
     "StepDispatcher",
     "TaskClosure",
+    "TaskCompletion",
     "WorkflowEvent",
     "WorkflowPersistence",
     "WorkflowRegistry",

@@ -33,14 +33,17 @@ from litestar_workflows.core.exceptions import (
     StepExecutionError,
     TaskAlreadyCompletedError,
     TaskNotFoundError,
+    UnauthorizedTaskError,
     WorkflowAlreadyCompletedError,
     WorkflowInstanceNotFoundError,
     WorkflowsError,
     WorkflowValidationError,
 )
 from litestar_workflows.core.forms import accepted_form_data
+from litestar_workflows.core.identity import Identity
 from litestar_workflows.core.models import HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.protocols import Step, Workflow
+from litestar_workflows.core.task_checks import TaskActor, open_task_refusal
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.core.values import (
     NESTED_TYPES,
@@ -50,11 +53,13 @@ from litestar_workflows.core.values import (
     private_copy,
     same_value,
 )
+from litestar_workflows.engine.completion import TaskCompletion, closed_task
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.persistence import (
     InMemoryPersistence,
     InstanceChange,
+    TaskClosure,
     WorkflowPersistence,
 )
 from litestar_workflows.engine.registry import WorkflowRegistry
@@ -350,6 +355,8 @@ class LocalExecutionEngine:
             instance whose lease expired (its process died).
         poll_interval: Seconds between scans for claimable work (due timers, expired leases,
             work released by a stopped engine) once :meth:`start` was called.
+        admin_role: A group whose members may complete any task, even one claimed by someone
+            else (checked when a task is completed by an ``Identity``; see :meth:`complete_task`).
     """
 
     def __init__(
@@ -363,8 +370,10 @@ class LocalExecutionEngine:
         owner_id: str | None = None,
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
+        admin_role: str | None = None,
     ) -> None:
         self.registry = registry
+        self.admin_role = admin_role
         self.persistence: WorkflowPersistence = persistence if persistence is not None else InMemoryPersistence()
         self.event_bus = event_bus
         self.dispatcher: StepDispatcher = dispatcher or InProcessDispatcher(self.run_token)
@@ -989,9 +998,12 @@ class LocalExecutionEngine:
     # --- human tasks and signals --------------------------------------------------------------
 
     async def complete_human_task(
-        self, instance_id: UUID, step_name: str, user_id: str, data: dict[str, Any]
+        self, instance_id: UUID, step_name: str, actor: Identity | str, data: dict[str, Any]
     ) -> WorkflowInstanceData:
-        """Complete the open task of ``step_name``: validate, merge, record who, continue."""
+        """Complete the open task of ``step_name``: check, validate, merge, record who, continue.
+
+        ``actor`` as for :meth:`complete_task`.
+        """
         state = await self._load_fresh(instance_id)
         definition = self._definition_of(state)
         if step_name not in definition.steps:
@@ -1003,14 +1015,36 @@ class LocalExecutionEngine:
         task = await self.persistence.get_task(token.task_id)
         if task is None:
             raise TaskNotFoundError(f"task of step {step_name!r} not found")
-        return await self._complete(task, user_id, data, state)
+        return (await self._complete(task, actor, data, state)).instance
 
-    async def complete_task(self, task_id: UUID, user_id: str, data: dict[str, Any]) -> WorkflowInstanceData:
-        """Complete a task by its id (what the REST API calls)."""
+    async def complete_task(self, task_id: UUID, actor: Identity | str, data: dict[str, Any]) -> WorkflowInstanceData:
+        """Complete a task by its id: check, validate, merge, record who, continue; returns the instance.
+
+        ``actor`` is who completes it. An :class:`Identity` is checked in the commit that closes
+        the task, against the task as stored: it must be allowed to act on the task
+        (``core.identity.can_act_on`` with the engine's ``admin_role``), and the task must be
+        open and unclaimed or claimed by it (admins may complete a task someone else claimed).
+        Refusals raise ``UnauthorizedTaskError``, ``TaskAlreadyCompletedError`` or
+        ``TaskClaimedError`` (naming the holder), and change nothing.
+
+        A plain user id (``str``) is a trusted operator call (host code, the CLI): that user is
+        recorded as the completer without the permission rule or the claim being checked; the
+        task must still be open.
+        """
+        return (await self.complete_task_detailed(task_id, actor, data)).instance
+
+    async def complete_task_detailed(
+        self, task_id: UUID, actor: Identity | str, data: dict[str, Any]
+    ) -> TaskCompletion:
+        """:meth:`complete_task`, answering with the task as closed as well as the instance.
+
+        Reads the task once: the early answers (not found, refused) come from that read, the
+        final ones from the commit's own check; nothing is read again afterwards.
+        """
         task = await self.persistence.get_task(task_id)
         if task is None:
             raise TaskNotFoundError(f"task {task_id} not found")
-        return await self._complete(task, user_id, data)
+        return await self._complete(task, actor, data)
 
     async def _raise_not_waiting(self, state: WorkflowInstanceData, step_name: str) -> None:
         done = [t for t in await self.persistence.list_tasks(instance_id=state.id) if t.step_name == step_name]
@@ -1026,10 +1060,21 @@ class LocalExecutionEngine:
         )
 
     async def _complete(
-        self, task: HumanTaskData, user_id: str, data: dict[str, Any], state: WorkflowInstanceData | None = None
-    ) -> WorkflowInstanceData:
-        if task.status is not TaskStatus.OPEN:
-            raise TaskAlreadyCompletedError(f"task {task.id} is already {task.status.value}")
+        self,
+        task: HumanTaskData,
+        actor: Identity | str,
+        data: dict[str, Any],
+        state: WorkflowInstanceData | None = None,
+    ) -> TaskCompletion:
+        checked = None if isinstance(actor, str) else TaskActor(actor, self.admin_role)
+        # The early answer, on the task as read (before validating a form the user may not fill
+        # in); the commit checks the same against the task as stored.
+        refusal = open_task_refusal(task, checked)
+        if refusal is not None:
+            raise refusal
+        user_id = actor if isinstance(actor, str) else actor.user_id
+        if user_id is None:  # can_act_on refuses anonymous callers; this only narrows the type
+            raise UnauthorizedTaskError(f"an anonymous caller may not act on task {task.id}")
         if state is None:
             state = await self._load_fresh(task.instance_id)
         if state.status.is_finished:
@@ -1042,19 +1087,22 @@ class LocalExecutionEngine:
         definition = self._definition_of(state)
         accepted = accepted_form_data(definition.steps[task.step_name], data)
 
+        closures: list[TaskClosure] = []
+
         def apply(transition: Transition) -> bool:
             token = transition.token(task.token_id)
             if token is None or token.task_id != task.id:
                 raise TaskAlreadyCompletedError(f"task {task.id} is no longer open")
             if transition.state.status.is_finished:
                 raise WorkflowAlreadyCompletedError(f"instance {task.instance_id} is {transition.state.status.value}")
-            transition.task_completed(token, task, user_id, accepted)
+            closures.append(transition.task_completed(token, task, user_id, accepted, checked))
             return True
 
         transition = await self._transact(task.instance_id, apply, loaded=state)
         assert transition is not None
         await self._after_commit(transition, previous=state)
-        return _snapshot(transition.state)
+        # The last closure built is the committed one (earlier ones lost to a concurrent update).
+        return TaskCompletion(closed_task(task, closures[-1]), _snapshot(transition.state))
 
     async def signal(self, instance_id: UUID, step_name: str, payload: Any = None) -> WorkflowInstanceData:
         """Deliver an outside event to the webhook step ``step_name``; its payload lands in the context."""

@@ -21,13 +21,13 @@ import msgspec
 from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
-    TaskAlreadyCompletedError,
-    TaskClaimedError,
+    HumanTaskError,
     TaskNotFoundError,
     WorkflowInstanceNotFoundError,
 )
 from litestar_workflows.core.identity import Identity, can_act_on
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
+from litestar_workflows.core.task_checks import StoredTask, TaskActor, holder_change_refusal, open_task_refusal
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
 
 __all__ = (
@@ -58,13 +58,29 @@ UNSET = _Unset()
 
 @dataclass(slots=True)
 class TaskClosure:
-    """Close an OPEN task; the commit fails with ``TaskAlreadyCompletedError`` if it is not OPEN."""
+    """Close an OPEN task (complete or cancel it).
+
+    The commit checks :meth:`refusal` against the task as stored, in its own transaction, and
+    fails with that error (``TaskAlreadyCompletedError`` if the task is not OPEN; with an
+    ``actor``, also ``UnauthorizedTaskError`` or ``TaskClaimedError``), changing nothing.
+    """
 
     task_id: UUID
     status: TaskStatus
     completed_by: str | None = None
     completed_at: datetime | None = None
     data: dict[str, object] | None = None
+    actor: TaskActor | None = None
+    """The user completing the task, checked against the task as stored; None: not checked (the
+    engine cancelling tasks, or an operator completing one in the name of ``completed_by``)."""
+
+    def refusal(self, stored: StoredTask) -> HumanTaskError | None:
+        """Why the commit must refuse this closure of ``stored`` (the task as stored now); None if it may close it."""
+        return open_task_refusal(stored, self.actor)
+
+    def claim_after(self, stored_claim: str | None) -> str | None:
+        """The task's ``claimed_by`` once closed: a completion is the completer's, a cancellation keeps the claim."""
+        return self.completed_by if self.status is TaskStatus.COMPLETED else stored_claim
 
 
 @dataclass(slots=True)
@@ -225,13 +241,18 @@ class WorkflowPersistence(Protocol):
         claimed_by: str | _Unset | None = UNSET,
         assignee: str | _Unset | None = UNSET,
         if_claimable_by: str | None = None,
+        actor: TaskActor | None = None,
     ) -> HumanTaskData:
         """Change who holds an OPEN task (claim, release, reassign) in one conditional update.
 
-        With ``if_claimable_by``, the update is a compare-and-set: it applies only while the task
-        is unclaimed or claimed by that user, so of several users claiming at once exactly one wins.
-        Raises ``TaskNotFoundError``, ``TaskAlreadyCompletedError`` if it is no longer open, or
-        ``TaskClaimedError`` (naming the holder) if someone else holds it.
+        The conditions are checked against the task as stored, in the transaction that changes
+        it (``core.task_checks.holder_change_refusal``). With ``if_claimable_by``, the update is
+        a compare-and-set: it applies only while the task is unclaimed or claimed by that user,
+        so of several users claiming at once exactly one wins. With ``actor``, that user must
+        also be allowed to act on the task (``can_act_on``) and hold its claim or find it free
+        (admins override claims). Raises ``TaskNotFoundError``, ``UnauthorizedTaskError``,
+        ``TaskAlreadyCompletedError`` if it is no longer open, or ``TaskClaimedError`` (naming
+        the holder) if someone else holds it. Returns the task as changed.
         """
         ...
 
@@ -338,20 +359,25 @@ class InMemoryPersistence:
         return self._keep_or_release(state.id.int, owner, now, until)
 
     def _close_tasks(self, closures: list[TaskClosure]) -> None:
-        """Close tasks, all or none: every one must exist and be OPEN."""
+        """Close tasks, all or none: every one must exist and pass its closure's check.
+
+        Checks and writes run without an ``await`` in between: nothing changes a task between
+        its check and its closing.
+        """
         for closure in closures:
             task = self._tasks.get(closure.task_id)
             if task is None:
                 msg = f"task {closure.task_id} not found"
                 raise TaskNotFoundError(msg)
-            if task.status is not TaskStatus.OPEN:
-                msg = f"task {closure.task_id} is already {task.status.value}"
-                raise TaskAlreadyCompletedError(msg)
+            refusal = closure.refusal(task)
+            if refusal is not None:
+                raise refusal
         for closure in closures:
             task = self._tasks[closure.task_id]
             self._tasks[closure.task_id] = msgspec.structs.replace(
                 task,
                 status=closure.status,
+                claimed_by=closure.claim_after(task.claimed_by),
                 completed_by=closure.completed_by,
                 completed_at=closure.completed_at,
                 data=closure.data,
@@ -469,8 +495,9 @@ class InMemoryPersistence:
         claimed_by: str | _Unset | None = UNSET,
         assignee: str | _Unset | None = UNSET,
         if_claimable_by: str | None = None,
+        actor: TaskActor | None = None,
     ) -> HumanTaskData:
-        """Replace the task with the changed holder fields, if it is still open (and claimable).
+        """Replace the task with the changed holder fields, if its conditions hold.
 
         Check and write happen without an ``await`` between them, so they are atomic on the loop.
         """
@@ -478,11 +505,9 @@ class InMemoryPersistence:
         if task is None:
             msg = f"task {task_id} not found"
             raise TaskNotFoundError(msg)
-        if task.status is not TaskStatus.OPEN:
-            msg = f"task {task_id} is already {task.status.value}"
-            raise TaskAlreadyCompletedError(msg)
-        if if_claimable_by is not None and task.claimed_by not in {None, if_claimable_by}:
-            raise TaskClaimedError(task_id, task.claimed_by)
+        refusal = holder_change_refusal(task, actor, if_claimable_by)
+        if refusal is not None:
+            raise refusal
         changed = msgspec.structs.replace(
             task,
             claimed_by=task.claimed_by if isinstance(claimed_by, _Unset) else claimed_by,

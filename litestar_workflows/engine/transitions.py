@@ -25,6 +25,7 @@ from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.ids import random_uuid
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
+from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.core.values import NESTED_TYPES, same_value
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
@@ -334,9 +335,21 @@ class Transition:
         token.not_before = self.now + timedelta(seconds=retry_in) if retry_in > 0 else None
         self._settle()
 
-    def task_completed(self, token: Token, task: HumanTaskData, user_id: str, accepted: dict[str, Any]) -> None:
-        """A person completed ``task``: record who and what, then continue like a finished step."""
-        self.closed_tasks.append(TaskClosure(task.id, TaskStatus.COMPLETED, user_id, self.now, accepted))
+    def task_completed(
+        self,
+        token: Token,
+        task: HumanTaskData,
+        user_id: str,
+        accepted: dict[str, Any],
+        actor: TaskActor | None = None,
+    ) -> TaskClosure:
+        """A person completed ``task``: record who and what, then continue like a finished step.
+
+        ``actor``: the user to check against the task as stored when committing (None: not
+        checked). Returns the task's closure.
+        """
+        closure = TaskClosure(task.id, TaskStatus.COMPLETED, user_id, self.now, accepted, actor)
+        self.closed_tasks.append(closure)
         self.events.append(
             ("task.completed", {"task_id": str(task.id), "step_name": task.step_name, "user_id": user_id})
         )
@@ -353,6 +366,7 @@ class Transition:
         token.task_id = None
         self.state.context.user_id = user_id
         self.step_succeeded(token, Changes(set=dict(accepted)), execution, None)
+        return closure
 
     def fail(self, error: str) -> None:
         """Mark the instance FAILED; open tasks are cancelled (a retry opens them again)."""

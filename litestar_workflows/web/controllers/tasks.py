@@ -5,15 +5,16 @@ can be claimed or completed by its assignee, a member of its candidate groups, o
 (by any identified user when it has neither). A task claimed by someone else is theirs until
 they release it (or an admin takes it over).
 
-Claims are compare-and-set updates in the persistence (``update_open_task(if_claimable_by=...)``),
-so of several users claiming one task at the same moment exactly one wins and the others get a
-409 naming the holder. Completing takes the claim the same way first, so a task cannot be claimed
-by one user while another completes it.
+Claim, release and completion are checked by the persistence in the transaction that changes
+the task, against the task as stored (``core.task_checks.TaskActor``): of several users claiming
+a task at once exactly one wins and the others get a 409 naming the holder, and a completion
+racing a reassignment, a claim or another completion either wins or is refused; it never
+completes a task its caller may no longer act on. A caller who may not act on a task learns
+nothing about it (a 403 without its state, its data or who claimed it).
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,7 @@ from litestar_workflows.core.exceptions import (
     UnauthorizedTaskError,
 )
 from litestar_workflows.core.models import HumanTaskData
+from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.engine.persistence import TaskQuery
 from litestar_workflows.web.api import WorkflowApi
@@ -64,18 +66,9 @@ def _ensure_open(task: HumanTaskData) -> None:
         raise TaskAlreadyCompletedError(f"task {task.id} is already {task.status.value}")
 
 
-def _check_may_act(task: HumanTaskData, identity: Identity, api: WorkflowApi) -> str:
-    """The caller's user id if they may claim or complete ``task``; 401, 403 or 409 otherwise.
-
-    The claim check here is only the early answer; the conditional update decides races.
-    """
-    user = _user(identity)
-    if not can_act_on(task, identity, api.admin_role):
-        raise UnauthorizedTaskError(f"user {user!r} may not act on task {task.id}")
-    _ensure_open(task)
-    if task.claimed_by not in {None, user} and not is_admin(identity, api.admin_role):
-        raise TaskClaimedError(task.id, task.claimed_by)
-    return user
+def _actor(identity: Identity, api: WorkflowApi) -> TaskActor:
+    """The caller as the persistence checks them against a task, in the transaction changing it."""
+    return TaskActor(identity, api.admin_role)
 
 
 def _detail(request: Request[Any, Any, Any], api: WorkflowApi, task: HumanTaskData) -> TaskDetail:
@@ -175,11 +168,9 @@ class TasksController(Controller):
         task_id: FromPath[UUID],
     ) -> TaskDetail:
         """Claim a task."""
-        task = await _task(workflow_api, task_id)
-        user = _check_may_act(task, workflow_identity, workflow_api)
-        if task.claimed_by != user:
-            condition = None if is_admin(workflow_identity, workflow_api.admin_role) else user
-            task = await workflow_api.persistence.update_open_task(task_id, claimed_by=user, if_claimable_by=condition)
+        user = _user(workflow_identity)
+        actor = _actor(workflow_identity, workflow_api)
+        task = await workflow_api.persistence.update_open_task(task_id, claimed_by=user, actor=actor)
         return _detail(request, workflow_api, task)
 
     @post(
@@ -187,7 +178,8 @@ class TasksController(Controller):
         name="workflows:tasks:release",
         operation_id="WorkflowsReleaseTask",
         summary="Release a claimed task",
-        description="Gives a claimed task back to everyone who may act on it (its claimer or an admin).",
+        description="Gives a claimed task back to everyone who may act on it (its claimer or an admin). "
+        "Releasing a task nobody claimed is a no-op; a caller who may not act on the task gets a 403.",
         status_code=HTTP_200_OK,
         raises=_RAISES,
     )
@@ -200,18 +192,10 @@ class TasksController(Controller):
     ) -> TaskDetail:
         """Release a claimed task."""
         user = _user(workflow_identity)
-        task = await _task(workflow_api, task_id)
-        admin = is_admin(workflow_identity, workflow_api.admin_role)
-        if task.claimed_by not in {None, user} and not admin:
-            raise UnauthorizedTaskError(f"task {task_id} is claimed by {task.claimed_by!r}, not by {user!r}")
-        _ensure_open(task)
-        if task.claimed_by is None:
-            return _detail(request, workflow_api, task)
+        actor = _actor(workflow_identity, workflow_api)
         try:
-            task = await workflow_api.persistence.update_open_task(
-                task_id, claimed_by=None, if_claimable_by=None if admin else user
-            )
-        except TaskClaimedError as exc:  # taken over (by an admin) since it was read
+            task = await workflow_api.persistence.update_open_task(task_id, claimed_by=None, actor=actor)
+        except TaskClaimedError as exc:  # the caller may act on the task, so may know who holds it
             raise UnauthorizedTaskError(f"task {task_id} is claimed by {exc.claimed_by!r}, not by {user!r}") from exc
         return _detail(request, workflow_api, task)
 
@@ -221,8 +205,9 @@ class TasksController(Controller):
         operation_id="WorkflowsCompleteTask",
         summary="Complete a task",
         description="The body is the form data (a JSON object), validated against the task's form schema; "
-        "a 400 lists every failing field. The completing user is the caller, who takes the task's claim "
-        "(a 409 if someone else holds it, unless the caller is an admin).",
+        "a 400 lists every failing field. The completing user is the caller, who must be allowed to act on "
+        "the task and hold its claim or find it free (a 409 naming the holder otherwise, unless the caller "
+        "is an admin); the completed task is recorded as completed and claimed by the caller.",
         status_code=HTTP_200_OK,
         raises=[*_RAISES, RequestEntityTooLarge],
     )
@@ -235,21 +220,9 @@ class TasksController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> TaskDetail:
         """Complete a task."""
-        task = await _task(workflow_api, task_id)
-        user = _check_may_act(task, workflow_identity, workflow_api)
-        persistence = workflow_api.persistence
-        claimed_here = task.claimed_by != user and not is_admin(workflow_identity, workflow_api.admin_role)
-        if claimed_here:  # take the claim first: a concurrent claim by someone else loses (or wins: 409)
-            await persistence.update_open_task(task_id, claimed_by=user, if_claimable_by=user)
-        try:
-            await workflow_api.engine.complete_task(task_id, user, data)
-        except Exception:
-            if claimed_here:  # invalid form data and the like: give the claim back (best effort)
-                with contextlib.suppress(Exception):
-                    await persistence.update_open_task(task_id, claimed_by=None, if_claimable_by=user)
-            raise
-        completed = await persistence.get_task(task_id)
-        return _detail(request, workflow_api, completed or task)
+        _user(workflow_identity)
+        completion = await workflow_api.engine.complete_task_detailed(task_id, workflow_identity, data)
+        return _detail(request, workflow_api, completion.task)
 
     @post(
         "/{task_id:uuid}/reassign",

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from litestar_workflows.config import WorkflowPluginConfig
     from litestar_workflows.plugin import WorkflowPlugin
 
-__version__ = "0.1.0"
+__version__ = "0.4.0"
 
 # The plugin pulls in Litestar; code that only runs the engine (workers, scripts, tests) does not
 # need it, and tens of thousands of imported objects slow every full garbage collection after.

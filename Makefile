@@ -2,18 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
+# pip -c: every install takes the exact versions of development and CI; pyproject.toml only has ranges.
+PIP_INSTALL = $(BIN)/pip install --quiet --constraint $(CONSTRAINTS)
+CREATED := $(VENV)/.created
+STAMP := $(VENV)/.installed-test
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: help install lint test demo demo-script bench bench-quick clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(CREATED):
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(CREATED)
+
+# The test toolchain (pytest, mypy, ruff, uvicorn for the end-to-end tests) on top of the package.
+$(STAMP): $(CREATED) pyproject.toml $(CONSTRAINTS)
+	$(PIP_INSTALL) -e '.[test]'
 	touch $(STAMP)
+
+# Only what the demo needs: the package and uvicorn (a venv made by `make test` already has both).
+$(DEMO_STAMP): $(CREATED) pyproject.toml $(CONSTRAINTS)
+	$(PIP_INSTALL) -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install the package with its test extras
 
@@ -25,22 +39,22 @@ lint: $(STAMP) ## ruff + mypy --strict
 test: lint ## Lint, type-check and run the whole test suite with coverage
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
 
-demo: $(STAMP) ## Run the expense example app (plugin + REST API) with uvicorn on SQLite
+demo: $(DEMO_STAMP) ## Run the expense example app (plugin + REST API) with uvicorn on SQLite
 	@echo "Expense approval demo on http://127.0.0.1:8000"
 	@echo "  OpenAPI docs:  http://127.0.0.1:8000/schema"
 	@echo "  API:           http://127.0.0.1:8000/workflows/definitions"
 	@echo "  Walk-through:  see 'Try the REST API' in README.md (users: alice, bob, carol, dave, admin)"
 	$(BIN)/uvicorn examples.expense.app:app --host 127.0.0.1 --port 8000
 
-demo-script: $(STAMP) ## Run the engine-only example workflows end to end, printing each step
+demo-script: $(DEMO_STAMP) ## Run the engine-only example workflows end to end, printing each step
 	$(BIN)/python -m examples.demo
 
 bench: $(STAMP) ## Ours vs litestar-workflows 0.3.3 vs DBOS (peers installed into benchmarks/.peers/ on first use)
-	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(PIP_INSTALL) -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.runner
 
 bench-quick: $(STAMP) ## The same with small N and one run (under 2 minutes once the peers are installed)
-	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(PIP_INSTALL) -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.runner --quick
 
 clean: ## Remove the virtualenv and caches

@@ -47,8 +47,12 @@ from litestar_workflows.steps import (
     BaseHumanStep,
     BaseMachineStep,
     BaseStep,
+    ConditionalGroup,
     ExclusiveGateway,
     ParallelGateway,
+    ParallelGroup,
+    SequentialGroup,
+    StepGroup,
     TimerStep,
     TransactionalStep,
     WebhookStep,
@@ -58,7 +62,7 @@ if TYPE_CHECKING:
     from litestar_workflows.config import WorkflowPluginConfig
     from litestar_workflows.plugin import WorkflowPlugin
 
-__version__ = "0.1.0"
+__version__ = "0.4.0"
 
 # The plugin pulls in Litestar; code that only runs the engine (workers, scripts, tests) does not
 # need it, and tens of thousands of imported objects slow every full garbage collection after.
@@ -79,6 +83,7 @@ __all__ = (
     "BaseHumanStep",
     "BaseMachineStep",
     "BaseStep",
+    "ConditionalGroup",
     "Edge",
     "EventBus",
     "ExclusiveGateway",
@@ -91,10 +96,13 @@ __all__ = (
     "InvalidTransitionError",
     "LocalExecutionEngine",
     "ParallelGateway",
+    "ParallelGroup",
+    "SequentialGroup",
     "Step",
     "StepDispatcher",
     "StepExecution",
     "StepExecutionError",
+    "StepGroup",
     "StepStatus",
     "StepType",
     "TaskAlreadyCompletedError",

@@ -89,6 +89,17 @@ class WorkflowContext(msgspec.Struct, gc=False):
             ensure_storable(key, value)
         self.data[key] = value
 
+    def get_last_execution(self, step_name: str | None = None) -> StepExecution | None:
+        """The latest recorded run of ``step_name`` (of any step when None), or None if there is none."""
+        for execution in reversed(self.step_history):
+            if step_name is None or execution.step_name == step_name:
+                return execution
+        return None
+
+    def has_step_executed(self, step_name: str) -> bool:
+        """True if ``step_name`` has a recorded run (of any outcome) in this instance's history."""
+        return any(execution.step_name == step_name for execution in self.step_history)
+
     def with_step(self, step_name: str) -> WorkflowContext:
         """Return a copy positioned on ``step_name`` with its own data dict."""
         return self.evolve(current_step=step_name, data=dict(self.data), metadata=dict(self.metadata))

@@ -55,6 +55,13 @@ class Edge:
             return self._compiled(context.data)
         return bool(self.condition(context))  # type: ignore[operator]
 
+    def evaluate_condition(self, context: WorkflowContext) -> bool:
+        """True when the edge may be taken (0.3's name for :meth:`evaluate`).
+
+        A string condition is evaluated (0.3 treated every string condition as true).
+        """
+        return self.evaluate(context)
+
     def get_source_name(self) -> str:
         """The source step's name (kept for code written against the reference API)."""
         return self.source
@@ -85,6 +92,16 @@ class WorkflowDefinition:
     edges: list[Edge]
     initial_step: str
     terminal_steps: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # A step registered under a key other than its name gets a renamed copy, and a step group
+        # expands into steps and edges (see ``core.fragments``); plain definitions are left as given.
+        from litestar_workflows.core.fragments import bind_steps
+
+        bound = bind_steps(self.steps, self.edges, self.initial_step, self.terminal_steps)
+        if bound is not None:
+            self.steps, self.edges = bound.steps, bound.edges
+            self.initial_step, self.terminal_steps = bound.initial_step, bound.terminal_steps
 
     @cached_property
     def graph(self) -> WorkflowGraph:

@@ -1,4 +1,9 @@
-"""The exception hierarchy: everything a user can cause raises a ``WorkflowsError``."""
+"""The exception hierarchy: everything a user can cause raises a ``WorkflowsError``.
+
+Constructors also accept the arguments litestar-workflows 0.3 documented (``StepExecutionError(
+"step", cause=exc)``, ``InvalidTransitionError("a", "b")``, ``WorkflowValidationError([...])``,
+``TaskNotFoundError(task_id)``, ...), so code that raises them keeps working.
+"""
 
 from __future__ import annotations
 
@@ -26,14 +31,20 @@ class WorkflowsError(Exception):
     """Base class of every error raised by litestar-workflows."""
 
 
-class WorkflowNotFoundError(WorkflowsError, LookupError):
-    """No workflow definition is registered under the given name (and version)."""
+class WorkflowNotFoundError(WorkflowsError, KeyError):
+    """No workflow definition is registered under the given name (and version).
+
+    A ``KeyError`` (so a ``LookupError``), as the registry of 0.3 raised.
+    """
 
     def __init__(self, name: str, version: str | None = None) -> None:
         self.name = name
         self.version = version
         where = f"{name!r} version {version!r}" if version else repr(name)
         super().__init__(f"workflow {where} is not registered")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class WorkflowInstanceNotFoundError(WorkflowsError, KeyError):
@@ -53,7 +64,12 @@ class WorkflowValidationError(WorkflowsError, ValueError):
     ``errors`` lists every problem found, not only the first.
     """
 
-    def __init__(self, message: str, errors: list[str] | None = None, fields: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str | list[str], errors: list[str] | None = None, fields: dict[str, Any] | None = None
+    ) -> None:
+        if isinstance(message, list):  # 0.3's form: just the list of problems
+            errors = message
+            message = "workflow validation failed"
         self.errors = list(errors or [])
         self.fields = dict(fields or {})
         detail = message if not self.errors else f"{message}: " + "; ".join(self.errors)
@@ -61,11 +77,33 @@ class WorkflowValidationError(WorkflowsError, ValueError):
 
 
 class InvalidTransitionError(WorkflowsError):
-    """The instance is in a state that does not allow the requested action."""
+    """The instance is in a state that does not allow the requested action.
+
+    ``InvalidTransitionError(message)``, or 0.3's ``InvalidTransitionError(from_step, to_step, reason)``.
+    """
+
+    def __init__(self, message: str, to_step: str | None = None, reason: str | None = None) -> None:
+        self.from_step: str | None = None
+        self.to_step = to_step
+        if to_step is not None:
+            self.from_step = message
+            message = f"invalid transition from {message!r} to {to_step!r}" + (f": {reason}" if reason else "")
+        super().__init__(message)
 
 
 class WorkflowAlreadyCompletedError(InvalidTransitionError):
-    """The instance has already finished (completed, failed or canceled)."""
+    """The instance has already finished (completed, failed or canceled).
+
+    ``WorkflowAlreadyCompletedError(message)``, or 0.3's ``WorkflowAlreadyCompletedError(instance_id, status)``.
+    """
+
+    def __init__(self, message: object, status: str | None = None) -> None:
+        self.instance_id: object = None
+        self.status = status
+        if status is not None:
+            self.instance_id = message
+            message = f"workflow instance {message} is already {status}"
+        super().__init__(str(message))
 
 
 class InstanceAlreadyExistsError(InvalidTransitionError):
@@ -79,21 +117,45 @@ class InstanceAlreadyExistsError(InvalidTransitionError):
 class StepExecutionError(WorkflowsError):
     """A step raised, timed out, or produced a result that cannot be recorded."""
 
-    def __init__(self, step_name: str, message: str) -> None:
+    def __init__(
+        self, step_name: str, message: str | BaseException | None = None, *, cause: BaseException | None = None
+    ) -> None:
+        if isinstance(message, BaseException):  # 0.3's form: StepExecutionError(step_name, cause)
+            message, cause = None, message
         self.step_name = step_name
-        super().__init__(f"step {step_name!r} failed: {message}")
+        self.cause = cause
+        detail = message if message is not None else (str(cause) if cause is not None else "")
+        super().__init__(f"step {step_name!r} failed: {detail}" if detail else f"step {step_name!r} failed")
 
 
 class HumanTaskError(WorkflowsError):
     """Base class of the errors about human tasks."""
 
 
+def _task_message(task: object, template: str) -> tuple[object, str]:
+    """(task id, message) for a task error given a message or, as 0.3 did, only the task's id.
+
+    An id (a UUID, or a string without spaces) is filled into ``template``; a sentence is the message.
+    """
+    if isinstance(task, str) and " " in task.strip():
+        return None, task
+    return task, template.format(task=task)
+
+
 class TaskNotFoundError(HumanTaskError, LookupError):
     """No open or closed task matches the given id or (instance, step)."""
+
+    def __init__(self, task: object) -> None:
+        self.task_id, message = _task_message(task, "task {task} not found")
+        super().__init__(message)
 
 
 class TaskAlreadyCompletedError(HumanTaskError):
     """The task was completed (or canceled) before this request reached it."""
+
+    def __init__(self, task: object) -> None:
+        self.task_id, message = _task_message(task, "task {task} is already completed")
+        super().__init__(message)
 
 
 class TaskClaimedError(HumanTaskError):
@@ -106,7 +168,18 @@ class TaskClaimedError(HumanTaskError):
 
 
 class UnauthorizedTaskError(HumanTaskError, PermissionError):
-    """The user may not act on this task."""
+    """The user may not act on this task.
+
+    ``UnauthorizedTaskError(message)``, or 0.3's ``UnauthorizedTaskError(task_id, user_id)``.
+    """
+
+    def __init__(self, message: object, user_id: str | None = None) -> None:
+        self.task_id: object = None
+        self.user_id = user_id
+        if user_id is not None:
+            self.task_id = message
+            message = f"user {user_id!r} is not authorized to act on task {message}"
+        super().__init__(str(message))
 
 
 class ConcurrentUpdateError(WorkflowsError):

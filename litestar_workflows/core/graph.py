@@ -121,8 +121,11 @@ class WorkflowGraph:
         return [edge.target for edge in self.outgoing.get(step_name, ())]
 
     def is_terminal(self, step_name: str) -> bool:
-        """True if ``step_name`` ends its branch."""
-        return step_name in self.definition.terminal_steps
+        """True if ``step_name`` ends its branch: a declared terminal step, or one with no outgoing edge.
+
+        (A valid definition declares every step without an outgoing edge terminal.)
+        """
+        return step_name in self.definition.terminal_steps or not self.outgoing.get(step_name)
 
     def is_join(self, step_name: str) -> bool:
         """True if ``step_name`` waits for every branch that can still reach it."""
@@ -131,6 +134,50 @@ class WorkflowGraph:
     def can_reach(self, source: str, target: str) -> bool:
         """True if a path of one or more edges leads from ``source`` to ``target``."""
         return target in self.reach.get(source, ())
+
+    def validate(self) -> list[str]:
+        """Every structural problem of the definition (empty when it is valid); see :meth:`problems_of`."""
+        return self.problems_of(self.definition)
+
+    def get_all_paths(self, start: str, end: str, max_paths: int = 100) -> list[list[str]]:
+        """Every path from ``start`` to ``end`` that visits no step twice (at most ``max_paths`` of them).
+
+        Loops are followed once around: a path never repeats a step, so cycles cannot make it endless.
+        """
+        paths: list[list[str]] = []
+        if start not in self.outgoing or max_paths <= 0:
+            return paths
+        if start == end:
+            return [[start]]
+        # Depth-first, with an explicit stack of (path so far, targets still to try from its end).
+        stack: list[tuple[list[str], list[str]]] = [([start], self.targets_of(start))]
+        while stack and len(paths) < max_paths:
+            path, pending = stack[-1]
+            if not pending:
+                stack.pop()
+                continue
+            target = pending.pop(0)
+            if target in path:
+                continue
+            if target == end:
+                paths.append([*path, target])
+            else:
+                stack.append(([*path, target], self.targets_of(target)))
+        return paths
+
+    def get_step_depth(self, step_name: str) -> int:
+        """Fewest edges from the initial step to ``step_name``; -1 when it cannot be reached."""
+        depth = {self.definition.initial_step: 0}
+        frontier = [self.definition.initial_step]
+        while frontier and step_name not in depth:
+            following: list[str] = []
+            for name in frontier:
+                for target in self.targets_of(name):
+                    if target not in depth:
+                        depth[target] = depth[name] + 1
+                        following.append(target)
+            frontier = following
+        return depth.get(step_name, -1)
 
     @staticmethod
     def problems_of(definition: WorkflowDefinition) -> list[str]:  # noqa: PLR0912
@@ -160,12 +207,16 @@ class WorkflowGraph:
             )
         for edge in definition.edges:
             problems.extend(
-                f"edge {edge.source!r} -> {edge.target!r} refers to unknown step {end!r}"
-                for end in dict.fromkeys((edge.source, edge.target))
-                if end not in steps
+                f"edge {edge.source!r} -> {edge.target!r}: {end} step {name!r} not found"
+                for end, name in (("source", edge.source), ("target", edge.target))
+                if name not in steps
             )
-        if problems:
-            return problems  # reachability on a broken graph would only repeat the same errors
+        known = set(steps)
+        dangling = definition.initial_step not in known or not definition.terminal_steps <= known
+        dangling = dangling or any(not {edge.source, edge.target} <= known for edge in definition.edges)
+        dangling = dangling or any(not set(getattr(step, "branches", None) or ()) <= known for step in steps.values())
+        if dangling:
+            return problems  # reachability on a graph with dangling names would only repeat the same errors
 
         graph = WorkflowGraph(definition)
         reachable = graph.reach[definition.initial_step] | {definition.initial_step}

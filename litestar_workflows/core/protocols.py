@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from uuid import UUID
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.types import StepType
@@ -10,7 +12,7 @@ from litestar_workflows.core.types import StepType
 if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
 
-__all__ = ("Step", "Workflow")
+__all__ = ("ExecutionEngine", "Step", "Workflow")
 
 
 @runtime_checkable
@@ -49,4 +51,29 @@ class Workflow(Protocol):
     @classmethod
     def get_definition(cls) -> WorkflowDefinition:
         """Return the workflow's definition."""
+        ...
+
+
+@runtime_checkable
+class ExecutionEngine(Protocol):
+    """What runs workflows (``LocalExecutionEngine`` is one); litestar-workflows 0.3's protocol, for typing."""
+
+    async def start_workflow(self, workflow: Any, initial_data: dict[str, Any] | None = None) -> Any:
+        """Create an instance of ``workflow`` and start running it."""
+        ...
+
+    async def execute_step(self, step: Step, context: WorkflowContext, previous_result: Any = None) -> Any:
+        """Run one step outside any instance and return its result."""
+        ...
+
+    async def schedule_step(self, instance_id: UUID, step_name: str, delay: timedelta | None = None) -> None:
+        """Make ``step_name`` of an instance runnable (after ``delay``)."""
+        ...
+
+    async def complete_human_task(self, instance_id: UUID, step_name: str, user_id: str, data: dict[str, Any]) -> Any:
+        """Complete the open task of ``step_name`` with the submitted ``data``."""
+        ...
+
+    async def cancel_workflow(self, instance_id: UUID, reason: str) -> Any:
+        """Cancel an instance."""
         ...

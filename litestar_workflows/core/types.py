@@ -3,8 +3,42 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-__all__ = ("StepStatus", "StepType", "TaskStatus", "TokenStatus", "WorkflowStatus")
+if TYPE_CHECKING:
+    from litestar_workflows.core.context import StepExecution
+    from litestar_workflows.core.protocols import Step, Workflow
+
+__all__ = (
+    "Context",
+    "StepExecution",
+    "StepStatus",
+    "StepT",
+    "StepType",
+    "T",
+    "TaskStatus",
+    "TokenStatus",
+    "WorkflowStatus",
+    "WorkflowT",
+)
+
+Context: TypeAlias = dict[str, Any]
+"""A workflow's data (litestar-workflows 0.3 name)."""
+
+StepT = TypeVar("StepT", bound="Step")
+WorkflowT = TypeVar("WorkflowT", bound="Workflow")
+T = TypeVar("T")
+
+
+def __getattr__(name: str) -> Any:
+    # 0.3 exported StepExecution from here; it lives in core.context, which imports this module,
+    # so it is looked up on first use instead of imported (that import would be circular).
+    if name == "StepExecution":
+        from litestar_workflows.core.context import StepExecution
+
+        return StepExecution
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 class StepType(StrEnum):

@@ -1112,7 +1112,7 @@ class LocalExecutionEngine:
         if step is None or step.step_type is not StepType.WEBHOOK:
             raise InvalidTransitionError(f"workflow {state.workflow_name!r} has no webhook step {step_name!r}")
         ensure_storable("payload", payload)
-        key: str = getattr(step, "callback_key", "webhook_payload")
+        key: str = getattr(step, "callback_key", "webhook_data")
 
         def apply(transition: Transition) -> bool:
             if transition.state.status.is_finished:

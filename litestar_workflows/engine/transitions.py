@@ -560,7 +560,9 @@ class Transition:
         state.status = WorkflowStatus.RUNNING if runnable else WorkflowStatus.WAITING
         state.current_step = tokens[0].step
         if state.status is WorkflowStatus.WAITING and previous is not WorkflowStatus.WAITING:
-            self.events.append(("workflow.waiting", {"steps": [t.step for t in tokens]}))
+            # ``step_name`` (the first waiting step) is what 0.3's engine sent; ``steps`` names them all.
+            waiting = [t.step for t in tokens]
+            self.events.append(("workflow.waiting", {"steps": waiting, "step_name": waiting[0]}))
 
 
 def new_instance(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar_workflows.steps.base import BaseHumanStep, BaseMachineStep, BaseStep, RetryBackoff
 from litestar_workflows.steps.gateways import ExclusiveGateway, ParallelGateway
+from litestar_workflows.steps.groups import ConditionalGroup, ParallelGroup, SequentialGroup, StepGroup
 from litestar_workflows.steps.timer import TimerStep
 from litestar_workflows.steps.transactional import TransactionalStep
 from litestar_workflows.steps.webhook import WebhookStep
@@ -12,9 +13,13 @@ __all__ = (
     "BaseHumanStep",
     "BaseMachineStep",
     "BaseStep",
+    "ConditionalGroup",
     "ExclusiveGateway",
     "ParallelGateway",
+    "ParallelGroup",
     "RetryBackoff",
+    "SequentialGroup",
+    "StepGroup",
     "TimerStep",
     "TransactionalStep",
     "WebhookStep",

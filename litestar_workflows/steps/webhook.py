@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.types import StepType
 from litestar_workflows.steps.base import BaseStep
 
@@ -9,10 +12,17 @@ __all__ = ("WebhookStep",)
 
 
 class WebhookStep(BaseStep):
-    """Wait until ``engine.signal(instance_id, name, payload)``; the payload lands in ``callback_key``."""
+    """Wait until ``engine.signal(instance_id, name, payload)``; the payload lands in ``callback_key``.
+
+    The default key, ``webhook_data``, is the one litestar-workflows 0.3 used.
+    """
 
     step_type: StepType = StepType.WEBHOOK
 
-    def __init__(self, name: str, callback_key: str = "webhook_payload", description: str = "") -> None:
+    def __init__(self, name: str, callback_key: str = "webhook_data", description: str = "") -> None:
         super().__init__(name, description or None)
         self.callback_key = callback_key
+
+    async def execute(self, context: WorkflowContext) -> Any:
+        """The payload stored under ``callback_key`` (None before the signal came)."""
+        return context.get(self.callback_key)

@@ -161,7 +161,7 @@ async def test_webhook_default_key_and_refusals(engine: LocalExecutionEngine) ->
 
     await engine.signal(started.id, "callback", "pong")
     done = await engine.wait_for(started.id, timeout=5)
-    assert done.data["webhook_payload"] == "pong"
+    assert done.data["webhook_data"] == "pong"
 
 
 async def test_signal_before_the_webhook_is_reached_is_refused(engine: LocalExecutionEngine) -> None:

@@ -998,11 +998,11 @@ class LocalExecutionEngine:
     # --- human tasks and signals --------------------------------------------------------------
 
     async def complete_human_task(
-        self, instance_id: UUID, step_name: str, actor: Identity | str, data: dict[str, Any]
+        self, instance_id: UUID, step_name: str, user_id: Identity | str, data: dict[str, Any]
     ) -> WorkflowInstanceData:
         """Complete the open task of ``step_name``: check, validate, merge, record who, continue.
 
-        ``actor`` as for :meth:`complete_task`.
+        ``user_id`` is the actor, as for :meth:`complete_task` (0.3's parameter name, kept).
         """
         state = await self._load_fresh(instance_id)
         definition = self._definition_of(state)
@@ -1015,7 +1015,7 @@ class LocalExecutionEngine:
         task = await self.persistence.get_task(token.task_id)
         if task is None:
             raise TaskNotFoundError(f"task of step {step_name!r} not found")
-        return (await self._complete(task, actor, data, state)).instance
+        return (await self._complete(task, user_id, data, state)).instance
 
     async def complete_task(self, task_id: UUID, actor: Identity | str, data: dict[str, Any]) -> WorkflowInstanceData:
         """Complete a task by its id: check, validate, merge, record who, continue; returns the instance.

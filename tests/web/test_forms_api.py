@@ -95,3 +95,49 @@ async def test_a_typed_form_over_rest(forms: tuple[Client, WorkflowPlugin]) -> N
         "reason": "fine",
         "confirmed": "approved=True reason=fine",
     }
+
+
+class Order(msgspec.Struct, kw_only=True):
+    quantity: Annotated[int, msgspec.Meta(ge=1)]
+    note: str = ""
+
+
+@pytest.fixture
+async def typed_start(make_app: AppFactory) -> AsyncIterator[Client]:
+    order = chain("order", [SetStep("end", "ended", True)])
+    order.input_type = Order
+    async with AsyncTestClient(make_app(workflows=[order], started_by_key="requester")) as client:
+        yield client
+
+
+async def test_a_typed_start_refuses_bad_data_and_creates_nothing(typed_start: Client) -> None:
+    client = typed_start
+    for headers in ({}, {"Idempotency-Key": "order-1"}):
+        refused = await client.post(
+            "/workflows/instances",
+            json={"workflow": "order", "data": {"quantity": 0, "requester": "mallory"}},
+            headers={**ADMIN, **headers},
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["detail"].startswith("start data of workflow 'order' does not match Order")
+        assert _extra_keys(refused.json()) == {
+            "requester": "is not a field of Order",
+            "quantity": "Expected `int` >= 1",
+        }
+    listed = (await client.get("/workflows/instances")).json()
+    assert (listed["items"], listed["total"]) == ([], 0)
+
+    started = await client.post(
+        "/workflows/instances", json={"workflow": "order", "data": {"quantity": 2}}, headers=ADMIN
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["data"] == {"quantity": 2, "note": "", "requester": "root"}  # the caller, added after
+
+
+async def test_the_definition_detail_shows_the_start_input_schema(typed_start: Client) -> None:
+    detail = (await typed_start.get("/workflows/definitions/order")).json()
+    assert detail["input_schema"]["properties"] == {
+        "quantity": {"type": "integer", "minimum": 1},
+        "note": {"type": "string", "default": ""},
+    }
+    assert detail["input_schema"]["required"] == ["quantity"]

@@ -60,16 +60,17 @@ def _info(form_type: type[Any]) -> _FormInfo:
 def _describe(form_type: type[Any]) -> _FormInfo:
     try:
         info = msgspec.inspect.type_info(form_type)
-    except TypeError as exc:  # a type msgspec cannot describe (an unsupported field type, say)
+        schema = _schema(form_type) if isinstance(info, _OBJECT_KINDS) else {}
+    except (TypeError, NameError) as exc:  # an unsupported field type, an annotation that names nothing
         raise TypeError(f"{form_type!r} cannot be used as a form: {exc}") from None
     if not isinstance(info, _OBJECT_KINDS) or getattr(info, "array_like", False):
         msg = f"{form_type!r} cannot be used as a form: give a msgspec Struct, a dataclass or a TypedDict"
         raise TypeError(msg)
     try:
         hints = typing.get_type_hints(form_type, include_extras=True)
-    except (NameError, TypeError):
-        hints = {}  # then a failure is reported as a whole, without the per-field detail
-    return _FormInfo(info.fields, frozenset(field.encode_name for field in info.fields), hints, _schema(form_type))
+    except TypeError:  # a generic alias such as Box[int]: its failures are reported one at a time
+        hints = {}
+    return _FormInfo(info.fields, frozenset(field.encode_name for field in info.fields), hints, schema)
 
 
 def _schema(form_type: type[Any]) -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, Generic, NotRequired, TypedDict, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -174,6 +175,7 @@ UNDETERMINABLE: dict[str, tuple[dict[str, Any], str]] = {
     "not an object": ({"type": "array", "items": {"type": "string"}}, "its type is 'array'"),
     "a $ref to a missing entry": ({"$ref": "#/$defs/Gone", "$defs": {}}, "'#/$defs/Gone' does not name an entry"),
     "a remote $ref": ({"$ref": "https://example.com/form.json"}, "does not name an entry"),
+    "a $ref to a boolean schema": ({"$ref": "#/$defs/Any", "$defs": {"Any": True}}, "not an object schema"),
     "a $ref loop": (
         {"$ref": "#/$defs/A", "$defs": {"A": {"$ref": "#/$defs/B"}, "B": {"$ref": "#/$defs/A"}}},
         "refers back to itself",
@@ -292,3 +294,46 @@ def test_reading_back_a_form_that_was_not_submitted_names_the_missing_field() ->
     with pytest.raises(WorkflowValidationError, match="the data holds no valid Decision") as raised:
         context.get_form(Decision)
     assert raised.value.fields == {"approved": "is required"}
+
+
+@dataclasses.dataclass
+class Span:
+    first: int
+    last: int
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            msg = "last must not be before first"
+            raise ValueError(msg)
+
+
+ValueT = TypeVar("ValueT")
+
+
+class Box(msgspec.Struct, Generic[ValueT]):
+    value: ValueT
+    label: str = ""
+
+
+async def test_a_check_of_the_whole_form_and_a_generic_form(engine: LocalExecutionEngine) -> None:
+    definition = chain("whole", [BaseHumanStep("span", form=Span), BaseHumanStep("box", form=Box[int])])
+    waiting = await waiting_at(engine, definition)
+    with pytest.raises(WorkflowValidationError) as raised:
+        await engine.complete_human_task(waiting.id, "span", "ann", {"first": 3, "last": 1})
+    assert raised.value.fields == {"(form)": "last must not be before first"}
+    await engine.complete_human_task(waiting.id, "span", "ann", {"first": 1, "last": 3})
+    with pytest.raises(WorkflowValidationError, match="does not match Box") as boxed:
+        await engine.complete_human_task(waiting.id, "box", "ann", {"value": "x"})
+    assert boxed.value.fields == {"value": "Expected `int`, got `str`"}
+    await engine.complete_human_task(waiting.id, "box", "ann", {"value": 4})
+    done = await engine.wait_for(waiting.id, timeout=5)
+    assert done.data == {"first": 1, "last": 3, "value": 4, "label": ""}
+
+
+class Locked(msgspec.Struct):
+    lock: threading.Lock
+
+
+def test_a_type_msgspec_cannot_describe_is_no_form() -> None:
+    with pytest.raises(TypeError, match=r"cannot be used as a form: Type .* is not supported"):
+        BaseHumanStep("x", form=Locked)

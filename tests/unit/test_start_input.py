@@ -61,6 +61,9 @@ async def refuses_bad_start_data(engine: LocalExecutionEngine) -> None:
         with pytest.raises(WorkflowValidationError, match="start data of workflow 'expense' does not match") as raised:
             await engine.start_workflow(definition, bad)
         assert raised.value.fields == fields
+    not_an_object: Any = ["amount", 5]  # what an untyped caller may pass
+    with pytest.raises(WorkflowValidationError, match="start data of workflow 'expense' must be a JSON object"):
+        await engine.start_workflow(definition, not_an_object)
     assert await engine.persistence.list_instances() == []
 
     started = await engine.start_workflow(definition, {"amount": 12, "description": "taxi"})

@@ -11,6 +11,11 @@ The flow::
                                     joined at collect_reviews
     collect_reviews -> pay (every review approved) | rejected
 
+The start data and every decision are typed (msgspec Structs): a start without a positive
+``amount`` and a ``description`` is a 400 naming the fields, and no instance is created; each
+reviewer's form takes its own decision and comment keys and nothing else, so no form can
+overwrite the amount or another reviewer's answer. The requester is the caller, never the body.
+
 A manager approval still open after ``escalate_after`` is overdue: a timer loop in the app
 assigns it to ``admin``, so it shows up in that user's inbox (``GET /workflows/tasks?mine=true``).
 
@@ -37,9 +42,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
@@ -65,7 +71,11 @@ __all__ = (
     "DEMO_USERS",
     "LEGAL_REVIEW_ABOVE",
     "DemoUser",
+    "ExpenseRequest",
+    "FinanceDecision",
     "HeaderAuthMiddleware",
+    "LegalDecision",
+    "ManagerDecision",
     "app",
     "create_app",
     "escalate_overdue_tasks",
@@ -90,33 +100,47 @@ DEMO_USERS: dict[str, tuple[str, ...]] = {
 """Demo users and their groups (used when a request sends no ``X-Groups`` header)."""
 
 
-def _decision_form(field_name: str, question: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            field_name: {"type": "boolean", "title": question},
-            "comment": {"type": "string", "title": "Comment", "maxLength": 500},
-        },
-        "required": [field_name],
-    }
+Comment = Annotated[str, msgspec.Meta(max_length=500, title="Comment")]
+
+
+class ExpenseRequest(msgspec.Struct, kw_only=True):
+    """What an employee submits (the start data of an expense)."""
+
+    amount: Annotated[float, msgspec.Meta(gt=0, title="Amount")]
+    description: Annotated[str, msgspec.Meta(pattern=r"\S", max_length=500, title="What it was for")]
+
+
+class ManagerDecision(msgspec.Struct, kw_only=True):
+    """The manager's answer."""
+
+    manager_approved: Annotated[bool, msgspec.Meta(title="Approve this expense?")]
+    manager_comment: Comment | None = None
+
+
+class FinanceDecision(msgspec.Struct, kw_only=True):
+    """Finance's answer."""
+
+    finance_approved: Annotated[bool, msgspec.Meta(title="Budget available?")]
+    finance_comment: Comment | None = None
+
+
+class LegalDecision(msgspec.Struct, kw_only=True):
+    """Legal's answer."""
+
+    legal_approved: Annotated[bool, msgspec.Meta(title="Compliant?")]
+    legal_comment: Comment | None = None
 
 
 class SubmitExpense(BaseMachineStep):
-    """Check the request: a positive amount and a description."""
+    """Record the submission (the request was checked against ``ExpenseRequest`` before it started)."""
 
     name = "submit"
-    description = "Validate the expense."
+    description = "Record the expense."
 
     async def execute(self, context: WorkflowContext) -> dict[str, Any]:
-        amount = context.get("amount")
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
-            msg = f"amount must be a positive number, got {amount!r}"
-            raise ValueError(msg)
-        if not str(context.get("description") or "").strip():
-            msg = "a description is required"
-            raise ValueError(msg)
+        request = context.get_form(ExpenseRequest)
         context.set("submitted", True)
-        return {"requester": context.get("requester"), "amount": amount}
+        return {"requester": context.get("requester"), "amount": request.amount}
 
 
 class CollectReviews(BaseMachineStep):
@@ -161,7 +185,7 @@ def expense_workflow(escalate_after: timedelta = timedelta(days=2)) -> WorkflowD
             "manager_approval",
             title="Approve expense",
             description="Approve or reject the expense.",
-            form_schema=_decision_form("manager_approved", "Approve this expense?"),
+            form=ManagerDecision,
             candidate_groups=["managers"],
             due_in=escalate_after,
         ),
@@ -171,13 +195,13 @@ def expense_workflow(escalate_after: timedelta = timedelta(days=2)) -> WorkflowD
         BaseHumanStep(
             "finance_review",
             title="Finance review",
-            form_schema=_decision_form("finance_approved", "Budget available?"),
+            form=FinanceDecision,
             candidate_groups=["finance"],
         ),
         BaseHumanStep(
             "legal_review",
             title="Legal review",
-            form_schema=_decision_form("legal_approved", "Compliant?"),
+            form=LegalDecision,
             candidate_groups=["legal"],
         ),
         CollectReviews(),
@@ -203,6 +227,7 @@ def expense_workflow(escalate_after: timedelta = timedelta(days=2)) -> WorkflowD
         ],
         initial_step="submit",
         terminal_steps={"pay", "rejected"},
+        input_type=ExpenseRequest,
     )
 
 

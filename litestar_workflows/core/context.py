@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
 
+from litestar_workflows.core.form_types import read_form
 from litestar_workflows.core.types import StepStatus
 from litestar_workflows.core.values import NESTED_TYPES, PLAIN_TYPES, copy_nested, ensure_storable, private_copy
 
 __all__ = ("StepExecution", "WorkflowContext")
+
+FormT = TypeVar("FormT")
 
 
 class StepExecution(msgspec.Struct, gc=False, frozen=True):
@@ -99,6 +102,15 @@ class WorkflowContext(msgspec.Struct, gc=False):
     def has_step_executed(self, step_name: str) -> bool:
         """True if ``step_name`` has a recorded run (of any outcome) in this instance's history."""
         return any(execution.step_name == step_name for execution in self.step_history)
+
+    def get_form(self, form_type: type[FormT]) -> FormT:
+        """The fields of a typed form (or of the workflow's input type) read back as that type.
+
+        ``context.get_form(Decision)`` after a step with ``form=Decision`` was completed. Raises
+        ``WorkflowValidationError`` when a required field is missing (the form was not submitted
+        yet) or a value no longer fits the type (a step overwrote one of its keys).
+        """
+        return read_form(self.data, form_type)
 
     def with_step(self, step_name: str) -> WorkflowContext:
         """Return a copy positioned on ``step_name`` with its own data dict."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from litestar_workflows.core.conditions import CompiledCondition, compile_condition
 from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.form_types import form_type_schema
 from litestar_workflows.core.protocols import Step
 
 if TYPE_CHECKING:
@@ -83,7 +84,12 @@ class Edge:
 
 @dataclass(eq=False)
 class WorkflowDefinition:
-    """The structure of one version of a workflow."""
+    """The structure of one version of a workflow.
+
+    ``input_type`` (a msgspec Struct, a dataclass or a TypedDict) types the start data: a start
+    whose data does not fit it is refused with per-field errors and creates no instance, and the
+    instance starts with the type's fields (read them back with ``context.get_form(Type)``).
+    """
 
     name: str
     version: str
@@ -92,6 +98,12 @@ class WorkflowDefinition:
     edges: list[Edge]
     initial_step: str
     terminal_steps: set[str] = field(default_factory=set)
+    input_type: type[Any] | None = None
+
+    @property
+    def input_schema(self) -> dict[str, Any] | None:
+        """JSON Schema of the start data (derived from ``input_type``), for clients to render a form."""
+        return None if self.input_type is None else form_type_schema(self.input_type)
 
     def __post_init__(self) -> None:
         # A step registered under a key other than its name gets a renamed copy, and a step group

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.definition import Edge
+from litestar_workflows.core.form_types import form_type_problems
 from litestar_workflows.core.forms import check_form_schema
 from litestar_workflows.core.types import StepType
 
@@ -196,6 +197,8 @@ class WorkflowGraph:
         problems.extend(
             f"terminal step {name!r} does not exist" for name in sorted(definition.terminal_steps) if name not in steps
         )
+        if definition.input_type is not None:
+            problems.extend(form_type_problems("input type", definition.input_type))
         for name, step in steps.items():
             schema = getattr(step, "form_schema", None)
             if step.step_type is StepType.HUMAN and schema is not None:

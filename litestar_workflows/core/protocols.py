@@ -42,7 +42,11 @@ class Step(Protocol):
 
 @runtime_checkable
 class Workflow(Protocol):
-    """A class that describes a workflow; ``get_definition`` builds its definition."""
+    """A class that describes a workflow; ``get_definition`` builds its definition.
+
+    An optional ``input_type`` class attribute types the start data (see
+    ``WorkflowDefinition.input_type``); the registry applies it when the definition has none.
+    """
 
     name: str
     version: str

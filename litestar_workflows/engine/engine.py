@@ -39,6 +39,7 @@ from litestar_workflows.core.exceptions import (
     WorkflowsError,
     WorkflowValidationError,
 )
+from litestar_workflows.core.form_types import accept_typed
 from litestar_workflows.core.forms import accepted_form_data
 from litestar_workflows.core.identity import Identity
 from litestar_workflows.core.models import HumanTaskData, Token, WorkflowInstanceData
@@ -509,17 +510,26 @@ class LocalExecutionEngine:
         version: str | None = None,
         instance_id: UUID | None = None,
         metadata: dict[str, Any] | None = None,
+        trusted_data: dict[str, Any] | None = None,
     ) -> WorkflowInstanceData:
         """Create an instance (committed before this returns) and start running it.
 
         ``workflow`` is a workflow class, a definition, or a registered name (latest version
-        unless ``version`` is given). A caller-chosen ``instance_id`` makes the start idempotent:
+        unless ``version`` is given). When the definition has an ``input_type``, ``initial_data``
+        must fit it: otherwise ``WorkflowValidationError`` names each failing field and no
+        instance is created. ``trusted_data`` holds values your own code sets, not the caller
+        (such as who started it): they are added after that check, over ``initial_data``.
+        A caller-chosen ``instance_id`` makes the start idempotent:
         if that instance exists already, ``InstanceAlreadyExistsError`` is raised and nothing
         changes (derive the id from an idempotency key, e.g. with ``uuid5``). ``metadata`` is
         stored with the instance (``context.metadata``).
         """
         definition = self._resolve(workflow, version)
         data = initial_data or {}  # ``new_instance`` copies it
+        if definition.input_type is not None:
+            data = accept_typed(definition.input_type, data, f"start data of workflow {definition.name!r}")
+        if trusted_data:
+            data = {**data, **trusted_data}
         for key, value in data.items():
             if type(value) not in PLAIN_TYPES:
                 ensure_storable(key, value)

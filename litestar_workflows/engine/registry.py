@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from litestar_workflows.core.definition import WorkflowDefinition
@@ -41,12 +42,23 @@ class WorkflowRegistry:
         """The latest version of each name (starting by name looks it up on every start)."""
 
     def register(self, workflow_class: type[Workflow] | type[Any]) -> WorkflowDefinition:
-        """Register a workflow class (anything with a ``get_definition()`` classmethod)."""
+        """Register a workflow class (anything with a ``get_definition()`` classmethod).
+
+        A class attribute ``input_type`` types the start data when the definition has none.
+        """
         get_definition = getattr(workflow_class, "get_definition", None)
         if get_definition is None:
             msg = f"{workflow_class!r} has no get_definition() classmethod"
             raise TypeError(msg)
         definition: WorkflowDefinition = get_definition()
+        input_type = getattr(workflow_class, "input_type", None)
+        if input_type is not None and definition.input_type is None:
+            definition = replace(definition, input_type=input_type)
+        elif input_type is not None and definition.input_type is not input_type:
+            raise WorkflowValidationError(
+                f"workflow {definition.name!r} is invalid",
+                [f"the class's input_type {input_type!r} differs from its definition's {definition.input_type!r}"],
+            )
         self.register_definition(definition)
         self._classes.setdefault(definition.name, {})[definition.version] = workflow_class
         return definition

@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.form_types import form_type_schema
+from litestar_workflows.core.forms import form_fields_of
 from litestar_workflows.core.types import StepType
 
 __all__ = ("BaseHumanStep", "BaseMachineStep", "BaseStep", "RetryBackoff")
@@ -90,14 +92,27 @@ class BaseMachineStep(BaseStep):
 class BaseHumanStep(BaseStep):
     """A step done by a person: reaching it opens a task; completing the task moves on.
 
-    ``form_schema`` is a JSON Schema for the submitted data. When it declares ``properties``,
-    only those fields are merged into the context, so an approver cannot overwrite other keys.
+    The step's form decides what a completion may change, so an approver cannot overwrite
+    other keys:
+
+    - ``form``: a msgspec ``Struct``, a dataclass or a ``TypedDict``. Submitted data is checked
+      by msgspec (unknown keys are refused), the type's fields are merged into the context,
+      ``form_schema`` is derived from it, and steps read it back with ``context.get_form(Type)``;
+    - or ``form_schema``: a JSON Schema; the ``properties`` it declares are merged (see
+      :func:`litestar_workflows.core.forms.form_fields_of`);
+    - without either, the task takes no data (an empty object) unless ``accept_any_data`` is
+      set, in which case every submitted key is merged.
+
     The assignee is read from the context key ``assignee_key``; ``candidate_groups`` may act too.
     """
 
     step_type: StepType = StepType.HUMAN
     title: str = ""
+    form: type[Any] | None = None
+    """The form as a type; ``form_schema`` is derived from it."""
     form_schema: dict[str, Any] | None = None
+    accept_any_data: bool = False
+    """Without a form: merge whatever is submitted (the default refuses any key)."""
     assignee_key: str | None = None
     candidate_groups: tuple[str, ...] = ()
     due_in: timedelta | None = None
@@ -113,6 +128,8 @@ class BaseHumanStep(BaseStep):
         *,
         candidate_groups: list[str] | tuple[str, ...] | None = None,
         due_in: timedelta | None = None,
+        form: type[Any] | None = None,
+        accept_any_data: bool | None = None,
     ) -> None:
         super().__init__(name, description or None)
         if title is not None:
@@ -127,12 +144,31 @@ class BaseHumanStep(BaseStep):
             self.candidate_groups = tuple(candidate_groups)
         if due_in is not None:
             self.due_in = due_in
+        if form is not None:
+            self.form = form
+        if accept_any_data is not None:
+            self.accept_any_data = accept_any_data
+        self._settle_form()
+
+    def _settle_form(self) -> None:
+        if self.form is not None:
+            if self.form_schema is not None:
+                msg = f"step {self.name!r}: give form or form_schema, not both"
+                raise ValueError(msg)
+            self.form_schema = form_type_schema(self.form)  # TypeError for a type that is no form
+        if self.accept_any_data and self.form_schema is not None:
+            msg = f"step {self.name!r}: accept_any_data is for steps without a form"
+            raise ValueError(msg)
 
     def form_fields(self) -> frozenset[str] | None:
-        """Fields the form declares (merged into the context), or None to merge everything."""
+        """Keys a completion merges into the context; None when the step takes any data.
+
+        Raises ``ValueError`` for a form schema whose fields cannot be determined (such a step is
+        refused when its definition is registered).
+        """
         if self.form_schema is None:
-            return None
-        return frozenset(self.form_schema.get("properties", {}))
+            return None if self.accept_any_data else frozenset()
+        return form_fields_of(self.form_schema)
 
     async def execute(self, context: WorkflowContext) -> Any:
         """Human steps are completed through tasks, not executed; kept for protocol compatibility."""

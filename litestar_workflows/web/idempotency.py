@@ -72,11 +72,13 @@ async def start_idempotently(
     version: str | None,
     request_data: Mapping[str, Any],
     initial_data: dict[str, Any],
+    trusted_data: dict[str, Any] | None = None,
 ) -> tuple[WorkflowInstanceData, bool]:
     """Start ``workflow`` once per (caller, key); returns (instance, replayed).
 
     ``request_data`` is the data as sent (fingerprinted); ``initial_data`` what the instance
-    starts with (it may add server-side values such as the starting user).
+    starts with; ``trusted_data`` server-side values such as the starting user (see
+    ``start_workflow``).
     """
     instance_id = idempotent_instance_id(caller, key)
     fingerprint = request_fingerprint(workflow, version, request_data)
@@ -87,6 +89,7 @@ async def start_idempotently(
             version=version,
             instance_id=instance_id,
             metadata={FINGERPRINT_METADATA_KEY: fingerprint},
+            trusted_data=trusted_data,
         )
     except InstanceAlreadyExistsError:
         pass

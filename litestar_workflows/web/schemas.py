@@ -117,6 +117,8 @@ class DefinitionDetail(msgspec.Struct, kw_only=True):
     terminal_steps: list[str]
     steps: list[StepInfo]
     edges: list[EdgeInfo]
+    input_schema: dict[str, Any] | None = None
+    """JSON Schema of the start data when the workflow has an input type (null: any object)."""
 
 
 class StepRecord(msgspec.Struct, kw_only=True):
@@ -249,6 +251,7 @@ def definition_detail(definition: WorkflowDefinition, versions: list[str]) -> De
         terminal_steps=sorted(definition.terminal_steps),
         steps=steps,
         edges=[EdgeInfo(source=edge.source, target=edge.target, condition=edge.label) for edge in graph.edges],
+        input_schema=definition.input_schema,
     )
 
 

@@ -46,7 +46,7 @@ def review() -> Any:
             ParallelGateway("fork", ["left", "right"]),
             SetStep("left", "seen_at", dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)),
             SetStep("right", "reference", UUID("12345678-1234-5678-1234-567812345678")),
-            BaseHumanStep("approve", "Approve", candidate_groups=["managers"]),
+            BaseHumanStep("approve", "Approve", candidate_groups=["managers"], accept_any_data=True),
             SetStep("done", "finished", True),
         ],
         [

@@ -176,7 +176,7 @@ async def walk(base_url: str) -> str:
         invalid = await complete(client, manager_task["id"], BOB, approved=True)
         assert invalid.status_code == 400, invalid.text
         assert "manager_approved" in invalid.text
-        approved = await complete(client, manager_task["id"], BOB, manager_approved=True, comment="ok")
+        approved = await complete(client, manager_task["id"], BOB, manager_approved=True, manager_comment="ok")
         assert approved.status_code == 200, approved.text
         assert approved.json()["completed_by"] == "bob"
         again = await complete(client, manager_task["id"], BOB, manager_approved=True)
@@ -188,7 +188,7 @@ async def walk(base_url: str) -> str:
         assert (await complete(client, legal_task["id"], CAROL, legal_approved=True)).status_code == 403
         reviews = await asyncio.gather(
             complete(client, finance_task["id"], CAROL, finance_approved=True),
-            complete(client, legal_task["id"], DAVE, legal_approved=True, comment="compliant"),
+            complete(client, legal_task["id"], DAVE, legal_approved=True, legal_comment="compliant"),
         )
         assert [review.status_code for review in reviews] == [200, 200], [review.text for review in reviews]
 

@@ -122,8 +122,9 @@ async def test_invalid_data_is_refused_and_changes_nothing(engine: LocalExecutio
     assert (await engine.wait_for(waiting.id, timeout=5)).data["outcome"] == "rejected"
 
 
-async def test_without_form_everything_is_merged(engine: LocalExecutionEngine) -> None:
-    definition = flow("free_form", [BaseHumanStep("note"), SetStep("end")], [("note", "end")], "note", ["end"])
+async def test_accept_any_data_merges_everything(engine: LocalExecutionEngine) -> None:
+    note = BaseHumanStep("note", accept_any_data=True)
+    definition = flow("free_form", [note, SetStep("end")], [("note", "end")], "note", ["end"])
     waiting = await start_waiting(engine, definition)
     assert (await engine.get_tasks(waiting.id))[0].title == "Note"
     await engine.complete_human_task(waiting.id, "note", "ann", {"text": "hi", "n": 2})
@@ -132,9 +133,10 @@ async def test_without_form_everything_is_merged(engine: LocalExecutionEngine) -
 
 
 async def test_unstorable_form_data_is_refused(engine: LocalExecutionEngine) -> None:
-    definition = flow("free_form2", [BaseHumanStep("note"), SetStep("end")], [("note", "end")], "note", ["end"])
+    note = BaseHumanStep("note", accept_any_data=True)
+    definition = flow("free_form2", [note, SetStep("end")], [("note", "end")], "note", ["end"])
     waiting = await start_waiting(engine, definition)
-    with pytest.raises(WorkflowValidationError, match="'blob'"):
+    with pytest.raises(WorkflowValidationError, match="'blob' cannot be stored"):
         await engine.complete_human_task(waiting.id, "note", "ann", {"blob": {1, 2}})
     assert (await engine.get_tasks(waiting.id))[0].status is TaskStatus.OPEN
 
@@ -278,7 +280,8 @@ async def test_task_due_time_and_candidate_groups(engine: LocalExecutionEngine) 
     assert task.candidate_groups == ["legal"]
     assert task.description == "Sign it"
     assert task.created_at is not None and task.due_at == task.created_at + timedelta(hours=2)
-    assert step.form_fields() is None
+    assert step.form_fields() == frozenset()  # no form: it takes no data
+    assert BaseHumanStep("y", accept_any_data=True).form_fields() is None
     assert BaseHumanStep("x", form_schema=APPROVAL_FORM).form_fields() == frozenset({"approved", "comment"})
     assert await step.execute(waiting.context) is None
 

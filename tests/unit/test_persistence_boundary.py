@@ -69,7 +69,9 @@ async def test_engine_redoes_a_change_after_a_conflict(registry: WorkflowRegistr
     engine = LocalExecutionEngine(registry, persistence)
     counter = CountStep("count")
     try:
-        started = await engine.start_workflow(chain("conflict", [BaseHumanStep("approve"), counter]))
+        started = await engine.start_workflow(
+            chain("conflict", [BaseHumanStep("approve", accept_any_data=True), counter])
+        )
         await engine.wait_for(started.id, timeout=5)
         persistence.conflicts = 2
         await engine.complete_human_task(started.id, "approve", "ann", {"ok": True})

@@ -84,7 +84,7 @@ def compile_block(block: Block, built: Built) -> tuple[str, str, str]:
         return name, name, name
     if kind == "human":
         name = built.name("h")
-        built.steps.append(BaseHumanStep(name))
+        built.steps.append(BaseHumanStep(name, accept_any_data=True))
         built.humans.append(name)
         return name, name, name
     if kind == "seq":

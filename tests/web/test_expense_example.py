@@ -31,13 +31,14 @@ async def expense() -> AsyncIterator[Client]:
 
 
 async def submit(client: Client, amount: float) -> str:
-    response = await client.post(
-        "/workflows/instances",
-        json={"workflow": "expense", "data": {"amount": amount, "description": "team dinner", "requester": "bob"}},
-        headers=ALICE,
+    expense = {"amount": amount, "description": "team dinner"}
+    spoofed = await client.post(
+        "/workflows/instances", json={"workflow": "expense", "data": {**expense, "requester": "bob"}}, headers=ALICE
     )
+    assert spoofed.status_code == 400, spoofed.text  # the requester is not part of the request...
+    response = await client.post("/workflows/instances", json={"workflow": "expense", "data": expense}, headers=ALICE)
     assert response.status_code == 201, response.text
-    assert response.json()["data"]["requester"] == "alice"  # from the identity, not the body
+    assert response.json()["data"]["requester"] == "alice"  # ...it is the caller's identity
     instance_id: str = response.json()["id"]
     return instance_id
 
@@ -86,7 +87,7 @@ async def test_large_expense_needs_manager_finance_and_legal(expense: Client) ->
     assert await complete(expense, manager_task, CAROL, manager_approved=True) == 403
     assert await complete(expense, manager_task, ALICE, manager_approved=True) == 403
     assert await complete(expense, manager_task, BOB, approved=True) == 400  # wrong field: the form says which
-    assert await complete(expense, manager_task, BOB, manager_approved=True, comment="ok") == 200
+    assert await complete(expense, manager_task, BOB, manager_approved=True, manager_comment="ok") == 200
 
     [finance_task] = await wait_for_tasks(expense, CAROL, 1)
     [legal_task] = await wait_for_tasks(expense, DAVE, 1)
@@ -109,7 +110,7 @@ async def test_small_expense_skips_legal(expense: Client) -> None:
     assert await complete(expense, manager_task, BOB, manager_approved=True) == 200
     [finance_task] = await wait_for_tasks(expense, CAROL, 1)
     assert await inbox(expense, DAVE) == []
-    assert await complete(expense, finance_task, CAROL, finance_approved=False, comment="no budget") == 200
+    assert await complete(expense, finance_task, CAROL, finance_approved=False, finance_comment="no budget") == 200
     done = await wait_until_finished(expense, instance_id)
     assert done["data"]["outcome"] == "rejected"
 
@@ -138,14 +139,22 @@ async def test_x_groups_header_overrides_the_demo_groups(expense: Client) -> Non
     assert anonymous.status_code == 401
 
 
-async def test_bad_expense_fails_and_can_be_cancelled(expense: Client) -> None:
+async def test_bad_expense_is_refused_and_starts_nothing(expense: Client) -> None:
     response = await expense.post("/workflows/instances", json={"workflow": "expense", "data": {"amount": -5}})
-    instance_id = response.json()["id"]
-    failed = await wait_until_finished(expense, instance_id)
-    assert failed["status"] == "failed"
-    assert "amount must be a positive number" in failed["error"]
-    cancelled = await expense.post(f"/workflows/instances/{instance_id}/cancel", json={"reason": "typo"})
-    assert cancelled.json()["status"] == "canceled"
+    assert response.status_code == 400, response.text
+    problems = {item["key"]: item["message"] for item in response.json()["extra"]}
+    assert problems == {"amount": "Expected `float` > 0.0", "description": "is required"}
+    assert (await expense.get("/workflows/instances")).json()["total"] == 0
+    schema = (await expense.get("/workflows/definitions/expense")).json()["input_schema"]
+    assert schema["required"] == ["amount", "description"]
+
+
+async def test_a_reviewer_cannot_overwrite_the_amount(expense: Client) -> None:
+    instance_id = await submit(expense, 80)
+    [manager_task] = await wait_for_tasks(expense, BOB, 1)
+    assert await complete(expense, manager_task, BOB, manager_approved=True, amount=1) == 400
+    assert await complete(expense, manager_task, BOB, manager_approved=True) == 200
+    assert (await instance(expense, instance_id))["data"]["amount"] == 80
 
 
 async def test_overdue_manager_task_is_escalated_to_admin() -> None:

@@ -90,11 +90,11 @@ class InstancesController(Controller):
         engine = workflow_api.engine
         initial = dict(data.data)
         started_by_key = workflow_api.config.started_by_key
-        if started_by_key is not None:
-            initial[started_by_key] = workflow_identity.user_id
+        # Set by the server, so added after the data was checked against the workflow's input type.
+        trusted = {} if started_by_key is None else {started_by_key: workflow_identity.user_id}
         replayed = False
         if idempotency_key is None:
-            instance = await engine.start_workflow(data.workflow, initial, version=data.version)
+            instance = await engine.start_workflow(data.workflow, initial, version=data.version, trusted_data=trusted)
         else:
             instance, replayed = await start_idempotently(
                 engine,
@@ -104,6 +104,7 @@ class InstancesController(Controller):
                 version=data.version,
                 request_data=data.data,
                 initial_data=initial,
+                trusted_data=trusted,
             )
         detail = await _detail(workflow_api, instance)  # the committed start (a replay: as just read)
         headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from litestar_workflows.engine.local import LocalExecutionEngine
     from litestar_workflows.engine.registry import WorkflowRegistry
 
+# The upgrade's one-line change (docs/upgrading.md, "Forms"): 0.3 merged whatever an approver sent
+# into a form of {"type": "object"}; ours refuses a form that does not list the fields it merges.
+FORM = {"type": "object", "properties": {"approved": {"type": "boolean"}}}
+
 
 PERSISTENCE = "0.3's duck-typed persistence (save_instance/load_instance, written but never resumed from) is replaced by WorkflowPersistence (docs/upgrading.md)"
 PRIVATE = "calls or patches 0.3's private engine method _execute_single_step"
@@ -212,7 +216,7 @@ class TestLocalExecutionEngine:
             steps={
                 "start": Start(name="start", description="Start"),
                 "approval": Approval(
-                    name="approval", title="Approve", description="Approval", form_schema={"type": "object"}
+                    name="approval", title="Approve", description="Approval", form_schema=FORM
                 ),
                 "finish": Finish(name="finish", description="Finish"),
             },
@@ -537,7 +541,7 @@ class TestLocalExecutionEngine:
             steps={
                 "start": Start(name="start", description="Start"),
                 "approval": Approval(
-                    name="approval", title="Approve", description="Approval", form_schema={"type": "object"}
+                    name="approval", title="Approve", description="Approval", form_schema=FORM
                 ),
             },
             edges=[Edge(source="start", target="approval")],
@@ -773,7 +777,7 @@ class TestLocalExecutionEngine:
             steps={
                 "start": Start(name="start", description="Start"),
                 "approval": Approval(
-                    name="approval", title="Approve", description="Approval", form_schema={"type": "object"}
+                    name="approval", title="Approve", description="Approval", form_schema=FORM
                 ),
             },
             edges=[Edge(source="start", target="approval")],
@@ -1137,7 +1141,7 @@ class TestPersistenceIntegration:
             steps={
                 "start": Start(name="start", description="Start"),
                 "approval": Approval(
-                    name="approval", title="Approve", description="Approval", form_schema={"type": "object"}
+                    name="approval", title="Approve", description="Approval", form_schema=FORM
                 ),
             },
             edges=[Edge(source="start", target="approval")],
@@ -1185,7 +1189,7 @@ class TestPersistenceIntegration:
             steps={
                 "start": Start(name="start", description="Start"),
                 "approval": Approval(
-                    name="approval", title="Approve", description="Approval", form_schema={"type": "object"}
+                    name="approval", title="Approve", description="Approval", form_schema=FORM
                 ),
             },
             edges=[Edge(source="start", target="approval")],
@@ -1398,7 +1402,7 @@ class TestEventBusIntegration:
             steps={
                 "start": Start(name="start", description="Start"),
                 "approval": Approval(
-                    name="approval", title="Approve", description="Approval", form_schema={"type": "object"}
+                    name="approval", title="Approve", description="Approval", form_schema=FORM
                 ),
             },
             edges=[Edge(source="start", target="approval")],

@@ -99,7 +99,7 @@ async def _reassign_race(client: Client) -> None:
         completed, reassigned = concurrently(
             client,
             _app(client),
-            [(f"{base}/complete", {"ok": True}, BOB), (f"{base}/reassign", {"assignee": "carol"}, ADMIN)],
+            [(f"{base}/complete", {}, BOB), (f"{base}/reassign", {"assignee": "carol"}, ADMIN)],
         )
         task = await _stored(client, task_id)
         if completed.status_code == 200:  # the completion won: the reassignment came too late
@@ -128,14 +128,14 @@ async def _reassigned_before_the_commit(client: Client, monkeypatch: pytest.Monk
     reassigned = _before_commit_of(
         client, monkeypatch, task_id, lambda: _post(client, f"{base}/reassign", {"assignee": "carol"}, ADMIN)
     )
-    completed = await client.post(f"{base}/complete", json={"ok": True}, headers=BOB)
+    completed = await client.post(f"{base}/complete", json={}, headers=BOB)
     assert [response.status_code for response in reassigned] == [200]
     assert completed.status_code == 403, completed.text
     assert completed.json() == {"status_code": 403, "detail": f"user 'bob' may not act on task {task_id}"}
     task = await _stored(client, task_id)
     assert (task["status"], task["assignee"], task["claimed_by"], task["completed_by"]) == ("open", "carol", None, None)
     assert await _instance_status(client, instance_id) == WorkflowStatus.WAITING.value
-    done = await client.post(f"{base}/complete", json={"ok": True}, headers=CAROL)
+    done = await client.post(f"{base}/complete", json={}, headers=CAROL)
     assert (done.status_code, done.json()["completed_by"]) == (200, "carol")
 
 
@@ -159,7 +159,7 @@ async def _take_over_race(client: Client) -> None:
         _, task_id = await _task_of_bob(client)
         base = f"/workflows/tasks/{task_id}"
         completed, claimed = concurrently(
-            client, _app(client), [(f"{base}/complete", {"ok": True}, BOB), (f"{base}/claim", None, ADMIN)]
+            client, _app(client), [(f"{base}/complete", {}, BOB), (f"{base}/claim", None, ADMIN)]
         )
         task = await _stored(client, task_id)
         if completed.status_code == 200:
@@ -184,7 +184,7 @@ async def _claimed_before_the_commit(client: Client, monkeypatch: pytest.MonkeyP
     _, task_id = await _task_of_bob(client)
     base = f"/workflows/tasks/{task_id}"
     claimed = _before_commit_of(client, monkeypatch, task_id, lambda: _post(client, f"{base}/claim", None, ADMIN))
-    completed = await client.post(f"{base}/complete", json={"ok": True}, headers=BOB)
+    completed = await client.post(f"{base}/complete", json={}, headers=BOB)
     assert [response.status_code for response in claimed] == [200]
     assert completed.status_code == 409, completed.text
     assert completed.json()["extra"] == {"claimed_by": "root"}
@@ -280,19 +280,19 @@ async def _count_task_access(client: Client, monkeypatch: pytest.MonkeyPatch) ->
             return call
 
         monkeypatch.setattr(persistence_type, name, counted())
-    completed = await client.post(f"/workflows/tasks/{task_id}/complete", json={"ok": True}, headers=BOB)
+    completed = await client.post(f"/workflows/tasks/{task_id}/complete", json={}, headers=BOB)
     assert completed.status_code == 200, completed.text
     body = completed.json()
     assert (body["status"], body["completed_by"], body["claimed_by"], body["data"]) == (
         "completed",
         "bob",
         "bob",
-        {"ok": True},
+        {},
     )
     assert calls == ["get_task"]  # no claim transaction, no read after the commit
     stored = in_app(client, _plugin(client).persistence.get_task, UUID(task_id))
     assert stored is not None and stored.status is TaskStatus.COMPLETED
-    assert (stored.completed_by, stored.claimed_by, stored.data) == ("bob", "bob", {"ok": True})
+    assert (stored.completed_by, stored.claimed_by, stored.data) == ("bob", "bob", {})
     assert body["completed_at"] is not None
 
 

@@ -39,7 +39,13 @@ ROOT = Identity("root", frozenset({"admin"}))
 def _engine(persistence: WorkflowPersistence) -> LocalExecutionEngine:
     registry = WorkflowRegistry()
     registry.register_definition(
-        chain("review", [BaseHumanStep("review", candidate_groups=["managers"], accept_any_data=True), SetStep("done", "done", True)])
+        chain(
+            "review",
+            [
+                BaseHumanStep("review", candidate_groups=["managers"], accept_any_data=True),
+                SetStep("done", "done", True),
+            ],
+        )
     )
     return LocalExecutionEngine(registry, persistence, admin_role="admin")
 

@@ -44,11 +44,14 @@ from litestar_workflows.core.protocols import Step, Workflow
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.core.values import (
     NESTED_TYPES,
+    NUL,
     PLAIN_TYPES,
     copy_nested,
     ensure_storable,
+    ensure_storable_text,
     private_copy,
     same_value,
+    storable_text,
 )
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
@@ -131,7 +134,7 @@ def _storable_changes(before: dict[str, Any], after: dict[str, Any], result: Any
     changed = changes.set
     for key, value in changed.items():
         kind = type(value)
-        if kind not in PLAIN_TYPES:
+        if kind not in PLAIN_TYPES or NUL in key:  # the key too: a new one may hold a NUL character
             ensure_storable(key, value)
             if kind in NESTED_TYPES:
                 changed[key] = copy_nested(value)
@@ -512,7 +515,10 @@ class LocalExecutionEngine:
         definition = self._resolve(workflow, version)
         data = initial_data or {}  # ``new_instance`` copies it
         for key, value in data.items():
-            if type(value) not in PLAIN_TYPES:
+            if type(value) not in PLAIN_TYPES or NUL in key:
+                ensure_storable(key, value)
+        if metadata:
+            for key, value in metadata.items():
                 ensure_storable(key, value)
         now = self._clock()
         instance = new_instance(definition, data, now, instance_id)
@@ -694,6 +700,8 @@ class LocalExecutionEngine:
                     for key, value in after.items():
                         kind = type(value)
                         if kind in PLAIN_TYPES:
+                            if NUL in key:  # the cheap test first; ``ensure_storable`` explains
+                                ensure_storable(key, value)
                             continue
                         old = earlier(key, _ABSENT)
                         if kind in NESTED_TYPES:
@@ -946,6 +954,7 @@ class LocalExecutionEngine:
             await step.on_failure(context, exc)
         except Exception:
             logger.exception("on_failure of step %r raised", token.step)
+        error = storable_text(error)  # an exception's message may hold a NUL character
         # The failed attempt's writes are dropped, here too: a value it left in its data may refer
         # back to the context (the exception it raised, through its traceback), a cycle the
         # garbage collector would never free (contexts are not tracked; see ``WorkflowContext``).
@@ -1096,6 +1105,7 @@ class LocalExecutionEngine:
 
     async def cancel_workflow(self, instance_id: UUID, reason: str) -> WorkflowInstanceData:
         """Cancel: running steps are stopped, open tasks cancelled, the reason recorded."""
+        ensure_storable_text("reason", reason)
         state = await self._load_fresh(instance_id)
         record = self._record(instance_id)
         try:

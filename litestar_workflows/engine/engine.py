@@ -135,7 +135,7 @@ def _storable_changes(before: dict[str, Any], after: dict[str, Any], result: Any
     changed = changes.set
     for key, value in changed.items():
         kind = type(value)
-        if kind not in PLAIN_TYPES or NUL in key:  # the key too: a new one may hold a NUL character
+        if kind not in PLAIN_TYPES or type(key) is not str or NUL in key:  # a new key may be unstorable too
             ensure_storable(key, value)
             if kind in NESTED_TYPES:
                 changed[key] = copy_nested(value)
@@ -728,7 +728,7 @@ class LocalExecutionEngine:
                     for key, value in after.items():
                         kind = type(value)
                         if kind in PLAIN_TYPES:
-                            if NUL in key:  # the cheap test first; ``ensure_storable`` explains
+                            if type(key) is not str or NUL in key:  # cheap tests; ``ensure_storable`` explains
                                 ensure_storable(key, value)
                             continue
                         old = earlier(key, _ABSENT)

@@ -53,10 +53,12 @@ def test_nul_characters_and_lone_surrogates_are_refused_naming_the_place(value: 
     assert "'note' cannot be stored" in str(raised.value)
 
 
-def test_a_key_with_a_nul_character_is_refused_whatever_its_value() -> None:
+def test_a_key_with_a_nul_character_or_no_string_is_refused_whatever_its_value() -> None:
     for value in (1, None, True, "text", [1]):
         with pytest.raises(WorkflowValidationError, match="NUL"):
             ensure_storable("a\x00b", value)
+        with pytest.raises(WorkflowValidationError, match="not a string"):
+            ensure_storable(7, value)  # type: ignore[arg-type]  # the check a caller's typing may not make
 
 
 def test_nesting_is_limited_to_max_nesting_levels_at_any_depth() -> None:
@@ -114,6 +116,10 @@ async def _returns_nul(context: WorkflowContext) -> str:
     return "result\x00"
 
 
+async def _writes_a_key_that_is_no_string(context: WorkflowContext) -> None:
+    context.data[7] = 1  # type: ignore[index]  # what a step must not do: keys are strings
+
+
 @pytest.mark.parametrize(
     ("write", "fragment"),
     [
@@ -122,6 +128,7 @@ async def _returns_nul(context: WorkflowContext) -> str:
         (_writes_a_nul_key, "NUL"),
         (_sets_a_deep_value, "nested too deeply"),
         (_returns_nul, "NUL"),
+        (_writes_a_key_that_is_no_string, "str"),
     ],
 )
 async def test_a_step_setting_an_unstorable_value_fails_its_attempt(

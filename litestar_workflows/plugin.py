@@ -36,6 +36,7 @@ from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.controllers import DefinitionsController, InstancesController, TasksController
 from litestar_workflows.web.errors import exception_handlers_for
 from litestar_workflows.web.identity import Identity, resolve_identity
+from litestar_workflows.web.params import checked_request_class
 
 if TYPE_CHECKING:
     from click import Group
@@ -128,7 +129,12 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         app_config.signature_namespace.update(self.signature_namespace)
         if config.enable_api:
             # The API's own routes always answer engine errors with 4xx, whatever the app-wide setting.
-            app_config.route_handlers.append(self._build_router(exception_handlers_for(app_config.exception_handlers)))
+            app_config.route_handlers.append(
+                self._build_router(
+                    exception_handlers_for(app_config.exception_handlers),
+                    checked_request_class(app_config.request_class),
+                )
+            )
         if config.set_exception_handlers:
             app_config.exception_handlers.update(exception_handlers_for(app_config.exception_handlers))
         # Appended plugins are initialised after every plugin the user listed, so the lifespan the
@@ -194,7 +200,9 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
 
         return provide_registry
 
-    def _build_router(self, exception_handlers: ExceptionHandlersMap) -> Router:
+    def _build_router(
+        self, exception_handlers: ExceptionHandlersMap, request_class: type[Request[Any, Any, Any]]
+    ) -> Router:
         config = self._config
         api = self._api
         resolver = config.identity_resolver
@@ -216,6 +224,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             tags=list(config.api_tags),
             include_in_schema=config.include_in_schema,
             request_max_body_size=config.max_body_size,
+            request_class=request_class,  # JSON bodies checked as they are decoded (web.params)
             exception_handlers=exception_handlers,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import Edge, WorkflowDefinition
 from litestar_workflows.core.exceptions import (
+    ChangeRefusedError,
     ConcurrentUpdateError,
     HumanTaskError,
     InstanceAlreadyExistsError,
@@ -29,6 +30,7 @@ from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, Toke
 __all__ = (
     "ANONYMOUS",
     "BranchData",
+    "ChangeRefusedError",
     "ConcurrentUpdateError",
     "Edge",
     "HumanTaskData",

@@ -10,7 +10,7 @@ import msgspec
 
 from litestar_workflows.core.form_types import read_form
 from litestar_workflows.core.types import StepStatus
-from litestar_workflows.core.values import NESTED_TYPES, PLAIN_TYPES, copy_nested, ensure_storable, private_copy
+from litestar_workflows.core.values import NESTED_TYPES, NUL, PLAIN_TYPES, copy_nested, ensure_storable, private_copy
 
 __all__ = ("StepExecution", "WorkflowContext")
 
@@ -88,7 +88,7 @@ class WorkflowContext(msgspec.Struct, gc=False):
 
     def set(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key``; raises ``WorkflowValidationError`` if it cannot be persisted."""
-        if type(value) not in PLAIN_TYPES:
+        if type(value) not in PLAIN_TYPES or NUL in key:
             ensure_storable(key, value)
         self.data[key] = value
 

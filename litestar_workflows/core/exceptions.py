@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = (
+    "ChangeRefusedError",
     "ConcurrentUpdateError",
     "HumanTaskError",
     "InstanceAlreadyExistsError",
@@ -184,3 +185,13 @@ class UnauthorizedTaskError(HumanTaskError, PermissionError):
 
 class ConcurrentUpdateError(WorkflowsError):
     """Another writer changed the instance first; the caller reloads and tries again."""
+
+
+class ChangeRefusedError(WorkflowsError):
+    """The database refused to store one change, written alone (a value it cannot hold, a constraint, a bug).
+
+    Not a passing trouble: the same change would be refused again. Other changes committed in
+    the same group are not affected; the engine records a step whose result is refused as a
+    failed attempt. Reaching the API, it is a server error (the API's checks should have refused
+    the request first).
+    """

@@ -5,6 +5,15 @@ JSON natives, plus ``datetime``, ``date``, ``time``, ``UUID`` and ``Decimal``, w
 as tagged objects (``{"$lsw": "datetime", "v": "..."}``) and restored to the same type.
 Everything else (msgspec Structs, dataclasses, sets, bytes, ...) is refused when it is set,
 with an error that names the key and the type, instead of being silently turned into a string.
+
+Two more limits keep every value storable on every backend, so a value is refused when it is
+set, the same in memory as in SQL, and never fails a database write later:
+
+- no string, and no dict key, may contain a NUL character (``"\x00"``): PostgreSQL refuses it
+  in JSONB and TEXT (SQLite and memory would take it); nor a lone surrogate, which UTF-8 cannot
+  encode (JSON request bodies cannot carry one; a step's code can make one);
+- dicts and lists nest at most :data:`MAX_NESTING` levels, so nothing that walks a value
+  recursively (copies, comparisons, JSON codecs, schema validation) can exhaust the stack.
 """
 
 from __future__ import annotations
@@ -17,20 +26,40 @@ from uuid import UUID
 from litestar_workflows.core.exceptions import WorkflowValidationError
 
 __all__ = (
+    "MAX_NAME_LENGTH",
+    "MAX_NESTING",
     "NESTED_TYPES",
+    "NUL",
     "PLAIN_TYPES",
     "copy_nested",
     "decode_value",
     "encode_value",
     "ensure_storable",
+    "ensure_storable_text",
     "private_copy",
     "same_value",
+    "storable_problem",
+    "storable_text",
+    "text_problem",
 )
 
 _TAG = "$lsw"
+NUL = "\x00"
+"""The character no string or key may contain. Hot paths test ``NUL in key`` for a plain value's
+key and call ``ensure_storable`` (which decides and explains) only when it is there."""
 _SCALARS = (str, int, float, bool, type(None))
-PLAIN_TYPES = frozenset(_SCALARS)
-"""Types whose values are always storable: hot paths skip ``ensure_storable`` for them."""
+PLAIN_TYPES = frozenset((int, float, bool, type(None)))
+"""Types whose values are always storable: hot paths skip ``ensure_storable`` for them.
+
+Not ``str``: a string may hold a NUL character, which no database column takes."""
+MAX_NESTING = 32
+"""How deeply dicts and lists may nest in one context value (``{"a": [[1]]}``: the value of
+``"a"`` nests 2 levels). Deeper values are refused when they are set, and deeper request
+bodies get a 400."""
+MAX_NAME_LENGTH = 200
+"""Longest user id (a completing user, a claim, an assignee) the database's name columns hold."""
+_TOO_DEEP = f"is nested too deeply (lists and objects nest at most {MAX_NESTING} levels in a value)"
+_HAS_NUL = "contains a NUL character (\\u0000), which cannot be stored"
 NESTED_TYPES = frozenset((dict, list, tuple))
 """The storable types that hold other values: the only ones that can be changed in place (or hold
 something that can)."""
@@ -95,36 +124,102 @@ def private_copy(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensure_storable(key: str, value: Any) -> None:
-    """Raise ``WorkflowValidationError`` if ``value`` would not survive a restart unchanged."""
-    problem = _find_problem(value, key)
-    if problem is not None:
-        raise WorkflowValidationError(
-            f"context value {key!r} cannot be stored",
-            [problem + "; convert it first (for example msgspec.to_builtins(value))"],
-        )
+    """Raise ``WorkflowValidationError`` if ``value``, stored under ``key``, would not survive a restart unchanged.
+
+    The key is checked too (a string that can be stored). The error names the offending place
+    (``key.inner[1]``) in its message and in ``fields``.
+    """
+    if type(value) in PLAIN_TYPES and type(key) is str and NUL not in key and key.isascii():
+        return  # the usual case, decided without walking anything
+    found = _key_problem(key) or storable_problem(value, key)
+    if found is None:
+        return
+    where, problem = found
+    raise WorkflowValidationError(f"context value {key!r} cannot be stored", [f"{where} {problem}"], {where: problem})
 
 
-def _find_problem(value: Any, path: str) -> str | None:
+def _key_problem(key: Any) -> tuple[str, str] | None:
+    if type(key) is not str:
+        return repr(key), "is not a string: context keys are strings"
+    problem = text_problem(key)
+    return None if problem is None else (key, f"(the key) {problem}")
+
+
+def storable_problem(value: Any, path: str, levels: int = MAX_NESTING) -> tuple[str, str] | None:
+    """Where and why ``value`` cannot be stored (``("data.note", "contains a NUL ...")``), or None.
+
+    ``path`` names ``value`` itself; ``levels`` is how many levels of dicts and lists it may
+    hold (the request bodies that wrap context values allow the wrapping levels on top). The
+    walk never goes deeper than ``levels``, so it cannot exhaust the stack whatever it is given.
+    """
     kind = type(value)
+    if kind is str:
+        return None if (problem := text_problem(value)) is None else (path, problem)
     if kind in _SCALARS or kind in _TAGGED:
         return None
-    if kind is list or kind is tuple:
+    if kind is list or kind is tuple or kind is dict:
+        if levels <= 0:
+            return path, _TOO_DEEP
+        return _problem_inside(value, path, levels - 1)
+    return path, (
+        f"is a {kind.__module__}.{kind.__qualname__}, which is not JSON and would not round-trip; "
+        "convert it first (for example msgspec.to_builtins(value))"
+    )
+
+
+def _problem_inside(value: Any, path: str, levels: int) -> tuple[str, str] | None:
+    if type(value) is not dict:
         for index, item in enumerate(value):
-            problem = _find_problem(item, f"{path}[{index}]")
-            if problem is not None:
-                return problem
+            found = storable_problem(item, f"{path}[{index}]", levels)
+            if found is not None:
+                return found
         return None
-    if kind is dict:
-        for item_key, item in value.items():
-            if type(item_key) is not str:
-                return f"{path} has a non-string key {item_key!r}"
-            if item_key == _TAG:
-                return f"{path} uses the reserved key {_TAG!r}"
-            problem = _find_problem(item, f"{path}.{item_key}")
-            if problem is not None:
-                return problem
-        return None
-    return f"{path} is a {kind.__module__}.{kind.__qualname__}, which is not JSON and would not round-trip"
+    prefix = f"{path}." if path else ""
+    for item_key, item in value.items():
+        if type(item_key) is not str:
+            return path, f"has a non-string key {item_key!r}"
+        problem = text_problem(item_key)
+        if problem is not None:
+            return path, f"has a key that cannot be stored: {item_key!r} {problem}"
+        if item_key == _TAG:
+            return path, f"uses the reserved key {_TAG!r}"
+        found = storable_problem(item, prefix + item_key, levels)
+        if found is not None:
+            return found
+    return None
+
+
+def text_problem(text: str, max_length: int | None = None) -> str | None:
+    """Why ``text`` cannot be stored (a NUL character, a lone surrogate; longer than ``max_length``), or None."""
+    if NUL in text:
+        return _HAS_NUL
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: Python holds it, UTF-8 (and so JSON) cannot
+            return "contains a lone surrogate (not valid Unicode), which cannot be stored"
+    if max_length is not None and len(text) > max_length:
+        return f"is longer than {max_length} characters"
+    return None
+
+
+def ensure_storable_text(field: str, text: str, max_length: int | None = None) -> None:
+    """Raise ``WorkflowValidationError`` naming ``field`` if ``text`` cannot be stored (see :func:`text_problem`).
+
+    For strings the engine stores outside the context data: a cancel reason, a user id.
+    """
+    problem = text_problem(text, max_length)
+    if problem is not None:
+        raise WorkflowValidationError(f"{field} cannot be stored", [f"{field} {problem}"], {field: problem})
+
+
+def storable_text(text: str) -> str:
+    """``text`` with NUL characters written as ``\\x00``: for messages the engine records itself.
+
+    An exception's message is recorded as the step's error; it is not the caller's input to
+    refuse, so it is made storable instead.
+    """
+    return text.replace(NUL, "\\x00") if NUL in text else text
 
 
 def encode_value(value: Any) -> Any:

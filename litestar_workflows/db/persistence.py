@@ -1,10 +1,11 @@
 """``SQLAlchemyPersistence``: durable workflow state in the app's SQL database.
 
 Writes are grouped: ``commit`` calls from many instances wait while one writer task puts
-everything queued into one database transaction (a savepoint per change, so a change whose
-precondition fails is rolled back alone), then wakes every caller. A caller's ``commit``
-returns only after its transaction committed, so a step's result is recorded before the next
-step starts, while one disk flush serves many instances.
+everything queued into one database transaction (a change whose precondition fails writes
+nothing; one the database refuses is written apart from the others, see ``db.isolation``),
+then wakes every caller. A caller's ``commit`` returns only after its transaction committed,
+so a step's result is recorded before the next step starts, while one disk flush serves many
+instances.
 
 SQLite runs in WAL mode with a busy timeout and foreign keys on; several engine processes need
 PostgreSQL, where claims use ``FOR UPDATE SKIP LOCKED``.
@@ -43,6 +44,7 @@ from litestar_workflows.db.codec import (
     instance_from_row,
     task_from_row,
 )
+from litestar_workflows.db.isolation import is_outage, refusal, write_isolated
 from litestar_workflows.db.models import (
     HumanTaskModel,
     StepExecutionModel,
@@ -156,13 +158,19 @@ class _SQLCheckpoint:
         self.committed = False
 
     async def commit(self, change: InstanceChange) -> bool:
-        connection = await self.session.connection()
-        outcomes: list[Outcome] = await connection.run_sync(write_changes, [change])
-        outcome = outcomes[0]
+        try:
+            connection = await self.session.connection()
+            outcomes: list[Outcome] = await connection.run_sync(write_changes, [change])
+            outcome = outcomes[0]
+            if not isinstance(outcome, Exception):
+                await self.session.commit()  # the step's own rows too: their constraints are checked here
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            raise refusal(change, exc) from exc  # the step's attempt fails; its transaction rolls back
         if isinstance(outcome, Exception):
-            raise outcome
+            raise outcome  # a precondition failed (a concurrent update): nothing was written
         held = outcome
-        await self.session.commit()
         self.committed = True
         change.instance.context.step_history.extend(change.executions)
         return held
@@ -358,11 +366,7 @@ class SQLAlchemyPersistence:
                 joined = asyncio.get_running_loop().create_future()
                 self._pending.insert(0, (change, joined))
             else:
-                work = functools.partial(write_changes, changes=[change])
-                try:
-                    (outcome,) = threads.write_here(work)
-                except DatabaseBusy:
-                    (outcome,) = await threads.write(work)
+                (outcome,) = await write_isolated(functools.partial(self._write_alone, threads), [change])
                 if isinstance(outcome, Exception):
                     raise outcome
                 held = outcome
@@ -376,6 +380,14 @@ class SQLAlchemyPersistence:
             held = await joined
         change.instance.context.step_history.extend(change.executions)
         return held
+
+    @staticmethod
+    async def _write_alone(threads: SQLiteThreads, changes: list[InstanceChange]) -> list[Outcome]:
+        work = functools.partial(write_changes, changes=changes)
+        try:
+            return threads.write_here(work)
+        except DatabaseBusy:
+            return await threads.write(work)
 
     def _wake_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -398,14 +410,10 @@ class SQLAlchemyPersistence:
                 return
 
     async def _write(self, batch: list[tuple[InstanceChange, asyncio.Future[bool]]]) -> None:
-        changes = [change for change, _ in batch]
         try:
-            if self._threads is not None:
-                outcomes = await self._threads.write(functools.partial(write_changes, changes=changes))
-            else:
-                async with self._write_connection() as connection:
-                    outcomes = await connection.run_sync(write_changes, changes)
-        except Exception as exc:  # the transaction itself failed: nobody's change was recorded
+            # A change the database refuses fails alone; the others of the group are written.
+            outcomes = await write_isolated(self._write_group, [change for change, _ in batch])
+        except Exception as exc:  # the database failed as a whole: nobody's change was recorded
             logger.exception("group commit of %d change(s) failed", len(batch))
             for _, future in batch:
                 if not future.done():
@@ -418,6 +426,13 @@ class SQLAlchemyPersistence:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    async def _write_group(self, changes: list[InstanceChange]) -> list[Outcome]:
+        """Write ``changes`` in one transaction (the writer thread's on a SQLite file)."""
+        if self._threads is not None:
+            return await self._threads.write(functools.partial(write_changes, changes=changes))
+        async with self._write_connection() as connection:
+            return await connection.run_sync(write_changes, changes)
 
     @property
     def _write_options(self) -> dict[str, Any]:

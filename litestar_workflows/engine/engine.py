@@ -27,6 +27,7 @@ from uuid import UUID, uuid4
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import (
+    ChangeRefusedError,
     ConcurrentUpdateError,
     InstanceAlreadyExistsError,
     InvalidTransitionError,
@@ -48,11 +49,14 @@ from litestar_workflows.core.task_checks import TaskActor, open_task_refusal
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.core.values import (
     NESTED_TYPES,
+    NUL,
     PLAIN_TYPES,
     copy_nested,
     ensure_storable,
+    ensure_storable_text,
     private_copy,
     same_value,
+    storable_text,
 )
 from litestar_workflows.engine.completion import TaskCompletion, closed_task
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
@@ -137,13 +141,40 @@ def _storable_changes(before: dict[str, Any], after: dict[str, Any], result: Any
     changed = changes.set
     for key, value in changed.items():
         kind = type(value)
-        if kind not in PLAIN_TYPES:
+        if kind not in PLAIN_TYPES or type(key) is not str or NUL in key:  # a new key may be unstorable too
             ensure_storable(key, value)
             if kind in NESTED_TYPES:
                 changed[key] = copy_nested(value)
     if type(result) not in PLAIN_TYPES:
         ensure_storable("result", result)
     return changes
+
+
+def _retry_in(step: Step, token: Token) -> float | None:
+    """Seconds until a failed attempt of ``token``'s step runs again; None when its retries are spent."""
+    attempt_in_budget = token.attempt - token.retry_base + 1
+    if attempt_in_budget > int(getattr(step, "max_retries", 0)):
+        return None
+    backoff_for = getattr(step, "backoff_for", None)
+    return float(backoff_for(attempt_in_budget)) if backoff_for is not None else 0.0
+
+
+def _refused(step: Step, token: Token, outcome: _Outcome, exc: ChangeRefusedError) -> _Outcome:
+    """A failed attempt in place of ``outcome``, whose commit the database refused.
+
+    Running the step again may produce a storable result (or not: its retries run out and the
+    instance fails), instead of the same refused commit being tried forever.
+    """
+    execution = outcome.execution
+    failed = StepExecution(
+        token.step,
+        StepStatus.FAILED,
+        error=storable_text(f"its result could not be stored: {exc}"),
+        started_at=execution.started_at,
+        completed_at=execution.completed_at,
+        attempt=token.attempt,
+    )
+    return _Outcome(failed, retry_in=_retry_in(step, token))
 
 
 _ABSENT: Any = object()
@@ -531,7 +562,10 @@ class LocalExecutionEngine:
         if trusted_data:
             data = {**data, **trusted_data}
         for key, value in data.items():
-            if type(value) not in PLAIN_TYPES:
+            if type(value) not in PLAIN_TYPES or NUL in key:
+                ensure_storable(key, value)
+        if metadata:
+            for key, value in metadata.items():
                 ensure_storable(key, value)
         now = self._clock()
         instance = new_instance(definition, data, now, instance_id)
@@ -713,6 +747,8 @@ class LocalExecutionEngine:
                     for key, value in after.items():
                         kind = type(value)
                         if kind in PLAIN_TYPES:
+                            if type(key) is not str or NUL in key:  # cheap tests; ``ensure_storable`` explains
+                                ensure_storable(key, value)
                             continue
                         old = earlier(key, _ABSENT)
                         if kind in NESTED_TYPES:
@@ -836,20 +872,40 @@ class LocalExecutionEngine:
                         return None
                 try:
                     record.leased = await self.persistence.commit(self._prepare_change(transition, cached.revision))
-                except ConcurrentUpdateError:
-                    record.state = None  # another writer committed: reload and redo below
+                except (ConcurrentUpdateError, ChangeRefusedError):
+                    # Another writer committed, or the database refused the change: reload and
+                    # redo below (where a change refused again is recorded as a failed attempt).
+                    record.state = None
                     transition = None
             finally:
                 lock.release()
         if transition is None:
-            transition = await self._transact(
-                instance_id, lambda live: _apply_outcome(live, token_id, outcome), now=outcome.execution.completed_at
-            )
+            transition = await self._record_outcome(instance_id, token_id, outcome, step, token)
             if transition is None:
                 return None
         if self.event_bus is None:
             return self._publish(transition.state, state, token_id, record)
         return await self._after_commit(transition, previous=state, continue_from=token_id)
+
+    async def _record_outcome(
+        self, instance_id: UUID, token_id: str, outcome: _Outcome, step: Step, token: Token
+    ) -> Transition | None:
+        """Commit ``outcome`` of ``token``'s step through ``_transact`` (reloading and retrying on conflicts).
+
+        A result the database refuses is recorded as a failed attempt instead: the step's retries
+        and failure take their course, rather than the same commit being tried forever.
+        """
+        try:
+            return await self._transact(
+                instance_id, lambda live: _apply_outcome(live, token_id, outcome), now=outcome.execution.completed_at
+            )
+        except ChangeRefusedError as exc:
+            if outcome.execution.status is StepStatus.FAILED:
+                raise  # not even the failure could be stored: a bug, left to the logs
+            failed = _refused(step, token, outcome, exc)
+        return await self._transact(
+            instance_id, lambda live: _apply_outcome(live, token_id, failed), now=failed.execution.completed_at
+        )
 
     def _still_in_place(
         self, memory: InMemoryPersistence, state: WorkflowInstanceData, token: Token, token_id: str, record: _Runtime
@@ -899,6 +955,8 @@ class LocalExecutionEngine:
                     except ConcurrentUpdateError:
                         record.state = None
                         continue
+                    except ChangeRefusedError as exc:  # rolled back, the step's own writes with it
+                        return _refused(definition.steps[token.step], token, outcome, exc)
                 record.leased = held
                 return transition
         raise ConcurrentUpdateError(f"instance {instance_id} kept changing; gave up after {_MAX_COMMIT_ATTEMPTS} tries")
@@ -965,6 +1023,7 @@ class LocalExecutionEngine:
             await step.on_failure(context, exc)
         except Exception:
             logger.exception("on_failure of step %r raised", token.step)
+        error = storable_text(error)  # an exception's message may hold a NUL character
         # The failed attempt's writes are dropped, here too: a value it left in its data may refer
         # back to the context (the exception it raised, through its traceback), a cycle the
         # garbage collector would never free (contexts are not tracked; see ``WorkflowContext``).
@@ -977,13 +1036,7 @@ class LocalExecutionEngine:
             completed_at=self._clock(),
             attempt=token.attempt,
         )
-        max_retries = int(getattr(step, "max_retries", 0))
-        retry_in: float | None = None
-        attempt_in_budget = token.attempt - token.retry_base + 1
-        if attempt_in_budget <= max_retries:
-            backoff_for = getattr(step, "backoff_for", None)
-            retry_in = float(backoff_for(attempt_in_budget)) if backoff_for is not None else 0.0
-        return _Outcome(execution, retry_in=retry_in)
+        return _Outcome(execution, retry_in=_retry_in(step, token))
 
     @staticmethod
     def _choose(definition: WorkflowDefinition, step: Step, context: WorkflowContext, result: Any) -> list[str] | None:
@@ -1154,6 +1207,7 @@ class LocalExecutionEngine:
 
     async def cancel_workflow(self, instance_id: UUID, reason: str) -> WorkflowInstanceData:
         """Cancel: running steps are stopped, open tasks cancelled, the reason recorded."""
+        ensure_storable_text("reason", reason)
         state = await self._load_fresh(instance_id)
         record = self._record(instance_id)
         try:

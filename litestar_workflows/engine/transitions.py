@@ -23,11 +23,12 @@ from uuid import UUID
 
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
+from litestar_workflows.core.exceptions import WorkflowValidationError
 from litestar_workflows.core.ids import random_uuid
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
-from litestar_workflows.core.values import NESTED_TYPES, same_value
+from litestar_workflows.core.values import MAX_NAME_LENGTH, NESTED_TYPES, same_value, text_problem
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
 
 __all__ = (
@@ -459,7 +460,15 @@ class Transition:
 
     def _open_task(self, token: Token, step: Any) -> None:
         view = view_of(self.state, token)
-        assignee = view.get(step.assignee_key) if step.assignee_key else None
+        found = view.get(step.assignee_key) if step.assignee_key else None
+        assignee = None if found is None else str(found)
+        problem = None if assignee is None else text_problem(assignee, MAX_NAME_LENGTH)
+        if problem is not None:
+            message = f"the assignee of step {token.step!r} (context value {step.assignee_key!r}) {problem}"
+            if self.state.status is WorkflowStatus.PENDING:  # starting: refuse the start, nothing is stored
+                raise WorkflowValidationError(message)
+            self.fail(message)  # the task could never be stored; the data that named it is wrong
+            return
         due_in: timedelta | None = step.due_in
         task = HumanTaskData(
             id=random_uuid(),
@@ -470,7 +479,7 @@ class Transition:
             title=step.title,
             description=step.description,
             form_schema=step.form_schema,
-            assignee=None if assignee is None else str(assignee),
+            assignee=assignee,
             candidate_groups=list(step.candidate_groups),
             status=TaskStatus.OPEN,
             created_at=self.now,

@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
 
 from litestar_workflows.core.identity import ANONYMOUS, Identity, can_act_on, is_admin
+from litestar_workflows.core.values import MAX_NAME_LENGTH, text_problem
 
 __all__ = ("ANONYMOUS", "Identity", "IdentityResolver", "can_act_on", "default_identity_resolver", "is_admin")
 
@@ -75,4 +77,22 @@ async def resolve_identity(resolver: IdentityResolver, connection: ASGIConnectio
     if not isinstance(result, Identity):
         msg = f"the identity resolver returned {type(result).__name__}, not an Identity"
         raise TypeError(msg)
+    problem = _unusable(result)
+    if problem is not None:
+        # Authentication produced an identity the API cannot act for (nothing would store it):
+        # the caller is not usably authenticated, whatever the request asks.
+        raise NotAuthorizedException(detail=f"the caller's identity cannot be used: {problem}")
     return result
+
+
+def _unusable(identity: Identity) -> str | None:
+    """Why the API cannot act for ``identity`` (its user id or a group cannot be stored or queried), or None."""
+    if identity.user_id is not None:
+        problem = text_problem(identity.user_id, MAX_NAME_LENGTH)
+        if problem is not None:
+            return f"its user id {problem}"
+    for group in identity.groups:
+        problem = text_problem(group)
+        if problem is not None:
+            return f"a group name {problem}"
+    return None

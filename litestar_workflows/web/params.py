@@ -1,16 +1,37 @@
-"""Query parameters shared by the list endpoints."""
+"""Request bodies and query parameters as the API reads them.
+
+Every JSON body is checked as it is decoded, before any handler sees it: invalid UTF-8, a body
+too deeply nested for the decoder, a string or key holding a NUL character, or values nested
+deeper than context values may be (``core.values.MAX_NESTING``) are a 400 naming the place.
+So nothing the engine, a form schema or a database does afterwards meets such a body.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, TypeAlias, TypeVar
+from typing import Annotated, Any, TypeAlias, TypeVar, cast
 
 import msgspec
+from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.params import Body, QueryParameter
 
-__all__ = ("MAX_OFFSET", "DateTimeQuery", "Limit", "Offset", "StrictJSONBody", "as_utc", "parse_datetime")
+from litestar_workflows.core.values import MAX_NESTING, storable_problem
+
+__all__ = (
+    "BODY_NESTING",
+    "MAX_OFFSET",
+    "NO_NUL",
+    "DateTimeQuery",
+    "Limit",
+    "Offset",
+    "StrictJSONBody",
+    "TextQuery",
+    "as_utc",
+    "checked_request_class",
+    "parse_datetime",
+)
 
 T = TypeVar("T")
 
@@ -22,6 +43,11 @@ StrictJSONBody: TypeAlias = Annotated[
 MAX_OFFSET = 2**31 - 1
 """Largest ``offset`` accepted: larger ones would overflow the databases' integer (a 500 instead of a 400)."""
 
+NO_NUL = "^[^\\x00]*$"
+"""The pattern of every string the API takes: no NUL character (no database column stores one,
+and PostgreSQL refuses one even in a query)."""
+TextQuery = Annotated[str | None, QueryParameter(pattern=NO_NUL)]
+"""A string query parameter (a filter); a NUL character in it is a 400."""
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size (1-500).")]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 DateTimeQuery = Annotated[
@@ -49,3 +75,45 @@ def as_utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+BODY_NESTING = MAX_NESTING + 2
+"""Levels of lists and objects a request body may nest: a context value's, inside the body's
+``data`` object inside the body itself (``{"data": {"key": value}}``)."""
+
+
+class _CheckedJSON(Request[Any, Any, Any]):
+    """A request whose JSON body is refused with a 400 when the API could not store or process it."""
+
+    async def json(self) -> Any:
+        """The decoded body; a 400 for invalid UTF-8, NUL characters or nesting deeper than the API takes."""
+        try:
+            body = await super().json()
+        except UnicodeDecodeError:
+            raise self._invalid("", "is not valid UTF-8") from None
+        except RecursionError:  # msgspec stops at the interpreter's recursion limit
+            raise self._invalid("", "is nested too deeply") from None
+        found = storable_problem(body, "", BODY_NESTING)
+        if found is not None:
+            raise self._invalid(*found)
+        return body
+
+    def _invalid(self, where: str, problem: str) -> ValidationException:
+        """A 400 in Litestar's validation shape; ``where`` is the place in the body ("" for the whole body)."""
+        extra: dict[str, str] = {"message": problem, "source": "body"}
+        if where:
+            extra["key"] = where
+        return ValidationException(
+            detail=f"Validation failed for {self.method} {self.url.path}: {where or 'the body'} {problem}",
+            extra=[extra],
+        )
+
+
+def checked_request_class(base: type[Request[Any, Any, Any]] | None) -> type[Request[Any, Any, Any]]:
+    """The request class of the API's routes: ``base`` (the app's, Litestar's by default) with checked JSON bodies.
+
+    Built on the app's own class, so whatever the host added to its requests (and its identity
+    resolver may use) stays there.
+    """
+    base = base or Request
+    return cast("type[Request[Any, Any, Any]]", type(f"Workflows{base.__name__}", (_CheckedJSON, base), {}))

@@ -17,6 +17,8 @@ from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, WorkflowStatus
+from litestar_workflows.core.values import MAX_NESTING
+from litestar_workflows.web.params import NO_NUL
 
 __all__ = (
     "CancelInstance",
@@ -42,7 +44,11 @@ __all__ = (
     "task_summary",
 )
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+_DATA_RULES = (
+    f"The instance's initial context data. No key or string may contain a NUL character (\\u0000), and "
+    f"lists and objects nest at most {MAX_NESTING} levels in a value: a 400 names the place otherwise."
+)
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -55,14 +61,14 @@ class StartInstance(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Name of the workflow."""
     version: Name | None = None
     """Version to start; the latest registered one when omitted."""
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    data: Annotated[dict[str, Any], Parameter(description=_DATA_RULES)] = msgspec.field(default_factory=dict)
     """The instance's initial context data."""
 
 
 class CancelInstance(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Cancel a running or waiting instance."""
 
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=NO_NUL)]
     """Why; recorded on the instance."""
 
 

@@ -128,6 +128,9 @@ def _use_seeded_ids(case: schemathesis.Case[Any], data: st.DataObject, seeded: S
 FORM_OPERATION = "POST /workflows/tasks/{task_id}/complete"
 """Its body is checked against the task's own form, which the OpenAPI schema cannot know: a body the schema
 allows may still be a 400 naming the failing field, so the check that schema-valid bodies are accepted is skipped."""
+START_OPERATION = "POST /workflows/instances"
+"""Its ``data`` may be any JSON object as far as the schema says, but no key or string in it may hold a NUL
+character (the schema's description says so; a JSON schema cannot state it for values at any depth): a 400."""
 
 
 def _run(
@@ -135,7 +138,7 @@ def _run(
 ) -> None:
     _use_seeded_ids(case, data, seeded)
     excluded: list[schemathesis.CheckFunction] = (
-        [positive_data_acceptance] if case.operation.label == FORM_OPERATION else []
+        [positive_data_acceptance] if case.operation.label in {FORM_OPERATION, START_OPERATION} else []
     )
     case.call_and_validate(
         base_url=client.base_url, session=client, headers=headers, excluded_checks=excluded, timeout=5

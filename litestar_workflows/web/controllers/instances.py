@@ -23,7 +23,7 @@ from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
 from litestar_workflows.web.idempotency import IdempotencyKeyReusedException, start_idempotently
 from litestar_workflows.web.identity import Identity
-from litestar_workflows.web.params import DateTimeQuery, Limit, Offset, StrictJSONBody, parse_datetime
+from litestar_workflows.web.params import DateTimeQuery, Limit, Offset, StrictJSONBody, TextQuery, parse_datetime
 from litestar_workflows.web.schemas import (
     CancelInstance,
     InstanceDetail,
@@ -122,7 +122,7 @@ class InstancesController(Controller):
     async def list_instances(
         self,
         workflow_api: NamedDependency[WorkflowApi],
-        workflow: FromQuery[str | None] = None,
+        workflow: TextQuery = None,
         status: FromQuery[WorkflowStatus | None] = None,
         started_after: DateTimeQuery = None,
         started_before: DateTimeQuery = None,

@@ -39,7 +39,7 @@ from litestar_workflows.engine.persistence import TaskQuery
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.identity import Identity, can_act_on, is_admin
-from litestar_workflows.web.params import Limit, Offset, StrictJSONBody
+from litestar_workflows.web.params import Limit, Offset, StrictJSONBody, TextQuery
 from litestar_workflows.web.schemas import ReassignTask, TaskDetail, TaskSummary, task_detail, task_summary
 
 __all__ = ("TasksController",)
@@ -95,9 +95,9 @@ class TasksController(Controller):
         workflow_api: NamedDependency[WorkflowApi],
         workflow_identity: NamedDependency[Identity],
         status: FromQuery[TaskStatus | None] = None,
-        assignee: FromQuery[str | None] = None,
-        candidate_group: FromQuery[str | None] = None,
-        workflow: FromQuery[str | None] = None,
+        assignee: TextQuery = None,
+        candidate_group: TextQuery = None,
+        workflow: TextQuery = None,
         instance_id: FromQuery[UUID | None] = None,
         mine: FromQuery[bool] = False,
         limit: Limit = 50,

@@ -204,6 +204,30 @@ def _in_place_successors(definition: WorkflowDefinition) -> dict[str, str | None
     return lane
 
 
+def _checked_start_data(
+    definition: WorkflowDefinition,
+    initial_data: dict[str, Any] | None,
+    trusted_data: dict[str, Any] | None,
+    metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The data a new instance starts with; ``WorkflowValidationError`` (nothing created) if it may not.
+
+    Typed start input is checked first, then the caller's trusted values are added, then every
+    value (and the metadata) must be storable.
+    """
+    data = initial_data or {}  # ``new_instance`` copies it
+    if definition.input_type is not None:
+        data = accept_typed(definition.input_type, data, f"start data of workflow {definition.name!r}")
+    if trusted_data:
+        data = {**data, **trusted_data}
+    for key, value in data.items():
+        if type(value) not in PLAIN_TYPES or NUL in key:
+            ensure_storable(key, value)
+    for key, value in (metadata or {}).items():
+        ensure_storable(key, value)
+    return data
+
+
 def _forget(running: dict[str, asyncio.Task[Any]], task: asyncio.Task[Any]) -> None:
     """Remove ``task`` from the running tokens of an instance."""
     for token_id, running_task in list(running.items()):
@@ -556,17 +580,7 @@ class LocalExecutionEngine:
         stored with the instance (``context.metadata``).
         """
         definition = self._resolve(workflow, version)
-        data = initial_data or {}  # ``new_instance`` copies it
-        if definition.input_type is not None:
-            data = accept_typed(definition.input_type, data, f"start data of workflow {definition.name!r}")
-        if trusted_data:
-            data = {**data, **trusted_data}
-        for key, value in data.items():
-            if type(value) not in PLAIN_TYPES or NUL in key:
-                ensure_storable(key, value)
-        if metadata:
-            for key, value in metadata.items():
-                ensure_storable(key, value)
+        data = _checked_start_data(definition, initial_data, trusted_data, metadata)
         now = self._clock()
         instance = new_instance(definition, data, now, instance_id)
         if metadata:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -85,6 +85,13 @@ class WorkflowDefinition:
     edges: list[Edge]
     initial_step: str
     terminal_steps: set[str] = field(default_factory=set)
+    start_groups: Collection[str] = frozenset()
+    """Groups whose members may start the workflow through the API (any one suffices); empty:
+    any identified caller may. Stored as a frozenset; a single string is one group's name."""
+
+    def __post_init__(self) -> None:
+        groups = self.start_groups
+        self.start_groups = frozenset((groups,) if isinstance(groups, str) else groups)
 
     @cached_property
     def graph(self) -> WorkflowGraph:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = (
+    "AccessDeniedError",
     "ConcurrentUpdateError",
     "HumanTaskError",
     "InstanceAlreadyExistsError",
     "InvalidTransitionError",
+    "NotAuthenticatedError",
     "StepExecutionError",
     "TaskAlreadyCompletedError",
     "TaskClaimedError",
@@ -111,3 +113,11 @@ class UnauthorizedTaskError(HumanTaskError, PermissionError):
 
 class ConcurrentUpdateError(WorkflowsError):
     """Another writer changed the instance first; the caller reloads and tries again."""
+
+
+class AccessDeniedError(WorkflowsError, PermissionError):
+    """The authorization policy refuses the caller this action (the API answers 403)."""
+
+
+class NotAuthenticatedError(AccessDeniedError):
+    """The action needs an identified caller and the caller is anonymous (the API answers 401)."""

@@ -40,7 +40,11 @@ class Step(Protocol):
 
 @runtime_checkable
 class Workflow(Protocol):
-    """A class that describes a workflow; ``get_definition`` builds its definition."""
+    """A class that describes a workflow; ``get_definition`` builds its definition.
+
+    It may also declare ``start_groups`` (a list of group names): who may start it through the
+    API, applied to its definition when the definition names no groups of its own.
+    """
 
     name: str
     version: str

@@ -500,6 +500,7 @@ class LocalExecutionEngine:
         version: str | None = None,
         instance_id: UUID | None = None,
         metadata: dict[str, Any] | None = None,
+        started_by: str | None = None,
     ) -> WorkflowInstanceData:
         """Create an instance (committed before this returns) and start running it.
 
@@ -507,7 +508,8 @@ class LocalExecutionEngine:
         unless ``version`` is given). A caller-chosen ``instance_id`` makes the start idempotent:
         if that instance exists already, ``InstanceAlreadyExistsError`` is raised and nothing
         changes (derive the id from an idempotency key, e.g. with ``uuid5``). ``metadata`` is
-        stored with the instance (``context.metadata``).
+        stored with the instance (``context.metadata``). ``started_by`` records who started it
+        (``WorkflowInstanceData.started_by``; the API's authorization policy goes by it).
         """
         definition = self._resolve(workflow, version)
         data = initial_data or {}  # ``new_instance`` copies it
@@ -516,6 +518,7 @@ class LocalExecutionEngine:
                 ensure_storable(key, value)
         now = self._clock()
         instance = new_instance(definition, data, now, instance_id)
+        instance.started_by = started_by
         if metadata:
             instance.context.metadata.update(metadata)
         memory = self._memory_changed_in_place()

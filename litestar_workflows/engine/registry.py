@@ -41,12 +41,18 @@ class WorkflowRegistry:
         """The latest version of each name (starting by name looks it up on every start)."""
 
     def register(self, workflow_class: type[Workflow] | type[Any]) -> WorkflowDefinition:
-        """Register a workflow class (anything with a ``get_definition()`` classmethod)."""
+        """Register a workflow class (anything with a ``get_definition()`` classmethod).
+
+        A ``start_groups`` class attribute applies to the definition when it names no groups itself.
+        """
         get_definition = getattr(workflow_class, "get_definition", None)
         if get_definition is None:
             msg = f"{workflow_class!r} has no get_definition() classmethod"
             raise TypeError(msg)
         definition: WorkflowDefinition = get_definition()
+        start_groups = getattr(workflow_class, "start_groups", None)
+        if start_groups and not definition.start_groups:
+            definition.start_groups = frozenset((start_groups,) if isinstance(start_groups, str) else start_groups)
         self.register_definition(definition)
         self._classes.setdefault(definition.name, {})[definition.version] = workflow_class
         return definition

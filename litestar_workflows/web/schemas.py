@@ -117,6 +117,8 @@ class DefinitionDetail(msgspec.Struct, kw_only=True):
     terminal_steps: list[str]
     steps: list[StepInfo]
     edges: list[EdgeInfo]
+    start_groups: list[str]
+    """Groups whose members may start the workflow (empty: any identified caller)."""
 
 
 class StepRecord(msgspec.Struct, kw_only=True):
@@ -172,6 +174,8 @@ class InstanceSummary(msgspec.Struct, kw_only=True):
     started_at: datetime | None
     completed_at: datetime | None
     error: str | None
+    started_by: str | None
+    """Who started the instance (null: anonymously, or by code that named nobody)."""
 
 
 class InstanceDetail(InstanceSummary, kw_only=True):
@@ -249,6 +253,7 @@ def definition_detail(definition: WorkflowDefinition, versions: list[str]) -> De
         terminal_steps=sorted(definition.terminal_steps),
         steps=steps,
         edges=[EdgeInfo(source=edge.source, target=edge.target, condition=edge.label) for edge in graph.edges],
+        start_groups=sorted(definition.start_groups),
     )
 
 
@@ -313,6 +318,7 @@ def instance_summary(instance: WorkflowInstanceData) -> InstanceSummary:
         started_at=instance.started_at,
         completed_at=instance.completed_at,
         error=instance.error,
+        started_by=instance.started_by,
     )
 
 

@@ -34,6 +34,7 @@ from litestar_workflows.core.exceptions import (
 from litestar_workflows.core.models import HumanTaskData
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.engine.persistence import TaskQuery
+from litestar_workflows.web.access import BODY_RAISES
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.identity import Identity, can_act_on, is_admin
@@ -165,7 +166,7 @@ class TasksController(Controller):
         "Claiming again is a no-op; a task claimed by someone else is a 409 naming them in `extra.claimed_by` "
         "(an admin takes the claim over instead).",
         status_code=HTTP_200_OK,
-        raises=_RAISES,
+        raises=[*_RAISES, *BODY_RAISES],
     )
     async def claim_task(
         self,
@@ -189,7 +190,7 @@ class TasksController(Controller):
         summary="Release a claimed task",
         description="Gives a claimed task back to everyone who may act on it (its claimer or an admin).",
         status_code=HTTP_200_OK,
-        raises=_RAISES,
+        raises=[*_RAISES, *BODY_RAISES],
     )
     async def release_task(
         self,
@@ -224,7 +225,7 @@ class TasksController(Controller):
         "a 400 lists every failing field. The completing user is the caller, who takes the task's claim "
         "(a 409 if someone else holds it, unless the caller is an admin).",
         status_code=HTTP_200_OK,
-        raises=[*_RAISES, RequestEntityTooLarge],
+        raises=[*_RAISES, RequestEntityTooLarge, *BODY_RAISES],
     )
     async def complete_task(
         self,
@@ -259,7 +260,7 @@ class TasksController(Controller):
         description="Hands the task to another user (null: back to its candidate groups) and drops any claim. "
         "Allowed to admins and to the current assignee.",
         status_code=HTTP_200_OK,
-        raises=[*_RAISES, RequestEntityTooLarge],
+        raises=[*_RAISES, RequestEntityTooLarge, *BODY_RAISES],
     )
     async def reassign_task(
         self,

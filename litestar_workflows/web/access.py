@@ -13,6 +13,7 @@ visitors' cookies. Requests with a JSON body need a preflight, which CORS refuse
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +21,6 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
-from litestar.types import Guard
 
 from litestar_workflows.core.exceptions import NotAuthenticatedError
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
@@ -103,7 +103,9 @@ def require_json_body(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         )
 
 
-def api_gate(resolver: IdentityResolver, *, allow_anonymous: bool) -> Guard:
+def api_gate(
+    resolver: IdentityResolver, *, allow_anonymous: bool
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """The guard of the API's router: identity (401 when anonymous and not allowed), then JSON bodies."""
 
     async def workflows_api_gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

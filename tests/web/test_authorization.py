@@ -350,3 +350,51 @@ def test_one_admin_role_for_tasks_and_policy() -> None:
     assert make_config(admin_role=None, policy=WorkflowPolicy("ops")).admin_role == "ops"
     with pytest.raises(ImproperlyConfiguredException, match="differs from the policy's admin role"):
         make_config(admin_role="admin", policy=WorkflowPolicy("ops"))
+
+
+async def test_a_public_route_skips_the_gate_and_still_learns_who_calls() -> None:
+    from litestar import get
+    from litestar.testing import RequestFactory
+
+    from litestar_workflows.core.exceptions import NotAuthenticatedError
+    from litestar_workflows.web.access import PUBLIC_ROUTE, api_gate, caller_identity
+    from tests.web.conftest import header_identity
+
+    @get("/health", opt={PUBLIC_ROUTE: True})
+    async def health() -> str:
+        return "ok"
+
+    @get("/private")
+    async def private() -> str:
+        return "secret"
+
+    gate = api_gate(header_identity, allow_anonymous=False)
+    anonymous = RequestFactory().get("/health")
+    await gate(anonymous, health)  # no refusal
+    with pytest.raises(NotAuthenticatedError):
+        await gate(RequestFactory().get("/private"), private)
+    named = RequestFactory().get("/health", headers={"X-User": "alice"})
+    await gate(named, health)
+    assert await caller_identity(header_identity, named) == Identity("alice")  # resolved on demand
+
+
+def test_every_action_of_the_policy_can_be_a_callable() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from litestar_workflows import WorkflowContext, WorkflowInstanceData, WorkflowStatus
+    from litestar_workflows.core.access import InstanceScope
+    from tests.web.conftest import definitions
+
+    ops = Identity("ops")
+    policy = WorkflowPolicy(
+        start=lambda identity, definition: definition.name == "auto",
+        instance_scope=lambda identity: InstanceScope(workflows=frozenset({"auto"})),
+        retry=lambda identity, instance: identity == ops,
+    )
+    auto, approval = definitions()[3], definitions()[0]
+    assert policy.may_start(ops, auto) and not policy.may_start(ops, approval)
+    assert policy.instance_scope(ops) == InstanceScope(workflows=frozenset({"auto"}))
+    context = WorkflowContext(uuid4(), uuid4(), {}, {}, "one", [], datetime.now(UTC))
+    instance = WorkflowInstanceData(uuid4(), "auto", "1", WorkflowStatus.FAILED, context, "one")
+    assert policy.may_retry(ops, instance) and not policy.may_retry(Identity("bob"), instance)

@@ -12,8 +12,10 @@ import json
 from typing import Any
 
 import pytest
+from litestar.testing import RequestFactory
 
 from litestar_workflows import WorkflowPlugin
+from litestar_workflows.web.access import UnsupportedMediaTypeException, require_json_body
 from tests.web.conftest import (
     ADMIN,
     ALICE,
@@ -97,3 +99,24 @@ def test_415_is_documented_on_every_post(app: Any) -> None:
     paths = app.openapi_schema.to_schema()["paths"]
     for template in POSTS:
         assert "415" in paths[template]["post"]["responses"], template
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        ({"Transfer-Encoding": "chunked"}, True),  # a body of unknown length, with no media type
+        ({"Content-Length": "12"}, True),
+        ({"Content-Length": "twelve"}, True),  # not a length: refused rather than guessed
+        ({"Content-Length": "0"}, False),
+        ({}, False),
+    ],
+)
+def test_a_body_without_a_content_type_is_refused(headers: dict[str, str], refused: bool) -> None:
+    request = RequestFactory().post("/workflows/tasks/1/claim", headers=headers)
+    # the factory adds a JSON Content-Type: keep only ours
+    request.scope["headers"] = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
+    if refused:
+        with pytest.raises(UnsupportedMediaTypeException):
+            require_json_body(request)
+    else:
+        require_json_body(request)

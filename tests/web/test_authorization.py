@@ -117,9 +117,7 @@ async def test_only_the_starter_and_admins_cancel(client: Client, plugin: Workfl
     assert (await client.get(url, headers=BOB)).status_code == 200
     refused = await client.post(f"{url}/cancel", json={"reason": "no"}, headers=BOB)
     assert refused.status_code == 403
-    assert refused.json()["detail"] == (
-        f"user 'bob' may not cancel instance {instance_id} (its starter or an admin may)"
-    )
+    assert refused.json()["detail"] == f"user 'bob' may not cancel instance {instance_id}"
     assert (await client.get(url, headers=ALICE)).json()["status"] == "waiting"
     cancelled = await client.post(f"{url}/cancel", json={"reason": "changed my mind"}, headers=ALICE)
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "canceled")

@@ -229,7 +229,7 @@ class InstancesController(Controller):
         require(
             workflow_api.policy.may_cancel(workflow_identity, instance),
             workflow_identity,
-            f"{caller_name(workflow_identity)} may not cancel instance {instance_id} (its starter or an admin may)",
+            f"{caller_name(workflow_identity)} may not cancel instance {instance_id}",
         )
         return await _detail(workflow_api, await workflow_api.engine.cancel_workflow(instance_id, data.reason))
 

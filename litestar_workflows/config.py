@@ -12,6 +12,7 @@ from litestar.types import Guard
 
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.engine.persistence import WorkflowPersistence
+from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web.identity import IdentityResolver, default_identity_resolver
 
 __all__ = ("DEFAULT_DATABASE_URL", "WorkflowPluginConfig")
@@ -59,7 +60,16 @@ class WorkflowPluginConfig:
     """Context key the start endpoint sets to the caller's user id (replacing any value sent in the
     body), so steps can trust who started an instance. None: nothing is added."""
     admin_role: str | None = None
-    """A group whose members may do anything with any task (see, claim, complete, reassign)."""
+    """A group whose members may do anything with any task (see, claim, complete, reassign) and any
+    instance (see, cancel, retry)."""
+    policy: WorkflowPolicy | None = None
+    """Who may view definitions, start workflows, see, cancel and retry instances (see
+    ``litestar_workflows.policy``). None: ``WorkflowPolicy(admin_role)``. With a policy, leave
+    ``admin_role`` unset: it is taken from the policy (giving both, they must agree)."""
+    allow_anonymous: bool = False
+    """Let callers without an identity use the API (a WARNING is logged at start-up). Off, they get
+    401 on every route. On, they may do what the policy allows a user without groups over the
+    instances started without a recorded starter; they never act on tasks. For local development."""
     grace_period: float = 5.0
     """Seconds running steps get to finish at shutdown; the rest resumes at the next start-up."""
     poll_interval: float = 1.0
@@ -90,3 +100,13 @@ class WorkflowPluginConfig:
         if self.max_body_size <= 0 or self.grace_period < 0:
             msg = "max_body_size must be positive, grace_period not negative"
             raise ImproperlyConfiguredException(msg)
+        if self.policy is not None:
+            # One admin role for tasks (``admin_role``) and for the rest (the policy's).
+            if self.admin_role is None:
+                self.admin_role = self.policy.admin_role
+            elif self.admin_role != self.policy.admin_role:
+                msg = (
+                    f"admin_role {self.admin_role!r} differs from the policy's admin role "
+                    f"{self.policy.admin_role!r}; give it to the policy only"
+                )
+                raise ImproperlyConfiguredException(msg)

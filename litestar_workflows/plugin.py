@@ -31,11 +31,13 @@ from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web import schemas
+from litestar_workflows.web.access import api_gate, caller_identity
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.controllers import DefinitionsController, InstancesController, TasksController
 from litestar_workflows.web.errors import exception_handlers_for
-from litestar_workflows.web.identity import Identity, resolve_identity
+from litestar_workflows.web.identity import Identity
 from litestar_workflows.web.params import checked_request_class
 
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             "WorkflowPersistence": WorkflowPersistence,
             "WorkflowApi": WorkflowApi,
             "Identity": Identity,
+            "WorkflowPolicy": WorkflowPolicy,
         }
         namespace.update({name: getattr(schemas, name) for name in schemas.__all__ if name[0].isupper()})
         return namespace
@@ -152,6 +155,12 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         """The app's lifespan: run the engine (with recovery) while the app is up."""
+        if self._config.allow_anonymous and self._config.enable_api:
+            logger.warning(
+                "allow_anonymous is on: callers without an identity may use the workflow API at %s "
+                "(meant for local development)",
+                self._config.path,
+            )
         async with self.run_engine():
             yield
 
@@ -211,7 +220,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             return api
 
         async def provide_identity(request: Request[Any, Any, Any]) -> Identity:
-            return await resolve_identity(resolver, request)
+            return await caller_identity(resolver, request)
 
         return Router(
             path=config.path,
@@ -220,7 +229,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
                 "workflow_api": Provide(provide_api, sync_to_thread=False),
                 "workflow_identity": Provide(provide_identity),
             },
-            guards=list(config.api_guards),
+            # The gate first: no route of the API, present or future, is reachable without it.
+            guards=[api_gate(resolver, allow_anonymous=config.allow_anonymous), *config.api_guards],
             tags=list(config.api_tags),
             include_in_schema=config.include_in_schema,
             request_max_body_size=config.max_body_size,

@@ -21,7 +21,9 @@ assigns it to ``admin``, so it shows up in that user's inbox (``GET /workflows/t
 
 Authentication is a demo stand-in: the ``X-User`` header names the caller and ``X-Groups``
 (comma-separated) lists their groups; without ``X-Groups`` the groups of the demo users below
-apply. Never use header authentication like this in a real app. State is kept in
+apply. Requests without ``X-User`` are anonymous, and the workflow API answers them 401; an
+expense is visible to its requester, to the reviewers it has tasks for and to ``admin``. Never
+use header authentication like this in a real app. State is kept in
 ``expense.sqlite3`` unless the ``EXPENSE_DATABASE_URL`` environment variable names another database
 (an async SQLAlchemy URL such as ``postgresql+asyncpg://user@host/db``). Try it::
 

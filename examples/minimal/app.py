@@ -8,7 +8,10 @@ Then, with any HTTP client::
     GET  /workflows/instances/{id}       -> completed, data.greeting == "Hello, Ada!"
     GET  /workflows/definitions/greeting/graph
 
-State lives in ``workflows.sqlite3`` next to where you start the server.
+State lives in ``workflows.sqlite3`` next to where you start the server. The app has no
+authentication, so it lets anonymous callers use the workflow API (``allow_anonymous=True``; the
+app logs a warning at start-up): fine on your machine, never in production, where the API answers
+anonymous callers with 401 (see docs/authorization.md).
 """
 
 from __future__ import annotations
@@ -74,7 +77,8 @@ def create_app(config: WorkflowPluginConfig | None = None) -> Litestar:
     """The app; tests pass a config with in-memory persistence."""
     return Litestar(
         route_handlers=[say_hello],
-        plugins=[WorkflowPlugin(config or WorkflowPluginConfig(workflows=[greeting]))],
+        # allow_anonymous: local development only, since this app authenticates nobody.
+        plugins=[WorkflowPlugin(config or WorkflowPluginConfig(workflows=[greeting], allow_anonymous=True))],
     )
 
 

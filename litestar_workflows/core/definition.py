@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -99,6 +99,9 @@ class WorkflowDefinition:
     initial_step: str
     terminal_steps: set[str] = field(default_factory=set)
     input_type: type[Any] | None = None
+    start_groups: Collection[str] = frozenset()
+    """Groups whose members may start the workflow through the API (any one suffices); empty:
+    any identified caller may. Stored as a frozenset; a single string is one group's name."""
 
     @property
     def input_schema(self) -> dict[str, Any] | None:
@@ -106,6 +109,8 @@ class WorkflowDefinition:
         return None if self.input_type is None else form_type_schema(self.input_type)
 
     def __post_init__(self) -> None:
+        groups = self.start_groups
+        self.start_groups = frozenset((groups,) if isinstance(groups, str) else groups)
         # A step registered under a key other than its name gets a renamed copy, and a step group
         # expands into steps and edges (see ``core.fragments``); plain definitions are left as given.
         from litestar_workflows.core.fragments import bind_steps

@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = (
+    "AccessDeniedError",
     "ChangeRefusedError",
     "ConcurrentUpdateError",
     "HumanTaskError",
     "InstanceAlreadyExistsError",
     "InvalidTransitionError",
+    "NotAuthenticatedError",
     "StepExecutionError",
     "TaskAlreadyCompletedError",
     "TaskClaimedError",
@@ -195,3 +197,11 @@ class ChangeRefusedError(WorkflowsError):
     failed attempt. Reaching the API, it is a server error (the API's checks should have refused
     the request first).
     """
+
+
+class AccessDeniedError(WorkflowsError, PermissionError):
+    """The authorization policy refuses the caller this action (the API answers 403)."""
+
+
+class NotAuthenticatedError(AccessDeniedError):
+    """The action needs an identified caller and the caller is anonymous (the API answers 401)."""

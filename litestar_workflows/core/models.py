@@ -97,6 +97,8 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
     """Incremented by every committed change; writers use it for optimistic concurrency."""
     next_token: int = 1
     cancel_reason: str | None = None
+    started_by: str | None = None
+    """The user who started the instance (None: anonymous, or started by code without one); never changes."""
 
     def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
         """A copy with its own data dict and tokens, for the engine's own next state.

@@ -46,6 +46,8 @@ class Workflow(Protocol):
 
     An optional ``input_type`` class attribute types the start data (see
     ``WorkflowDefinition.input_type``); the registry applies it when the definition has none.
+    It may also declare ``start_groups`` (a list of group names): who may start it through the
+    API, applied to its definition when the definition names no groups of its own.
     """
 
     name: str

@@ -80,7 +80,7 @@ def _branch_from_json(raw: dict[str, Any]) -> BranchData:
 
 
 def instance_values(instance: WorkflowInstanceData, next_run_at: datetime | None) -> dict[str, Any]:
-    """Column values of an instance row (without id and lease)."""
+    """Column values of an instance row (without id, lease and ``started_by``, which only a start writes)."""
     context = instance.context
     return {
         "workflow_name": instance.workflow_name,
@@ -133,6 +133,7 @@ def instance_from_row(row: Any, history: list[StepExecution]) -> WorkflowInstanc
         revision=row.revision,
         next_token=row.next_token,
         cancel_reason=row.cancel_reason,
+        started_by=row.started_by,
     )
 
 

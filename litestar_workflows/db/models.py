@@ -41,6 +41,7 @@ class WorkflowInstanceModel(UUIDBase):
         Index("ix_workflow_instance_started_at", "started_at"),
         Index("ix_workflow_instance_next_run_at", "next_run_at"),
         Index("ix_workflow_instance_lease_expires_at", "lease_expires_at"),
+        Index("ix_workflow_instance_started_by", "started_by"),
     )
 
     workflow_name: Mapped[str] = mapped_column(String(200))
@@ -65,6 +66,8 @@ class WorkflowInstanceModel(UUIDBase):
     """Earliest time a token may run; NULL when nothing is runnable (waiting or finished)."""
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    started_by: Mapped[str | None] = mapped_column(String(200))
+    """Who started the instance (written once, at the start; ``user_id`` is the context's last actor)."""
 
 
 class StepExecutionModel(BigIntBase):

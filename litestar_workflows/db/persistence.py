@@ -44,6 +44,7 @@ from litestar_workflows.db.codec import (
     instance_from_row,
     task_from_row,
 )
+from litestar_workflows.db.filters import instance_in_scope_clause, task_visible_to_clause
 from litestar_workflows.db.isolation import is_outage, refusal, write_isolated
 from litestar_workflows.db.models import (
     HumanTaskModel,
@@ -514,7 +515,7 @@ class SQLAlchemyPersistence:
         """One page of instances, newest first, through advanced-alchemy's repository."""
         await self._ensure_ready()
         model = WorkflowInstanceModel
-        filters: list[Any] = [OrderBy("started_at", "desc"), LimitOffset(query.limit, query.offset)]
+        filters: list[Any] = []
         if query.workflow_name is not None:
             filters.append(model.workflow_name == query.workflow_name)
         if query.status is not None:
@@ -523,8 +524,14 @@ class SQLAlchemyPersistence:
             filters.append(model.started_at > query.started_after)
         if query.started_before is not None:
             filters.append(model.started_at < query.started_before)
+        if not isinstance(query.started_by, _Unset):
+            starter = query.started_by
+            filters.append(model.started_by.is_(None) if starter is None else model.started_by == starter)
+        if query.scope is not None:
+            filters.append(instance_in_scope_clause(query.scope))
         async with self._session() as session:
-            rows, total = await _InstanceRepository(session=session).get_many_and_count(*filters)
+            page = OrderBy("started_at", "desc"), LimitOffset(query.limit, query.offset)
+            rows, total = await _page_and_total(_InstanceRepository(session=session), page, filters)
         return [instance_from_row(row, []) for row in rows], total
 
     @_shielded
@@ -532,7 +539,7 @@ class SQLAlchemyPersistence:
         """One page of tasks, oldest first; ``visible_to`` is evaluated in SQL."""
         await self._ensure_ready()
         model = HumanTaskModel
-        filters: list[Any] = [OrderBy("created_at", "asc"), LimitOffset(query.limit, query.offset)]
+        filters: list[Any] = []
         if query.status is not None:
             filters.append(model.status == query.status.value)
         if query.assignee is not None:
@@ -547,9 +554,10 @@ class SQLAlchemyPersistence:
         if query.instance_id is not None:
             filters.append(model.instance_id == query.instance_id)
         if query.visible_to is not None:
-            filters.append(_visible_to(*query.visible_to))
+            filters.append(task_visible_to_clause(*query.visible_to))
         async with self._session() as session:
-            rows, total = await _TaskRepository(session=session).get_many_and_count(*filters)
+            page = OrderBy("created_at", "asc"), LimitOffset(query.limit, query.offset)
+            rows, total = await _page_and_total(_TaskRepository(session=session), page, filters)
         return [task_from_row(row) for row in rows], total
 
     @_shielded
@@ -683,6 +691,20 @@ class SQLAlchemyPersistence:
             return [row[0] for row in (await connection.execute(statement)).all()]
 
 
+async def _page_and_total(
+    repository: SQLAlchemyAsyncRepository[Any], page: tuple[OrderBy, LimitOffset], filters: list[Any]
+) -> tuple[Sequence[Any], int]:
+    """One page of rows matching ``filters`` and how many match in all, in one query when the page has rows.
+
+    The count rides on the page's rows (a window function), so a page past the end would say
+    0: then a count of its own answers.
+    """
+    rows, total = await repository.get_many_and_count(*page, *filters)
+    if not rows and page[1].offset > 0:
+        total = await repository.count(*filters)
+    return rows, total
+
+
 def _load_instance(connection: Connection, instance_id: UUID) -> WorkflowInstanceData | None:
     row = connection.execute(select(_INSTANCES).where(_INSTANCES.c.id == instance_id)).first()
     if row is None:
@@ -696,15 +718,6 @@ def _load_instance(connection: Connection, instance_id: UUID) -> WorkflowInstanc
 def _get_task(connection: Connection, task_id: UUID) -> HumanTaskData | None:
     row = connection.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
     return None if row is None else task_from_row(row)
-
-
-def _visible_to(user_id: str, groups: frozenset[str]) -> ColumnElement[bool]:
-    model = HumanTaskModel
-    offered = [model.groups_text.contains(f",{group},", autoescape=True) for group in sorted(groups)]
-    return or_(
-        model.assignee == user_id,
-        and_(model.assignee.is_(None), or_(model.groups_text == "", *offered)),
-    )
 
 
 class _Row:

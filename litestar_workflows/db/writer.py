@@ -139,6 +139,7 @@ def write_changes(connection: Connection, changes: list[InstanceChange], *, dire
         held = _lease(change, current.get(instance.id), now, values)
         if change.expected_revision == -1:
             values["id"] = instance.id
+            values["started_by"] = instance.started_by  # written once: no later change touches it
             created.append(values)
         else:
             values["b_id"] = instance.id

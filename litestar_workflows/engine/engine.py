@@ -566,6 +566,7 @@ class LocalExecutionEngine:
         instance_id: UUID | None = None,
         metadata: dict[str, Any] | None = None,
         trusted_data: dict[str, Any] | None = None,
+        started_by: str | None = None,
     ) -> WorkflowInstanceData:
         """Create an instance (committed before this returns) and start running it.
 
@@ -577,12 +578,14 @@ class LocalExecutionEngine:
         A caller-chosen ``instance_id`` makes the start idempotent:
         if that instance exists already, ``InstanceAlreadyExistsError`` is raised and nothing
         changes (derive the id from an idempotency key, e.g. with ``uuid5``). ``metadata`` is
-        stored with the instance (``context.metadata``).
+        stored with the instance (``context.metadata``). ``started_by`` records who started it
+        (``WorkflowInstanceData.started_by``; the API's authorization policy goes by it).
         """
         definition = self._resolve(workflow, version)
         data = _checked_start_data(definition, initial_data, trusted_data, metadata)
         now = self._clock()
         instance = new_instance(definition, data, now, instance_id)
+        instance.started_by = started_by
         if metadata:
             instance.context.metadata.update(metadata)
         memory = self._memory_changed_in_place()

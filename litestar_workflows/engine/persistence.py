@@ -18,6 +18,7 @@ from uuid import UUID
 
 import msgspec
 
+from litestar_workflows.core.access import InstanceScope, instance_in_scope
 from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
@@ -108,12 +109,19 @@ class InstanceChange:
 
 @dataclass(slots=True)
 class InstanceQuery:
-    """Filters and a page for listing instances (newest first)."""
+    """Filters and a page for listing instances (newest first).
+
+    ``scope`` keeps only the instances a caller may see (``core.access``; None: all of them),
+    evaluated where the filtering happens, so pages and totals hold visible instances only.
+    """
 
     workflow_name: str | None = None
     status: WorkflowStatus | None = None
     started_after: datetime | None = None
     started_before: datetime | None = None
+    started_by: str | _Unset | None = UNSET
+    """Only instances started by this user (None: started without a recorded starter)."""
+    scope: InstanceScope | None = None
     limit: int = 50
     offset: int = 0
 
@@ -462,7 +470,7 @@ class InMemoryPersistence:
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
         """Filter, newest first, then slice."""
-        after, before = query.started_after, query.started_before
+        after, before, scope = query.started_after, query.started_before, query.scope
         matching = [
             instance
             for instance in reversed(self._instances.values())
@@ -470,7 +478,15 @@ class InMemoryPersistence:
             and (query.status is None or instance.status is query.status)
             and (after is None or (instance.started_at is not None and instance.started_at > after))
             and (before is None or (instance.started_at is not None and instance.started_at < before))
+            and (isinstance(query.started_by, _Unset) or instance.started_by == query.started_by)
         ]
+        if scope is not None and not scope.everything:
+            tasks_of: dict[UUID, list[HumanTaskData]] = {}
+            for task in self._tasks.values():
+                tasks_of.setdefault(task.instance_id, []).append(task)
+            matching = [
+                instance for instance in matching if instance_in_scope(scope, instance, tasks_of.get(instance.id, ()))
+            ]
         return matching[query.offset : query.offset + query.limit], len(matching)
 
     async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:

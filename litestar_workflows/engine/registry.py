@@ -45,20 +45,27 @@ class WorkflowRegistry:
         """Register a workflow class (anything with a ``get_definition()`` classmethod).
 
         A class attribute ``input_type`` types the start data when the definition has none.
+        A ``start_groups`` class attribute applies to the definition when it names no groups itself.
         """
         get_definition = getattr(workflow_class, "get_definition", None)
         if get_definition is None:
             msg = f"{workflow_class!r} has no get_definition() classmethod"
             raise TypeError(msg)
         definition: WorkflowDefinition = get_definition()
+        overrides: dict[str, Any] = {}
         input_type = getattr(workflow_class, "input_type", None)
         if input_type is not None and definition.input_type is None:
-            definition = replace(definition, input_type=input_type)
+            overrides["input_type"] = input_type
         elif input_type is not None and definition.input_type is not input_type:
             raise WorkflowValidationError(
                 f"workflow {definition.name!r} is invalid",
                 [f"the class's input_type {input_type!r} differs from its definition's {definition.input_type!r}"],
             )
+        start_groups = getattr(workflow_class, "start_groups", None)
+        if start_groups and not definition.start_groups:
+            overrides["start_groups"] = start_groups
+        if overrides:  # a new definition: the class's own (perhaps cached) one is left as it is
+            definition = replace(definition, **overrides)
         self.register_definition(definition)
         self._classes.setdefault(definition.name, {})[definition.version] = workflow_class
         return definition

@@ -649,6 +649,7 @@ def succeed_simply(
             committed.revision + 1,
             committed.next_token,
             committed.cancel_reason,
+            committed.started_by,
         )
         events: list[tuple[str, dict[str, Any]]] = [succeeded, ("workflow.completed", {})]
     else:
@@ -668,6 +669,7 @@ def succeed_simply(
             committed.revision + 1,
             committed.next_token + 1,
             committed.cancel_reason,
+            committed.started_by,
         )
         events = [succeeded]
     transition = Transition.__new__(Transition)

@@ -10,6 +10,7 @@ from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.policy import WorkflowPolicy
 
 if TYPE_CHECKING:
     from litestar_workflows.config import WorkflowPluginConfig
@@ -24,7 +25,7 @@ class WorkflowApi:
     starts again after a shutdown (a stopped engine does not take work any more).
     """
 
-    __slots__ = ("_engine_source", "config", "event_bus")
+    __slots__ = ("_engine_source", "config", "event_bus", "policy")
 
     def __init__(
         self,
@@ -35,6 +36,8 @@ class WorkflowApi:
         self._engine_source = engine_source
         self.event_bus = event_bus
         self.config = config
+        self.policy: WorkflowPolicy = config.policy or WorkflowPolicy(config.admin_role)
+        """Who may do what (the config's policy; built from ``admin_role`` when it has none)."""
 
     @property
     def engine(self) -> LocalExecutionEngine:

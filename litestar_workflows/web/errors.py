@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
     HTTPException,
+    NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
     ValidationException,
@@ -24,8 +25,10 @@ from litestar.status_codes import HTTP_409_CONFLICT
 from litestar.types import ExceptionHandlersMap
 
 from litestar_workflows.core.exceptions import (
+    AccessDeniedError,
     ConcurrentUpdateError,
     InvalidTransitionError,
+    NotAuthenticatedError,
     TaskAlreadyCompletedError,
     TaskClaimedError,
     TaskNotFoundError,
@@ -47,6 +50,8 @@ class ConflictException(ClientException):
 
 _MAPPING: tuple[tuple[type[WorkflowsError], type[HTTPException]], ...] = (
     (WorkflowValidationError, ValidationException),
+    (NotAuthenticatedError, NotAuthorizedException),  # before its base: anonymous callers get 401
+    (AccessDeniedError, PermissionDeniedException),
     (UnauthorizedTaskError, PermissionDeniedException),
     (WorkflowNotFoundError, NotFoundException),
     (WorkflowInstanceNotFoundError, NotFoundException),

@@ -9,6 +9,12 @@ restart, exactly one creates the instance. The others find it and compare finger
 request gets the existing instance (replayed), another request with the same key gets a 422,
 following the IETF ``Idempotency-Key`` header draft. Keys are scoped to the caller (two callers
 may use the same key) and are remembered as long as the instance exists.
+
+Anonymous callers (when the app admits them) cannot be told apart, so their keys cannot be scoped
+to them: for them the id is derived from the key *and* the request's fingerprint. Different
+requests never share an instance, whoever sends them; the same request with the same key is one
+instance for every anonymous caller (all of whom see the instances started anonymously anyway).
+A key reused with another body starts another instance instead of answering 422.
 """
 
 from __future__ import annotations
@@ -53,8 +59,13 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(msgspec.json.encode(parts, order="deterministic")).hexdigest()
 
 
-def idempotent_instance_id(caller: str | None, key: str) -> UUID:
-    """The id of the instance that ``caller`` starts with ``key`` (the same in every process)."""
+def idempotent_instance_id(caller: str | None, key: str, *, fingerprint: str) -> UUID:
+    """The id of the instance that ``caller`` starts with ``key`` (the same in every process).
+
+    For an anonymous caller (None), the request's ``fingerprint`` is part of it: see the module's description.
+    """
+    if caller is None:
+        return uuid5(IDEMPOTENCY_NAMESPACE, _digest(None, key, fingerprint))
     return uuid5(IDEMPOTENCY_NAMESPACE, _digest(caller, key))
 
 
@@ -78,10 +89,10 @@ async def start_idempotently(
 
     ``request_data`` is the data as sent (fingerprinted); ``initial_data`` what the instance
     starts with; ``trusted_data`` server-side values such as the starting user (see
-    ``start_workflow``).
+    ``start_workflow``). ``caller`` is recorded as the instance's ``started_by``.
     """
-    instance_id = idempotent_instance_id(caller, key)
     fingerprint = request_fingerprint(workflow, version, request_data)
+    instance_id = idempotent_instance_id(caller, key, fingerprint=fingerprint)
     try:
         instance = await engine.start_workflow(
             workflow,
@@ -90,6 +101,7 @@ async def start_idempotently(
             instance_id=instance_id,
             metadata={FINGERPRINT_METADATA_KEY: fingerprint},
             trusted_data=trusted_data,
+            started_by=caller,
         )
     except InstanceAlreadyExistsError:
         pass

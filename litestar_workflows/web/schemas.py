@@ -123,6 +123,8 @@ class DefinitionDetail(msgspec.Struct, kw_only=True):
     terminal_steps: list[str]
     steps: list[StepInfo]
     edges: list[EdgeInfo]
+    start_groups: list[str]
+    """Groups whose members may start the workflow (empty: any identified caller)."""
     input_schema: dict[str, Any] | None = None
     """JSON Schema of the start data when the workflow has an input type (null: any object)."""
 
@@ -180,6 +182,8 @@ class InstanceSummary(msgspec.Struct, kw_only=True):
     started_at: datetime | None
     completed_at: datetime | None
     error: str | None
+    started_by: str | None
+    """Who started the instance (null: anonymously, or by code that named nobody)."""
 
 
 class InstanceDetail(InstanceSummary, kw_only=True):
@@ -257,6 +261,7 @@ def definition_detail(definition: WorkflowDefinition, versions: list[str]) -> De
         terminal_steps=sorted(definition.terminal_steps),
         steps=steps,
         edges=[EdgeInfo(source=edge.source, target=edge.target, condition=edge.label) for edge in graph.edges],
+        start_groups=sorted(definition.start_groups),
         input_schema=definition.input_schema,
     )
 
@@ -322,6 +327,7 @@ def instance_summary(instance: WorkflowInstanceData) -> InstanceSummary:
         started_at=instance.started_at,
         completed_at=instance.completed_at,
         error=instance.error,
+        started_by=instance.started_by,
     )
 
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from alembic import command
@@ -22,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, delete, event, func, inspect, select
+from sqlalchemy import Connection, Table, delete, event, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -186,7 +186,7 @@ def test_upgrade_builds_exactly_the_models_schema(db_url: str) -> None:
 
     assert _run_sync(db_url, _schema_diffs) == []
     assert _run_sync(db_url, _tables) >= OUR_TABLES
-    assert _run_sync(db_url, _current_heads) == {"lsw_0001"}
+    assert _run_sync(db_url, _current_heads) == {"lsw_0002"}
     # Alembic compares FKs by columns; check the names and ON DELETE explicitly.
     assert _run_sync(db_url, _foreign_keys) == {
         "fk_workflow_step_execution_instance_id_workflow_instance": ("workflow_instance", "CASCADE"),
@@ -205,7 +205,7 @@ def test_upgrade_builds_exactly_the_models_schema(db_url: str) -> None:
 
     # Upgrading again is a no-op.
     command.upgrade(_alembic_config(db_url), f"{BRANCH_LABEL}@head")
-    assert _run_sync(db_url, _current_heads) == {"lsw_0001"}
+    assert _run_sync(db_url, _current_heads) == {"lsw_0002"}
 
 
 def test_downgrade_to_base_removes_the_tables(db_url: str) -> None:
@@ -221,6 +221,74 @@ def test_downgrade_to_base_removes_the_tables(db_url: str) -> None:
     # and the branch applies again cleanly afterwards
     command.upgrade(config, f"{BRANCH_LABEL}@head")
     assert _run_sync(db_url, _schema_diffs) == []
+
+
+def _instance_columns(connection: Connection) -> set[str]:
+    return {column["name"] for column in inspect(connection).get_columns("workflow_instance")}
+
+
+def _insert_0001_rows(connection: Connection) -> None:
+    """An instance with a task, written as lsw_0001's schema has them (no ``started_by``)."""
+    now = datetime.now(UTC)
+    instance_id, task_id = uuid.uuid4(), uuid.uuid4()
+    instances = cast("Table", WorkflowInstanceModel.__table__)
+    tasks = cast("Table", HumanTaskModel.__table__)
+    columns = {column.name for column in instances.columns} - {"started_by"}
+    values: dict[str, Any] = {
+        "id": instance_id,
+        "workflow_name": "wf",
+        "workflow_version": "1",
+        "status": "waiting",
+        "context_step": "a",
+        "active_steps": ["a"],
+        "data": {},
+        "metadata": {},
+        "tokens": [],
+        "ended_branches": [],
+        "revision": 1,
+        "next_token": 2,
+        "started_at": now,
+    }
+    connection.execute(instances.insert().values({key: value for key, value in values.items() if key in columns}))
+    connection.execute(
+        tasks.insert().values(
+            id=task_id,
+            instance_id=instance_id,
+            workflow_name="wf",
+            step_name="a",
+            token_id="t1",
+            title="Approve",
+            description="",
+            candidate_groups=[],
+            groups_text="",
+            status="open",
+        )
+    )
+    connection.commit()
+
+
+def _started_by_and_tasks(connection: Connection) -> tuple[list[Any], int]:
+    starters = list(connection.execute(select(cast("Table", WorkflowInstanceModel.__table__).c.started_by)).scalars())
+    return starters, _task_count(connection)
+
+
+def _task_count(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(HumanTaskModel)).scalar_one())
+
+
+def test_started_by_upgrade_keeps_rows_and_downgrade_keeps_their_tasks(db_url: str) -> None:
+    config = _alembic_config(db_url)
+    command.upgrade(config, "lsw_0001")
+    assert "started_by" not in _run_sync(db_url, _instance_columns)
+    _run_sync(db_url, _insert_0001_rows)
+
+    command.upgrade(config, f"{BRANCH_LABEL}@head")
+    assert _run_sync(db_url, _started_by_and_tasks) == ([None], 1)  # existing instances: no recorded starter
+    assert _run_sync(db_url, _schema_diffs) == []
+
+    command.downgrade(config, "lsw_0001")
+    assert "started_by" not in _run_sync(db_url, _instance_columns)
+    assert _run_sync(db_url, _task_count) == 1  # the instance and its task are still there
 
 
 def test_the_orm_works_on_the_migrated_schema(db_url: str) -> None:
@@ -336,9 +404,9 @@ def test_host_app_runs_both_branches_with_upgrade_heads(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'host.sqlite3'}"
     config = _alembic_config(url, ini)
 
-    assert set(ScriptDirectory.from_config(config).get_heads()) == {"host_0001", "lsw_0001"}
+    assert set(ScriptDirectory.from_config(config).get_heads()) == {"host_0001", "lsw_0002"}
     command.upgrade(config, "heads")
 
     assert _run_sync(url, _tables) >= {"host_thing", *OUR_TABLES}
-    assert _run_sync(url, _current_heads) == {"host_0001", "lsw_0001"}
+    assert _run_sync(url, _current_heads) == {"host_0001", "lsw_0002"}
     assert _run_sync(url, _schema_diffs) == []

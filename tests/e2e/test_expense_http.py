@@ -83,7 +83,7 @@ def start_server(database_url: str, log: Path) -> Server:
         if process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}:\n{server.output()}")
         try:
-            if httpx.get(f"{server.base_url}/workflows/definitions", timeout=2).status_code == 200:
+            if httpx.get(f"{server.base_url}/workflows/definitions", headers=ALICE, timeout=2).status_code == 200:
                 return server
         except httpx.TransportError:
             pass
@@ -219,7 +219,7 @@ async def walk(base_url: str) -> str:
         assert completed_by == {"manager_approval": "bob", "finance_review": "carol", "legal_review": "dave"}
         assert all(record["attempt"] == 1 for record in done["history"])
 
-        graph = await client.get(f"/workflows/definitions/expense/graph?instance_id={instance_id}")
+        graph = await client.get(f"/workflows/definitions/expense/graph?instance_id={instance_id}", headers=ALICE)
         assert graph.status_code == 200
         assert graph.headers["content-type"].startswith("text/plain")
         assert graph.text.startswith("flowchart TD")
@@ -267,7 +267,7 @@ async def test_expense_walk_over_http(server: Server, database_url: str, server_
             detail = await client.get(f"/workflows/instances/{instance_id}", headers=ALICE)
             assert detail.status_code == 200
             assert (detail.json()["status"], detail.json()["data"]["outcome"]) == ("completed", "paid")
-            listed = await client.get("/workflows/instances", params={"status": "completed"})
+            listed = await client.get("/workflows/instances", params={"status": "completed"}, headers=ALICE)
             assert [item["id"] for item in listed.json()["items"]] == [instance_id]
             assert (await client.get("/workflows/tasks", params={"status": "open"}, headers=BOB)).json()["items"] == []
     finally:

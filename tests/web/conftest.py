@@ -1,4 +1,8 @@
-"""An app with the plugin on in-memory persistence, callers named by the ``X-User``/``X-Groups`` headers."""
+"""An app with the plugin on in-memory persistence, callers named by the ``X-User``/``X-Groups`` headers.
+
+The ``client`` fixture calls as ``alice`` (no groups) unless a request names another caller;
+``NOBODY`` headers make a request anonymous.
+"""
 
 from __future__ import annotations
 
@@ -98,9 +102,12 @@ def as_user(user: str, *groups: str) -> dict[str, str]:
     return {"X-User": user, "X-Groups": ",".join(groups)}
 
 
+ALICE = as_user("alice")
 BOB = as_user("bob", "managers")
 CAROL = as_user("carol", "finance")
 ADMIN = as_user("root", "admin")
+NOBODY = {"X-User": "", "X-Groups": ""}
+"""Headers of an anonymous request (overriding the ``client`` fixture's default caller)."""
 
 
 def make_config(**overrides: Any) -> WorkflowPluginConfig:
@@ -140,6 +147,7 @@ def plugin(app: Litestar) -> WorkflowPlugin:
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[Client]:
     async with AsyncTestClient(app) as test_client:
+        test_client.headers.update(ALICE)
         yield test_client
 
 
@@ -172,7 +180,49 @@ async def settle(client: Client, plugin: WorkflowPlugin, instance_id: str) -> No
 async def open_task(client: Client, plugin: WorkflowPlugin, instance_id: str) -> dict[str, Any]:
     """The single open task of an instance (after its machine steps ran)."""
     await settle(client, plugin, instance_id)
-    detail = (await client.get(f"/workflows/instances/{instance_id}")).json()
+    detail = (await client.get(f"/workflows/instances/{instance_id}", headers=ADMIN)).json()
     assert len(detail["open_tasks"]) == 1, detail
     task: dict[str, Any] = detail["open_tasks"][0]
     return task
+
+
+API_BODIES: dict[str, dict[str, Any]] = {
+    "/workflows/instances": {"workflow": "auto"},
+    "/cancel": {"reason": "no"},
+    "/complete": {"approved": True},
+    "/reassign": {"assignee": "mallory"},
+}
+"""A valid JSON body for each body-taking endpoint (by the end of its path)."""
+
+
+def _api_operations() -> list[tuple[str, str]]:
+    """(method, path template) of every route the plugin mounts, except deliberately public ones."""
+    from litestar.routes import HTTPRoute
+
+    from litestar_workflows.web.access import PUBLIC_ROUTE
+
+    app = Litestar(plugins=[WorkflowPlugin(make_config())])
+    operations: list[tuple[str, str]] = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path_format.startswith("/workflows"):
+            continue
+        for handler in route.route_handlers:
+            if not handler.opt.get(PUBLIC_ROUTE):
+                operations.extend((method, route.path_format) for method in handler.http_methods if method != "OPTIONS")
+    return sorted(operations)
+
+
+API_OPERATIONS = _api_operations()
+"""Every operation of the API: a new endpoint joins the tests parametrized over it by itself."""
+
+
+def operation_url(template: str, instance_id: str, task_id: str) -> str:
+    """The URL of an operation on this instance and task (and the "approval" workflow)."""
+    return template.format(instance_id=instance_id, task_id=task_id, name="approval")
+
+
+def operation_body(method: str, template: str) -> dict[str, Any] | None:
+    """A valid JSON body for the operation, or None when it takes none."""
+    if method != "POST":
+        return None
+    return next((body for suffix, body in API_BODIES.items() if template.endswith(suffix)), None)

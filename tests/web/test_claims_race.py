@@ -17,7 +17,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from litestar_workflows import TaskStatus, WorkflowPlugin
-from tests.web.conftest import ADMIN, BOB, AppFactory, Client, as_user, in_app, open_task, start
+from tests.web.conftest import ADMIN, ALICE, BOB, AppFactory, Client, as_user, in_app, open_task, start
 
 MANAGERS = [as_user(f"manager{number:02d}", "managers") for number in range(20)]
 
@@ -55,6 +55,7 @@ def _one_winner(responses: list[httpx.Response]) -> str:
 async def sql_client(make_app: AppFactory, database_url: str) -> AsyncIterator[Client]:
     """A client of an app on SQL persistence (a SQLite file, or PostgreSQL)."""
     async with AsyncTestClient(make_app(persistence=None, database_url=database_url)) as client:
+        client.headers.update(ALICE)
         yield client
 
 

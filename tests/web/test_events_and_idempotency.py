@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from litestar_workflows import WorkflowPlugin
-from tests.web.conftest import BOB, CAROL, Client, as_user, in_app, open_task, start
+from tests.web.conftest import ALICE, BOB, CAROL, Client, as_user, in_app, open_task, start
 
 
 def parse_sse(text: str) -> list[dict[str, Any]]:
@@ -75,6 +75,7 @@ async def test_idle_stream_sends_keepalives_and_ends_when_cancelled_elsewhere(ma
     app: Litestar = make_app(sse_keepalive=0.05)
     plugin = app.plugins.get(WorkflowPlugin)
     async with AsyncTestClient(app) as client:
+        client.headers.update(ALICE)
         instance = await start(client, "approval")
         await open_task(client, plugin, instance["id"])
 
@@ -98,7 +99,7 @@ async def test_same_key_returns_the_same_instance(client: Client) -> None:
     assert "idempotency-replayed" not in first.headers
     assert again.headers["idempotency-replayed"] == "true"
     assert again.headers["location"] == first.headers["location"]
-    listed = (await client.get("/workflows/instances", params={"workflow": "approval"})).json()
+    listed = (await client.get("/workflows/instances", params={"workflow": "approval"}, headers=BOB)).json()
     assert listed["total"] == 1
 
 
@@ -116,7 +117,7 @@ async def test_concurrent_retries_start_one_instance(client: Client, app: Litest
     responses = in_app(client, burst)
     assert sorted(response.status_code for response in responses) == [200, 200, 200, 200, 201]
     assert {response.json()["id"] for response in responses} == {responses[0].json()["id"]}
-    assert (await client.get("/workflows/instances")).json()["total"] == 1
+    assert (await client.get("/workflows/instances", headers=BOB)).json()["total"] == 1
 
 
 async def test_key_reused_with_another_body_is_422(client: Client) -> None:

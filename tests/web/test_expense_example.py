@@ -59,14 +59,19 @@ async def wait_for_tasks(client: Client, headers: dict[str, str], count: int) ->
     raise AssertionError(f"expected {count} task(s) for {headers}")
 
 
-async def instance(client: Client, instance_id: str) -> dict[str, Any]:
-    detail: dict[str, Any] = (await client.get(f"/workflows/instances/{instance_id}")).json()
+async def instance(client: Client, instance_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The instance as its requester, alice, sees it (or as ``headers`` name the caller)."""
+    response = await client.get(f"/workflows/instances/{instance_id}", headers=ALICE if headers is None else headers)
+    assert response.status_code == 200, response.text
+    detail: dict[str, Any] = response.json()
     return detail
 
 
-async def wait_until_finished(client: Client, instance_id: str) -> dict[str, Any]:
+async def wait_until_finished(
+    client: Client, instance_id: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     for _ in range(100):
-        detail = await instance(client, instance_id)
+        detail = await instance(client, instance_id, headers)
         if detail["status"] in {"completed", "failed", "canceled"}:
             return detail
         await asyncio.sleep(0.02)
@@ -140,12 +145,14 @@ async def test_x_groups_header_overrides_the_demo_groups(expense: Client) -> Non
 
 
 async def test_bad_expense_is_refused_and_starts_nothing(expense: Client) -> None:
-    response = await expense.post("/workflows/instances", json={"workflow": "expense", "data": {"amount": -5}})
+    response = await expense.post(
+        "/workflows/instances", json={"workflow": "expense", "data": {"amount": -5}}, headers=ALICE
+    )
     assert response.status_code == 400, response.text
     problems = {item["key"]: item["message"] for item in response.json()["extra"]}
     assert problems == {"amount": "Expected `float` > 0.0", "description": "is required"}
-    assert (await expense.get("/workflows/instances")).json()["total"] == 0
-    schema = (await expense.get("/workflows/definitions/expense")).json()["input_schema"]
+    assert (await expense.get("/workflows/instances", headers=ALICE)).json()["total"] == 0
+    schema = (await expense.get("/workflows/definitions/expense", headers=ALICE)).json()["input_schema"]
     assert schema["required"] == ["amount", "description"]
 
 
@@ -183,11 +190,12 @@ def test_expense_definition_is_valid_and_drawn() -> None:
 
 
 async def test_minimal_example_runs_its_greeting() -> None:
-    app: Litestar = create_minimal_app(WorkflowPluginConfig(workflows=[greeting], persistence=InMemoryPersistence()))
+    config = WorkflowPluginConfig(workflows=[greeting], persistence=InMemoryPersistence(), allow_anonymous=True)
+    app: Litestar = create_minimal_app(config)
     async with AsyncTestClient(app) as client:
         started = await client.post("/hello/Ada")
         assert started.status_code == 201
         instance_id = started.json()["instance_id"]
-        done = await wait_until_finished(client, instance_id)
+        done = await wait_until_finished(client, instance_id, headers={})  # anonymous, as the example allows
         assert done["data"]["shouted"] == "HELLO, ADA!"
         assert app.plugins.get(WorkflowPlugin).registry.get_versions("greeting") == ["1"]

@@ -150,10 +150,23 @@ async def test_a_key_survives_a_restart(make_app: AppFactory, database_url: str)
 
 def test_the_instance_id_is_derived_from_caller_and_key() -> None:
     # A fixed value: a changed namespace or digest would make retries across an upgrade start twice.
-    assert idempotent_instance_id("bob", "order-42") == UUID("35d8cf37-30d4-5c4a-b698-fb2602ef1e73")
-    assert idempotent_instance_id(None, "order-42") != idempotent_instance_id("bob", "order-42")
-    assert idempotent_instance_id("bob", "order-42") != idempotent_instance_id("bob", "order-43")
-    assert idempotent_instance_id("bob", "order-42").version == 5
+    fingerprint = request_fingerprint("approval", None, {})
+    assert idempotent_instance_id("bob", "order-42", fingerprint=fingerprint) == UUID(
+        "35d8cf37-30d4-5c4a-b698-fb2602ef1e73"
+    )
+    other_request = request_fingerprint("approval", None, {"amount": 1})
+    # an identified caller's key does not depend on the request (another body is a 422, not a new instance)
+    assert idempotent_instance_id("bob", "order-42", fingerprint=other_request) == idempotent_instance_id(
+        "bob", "order-42", fingerprint=fingerprint
+    )
+    anonymous = idempotent_instance_id(None, "order-42", fingerprint=fingerprint)
+    assert anonymous != idempotent_instance_id("bob", "order-42", fingerprint=fingerprint)
+    # an anonymous caller's does: different requests never share an instance
+    assert anonymous != idempotent_instance_id(None, "order-42", fingerprint=other_request)
+    assert idempotent_instance_id("bob", "order-42", fingerprint=fingerprint) != idempotent_instance_id(
+        "bob", "order-43", fingerprint=fingerprint
+    )
+    assert anonymous.version == 5
 
 
 async def test_a_database_error_from_a_concurrent_insert_counts_as_a_repeat(

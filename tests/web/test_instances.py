@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from litestar_workflows import WorkflowPlugin
-from tests.web.conftest import BOB, Client, Flaky, in_app, open_task, settle, start
+from tests.web.conftest import ADMIN, ALICE, BOB, Client, Flaky, in_app, open_task, settle, start
 
 
 async def test_start_returns_201_the_instance_and_its_location(client: Client, plugin: WorkflowPlugin) -> None:
@@ -76,6 +76,7 @@ async def test_malformed_json_is_400(client: Client) -> None:
 async def test_body_over_the_limit_is_413(make_app: Any) -> None:
     app: Litestar = make_app(max_body_size=200)
     async with AsyncTestClient(app) as client:
+        client.headers.update(ALICE)
         small = await client.post("/workflows/instances", json={"workflow": "auto", "data": {"x": "y" * 50}})
         assert small.status_code == 201
         large = await client.post("/workflows/instances", json={"workflow": "auto", "data": {"x": "y" * 500}})
@@ -190,7 +191,7 @@ async def test_retry_a_failed_instance(client: Client, plugin: WorkflowPlugin) -
         assert failed["status"] == "failed"
         assert "downstream unavailable" in failed["error"]
         Flaky.fixed = True
-        response = await client.post(f"/workflows/instances/{instance['id']}/retry")
+        response = await client.post(f"/workflows/instances/{instance['id']}/retry", headers=ADMIN)
         assert response.status_code == 200
         await settle(client, plugin, instance["id"])
         done = (await client.get(f"/workflows/instances/{instance['id']}")).json()
@@ -203,7 +204,7 @@ async def test_retry_a_failed_instance(client: Client, plugin: WorkflowPlugin) -
 async def test_retry_of_an_instance_that_did_not_fail_is_409(client: Client, plugin: WorkflowPlugin) -> None:
     instance = await start(client, "auto")
     await settle(client, plugin, instance["id"])
-    response = await client.post(f"/workflows/instances/{instance['id']}/retry")
+    response = await client.post(f"/workflows/instances/{instance['id']}/retry", headers=ADMIN)
     assert response.status_code == 409
     assert "only failed instances can be retried" in response.json()["detail"]
 
@@ -216,7 +217,7 @@ async def test_completed_instance_cannot_be_cancelled(client: Client, plugin: Wo
 
 
 async def test_started_by_key_records_the_caller_not_the_body(make_app: Any) -> None:
-    app: Litestar = make_app(started_by_key="requester")
+    app: Litestar = make_app(started_by_key="requester", allow_anonymous=True)
     async with AsyncTestClient(app) as client:
         spoofed = await start(client, "auto", {"requester": "mallory"}, headers=BOB)
         assert spoofed["data"]["requester"] == "bob"

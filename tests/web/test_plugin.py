@@ -26,19 +26,19 @@ from litestar_workflows import (
     WorkflowsError,
 )
 from litestar_workflows.core.models import WorkflowInstanceData
-from tests.web.conftest import ADMIN, AppFactory, definitions, in_app, make_config, start
+from tests.web.conftest import ADMIN, ALICE, AppFactory, definitions, in_app, make_config, start
 
 
 async def test_readme_setup_in_three_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # the default database is ./workflows.sqlite3
     app = Litestar(plugins=[WorkflowPlugin(WorkflowPluginConfig(workflows=[ExpenseApproval]))])
+    body = {"workflow": "expense_approval", "data": {"amount": 5, "manager": "bob"}}
     async with AsyncTestClient(app) as client:
-        names = [item["name"] for item in (await client.get("/workflows/definitions")).json()]
-        assert names == ["expense_approval"]
-        started = await client.post(
-            "/workflows/instances", json={"workflow": "expense_approval", "data": {"amount": 5, "manager": "bob"}}
-        )
-        assert started.status_code == 201
+        # No authentication in this app: every caller is anonymous, and the API refuses them all.
+        assert (await client.get("/workflows/definitions")).status_code == 401
+        assert (await client.post("/workflows/instances", json=body)).status_code == 401
+        started = await client.post("/workflows/instances", json=body, headers=ALICE)  # the test resolver's user
+        assert started.status_code == 401  # the README app has no resolver reading headers
     assert (tmp_path / "workflows.sqlite3").exists()
 
 
@@ -59,7 +59,8 @@ async def test_host_handlers_get_the_engine_and_registry(make_app: AppFactory) -
         response = await client.get("/mine/versioned")
         assert response.status_code == 200
         assert response.json()["versions"] == ["1", "2"]
-        assert (await client.get(f"/workflows/instances/{response.json()['id']}")).status_code == 200
+        url = f"/workflows/instances/{response.json()['id']}"
+        assert (await client.get(url, headers=ADMIN)).status_code == 200
         stored: list[WorkflowInstanceData] = in_app(client, plugin.persistence.list_instances)
         assert [str(instance.id) for instance in stored] == [response.json()["id"]]
     assert isinstance(plugin.registry, WorkflowRegistry)
@@ -91,7 +92,8 @@ async def test_host_exception_handlers_are_never_replaced() -> None:
     )
     async with AsyncTestClient(app) as client:
         assert (await client.get("/boom")).status_code == 418
-        assert (await client.get("/workflows/definitions/nope")).json() == {"host": "workflow 'nope' is not registered"}
+        missing = await client.get("/workflows/definitions/nope", headers=ALICE)
+        assert missing.json() == {"host": "workflow 'nope' is not registered"}
 
 
 def _host_404(_: Any, exc: HTTPException) -> Response[dict[str, str]]:
@@ -101,7 +103,7 @@ def _host_404(_: Any, exc: HTTPException) -> Response[dict[str, str]]:
 async def test_mapped_errors_go_through_the_hosts_http_handlers() -> None:
     app = Litestar(exception_handlers={404: _host_404}, plugins=[WorkflowPlugin(make_config())])
     async with AsyncTestClient(app) as client:
-        response = await client.get("/workflows/definitions/nope")
+        response = await client.get("/workflows/definitions/nope", headers=ALICE)
         assert response.json() == {"not_found": "workflow 'nope' is not registered"}
 
 
@@ -109,7 +111,7 @@ async def test_problem_details_apply_to_workflow_errors() -> None:
     problem_details = ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))
     app = Litestar(plugins=[problem_details, WorkflowPlugin(make_config())])
     async with AsyncTestClient(app) as client:
-        response = await client.get("/workflows/definitions/nope")
+        response = await client.get("/workflows/definitions/nope", headers=ALICE)
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("application/problem+json")
 
@@ -118,7 +120,7 @@ async def test_exception_handlers_can_be_left_out_of_the_app_but_not_of_the_api(
     app = Litestar(route_handlers=[boom], plugins=[WorkflowPlugin(make_config(set_exception_handlers=False))])
     async with AsyncTestClient(app) as client:
         assert (await client.get("/boom")).status_code == 500  # the host's own route: its choice
-        missing = await client.get("/workflows/definitions/nope")
+        missing = await client.get("/workflows/definitions/nope", headers=ALICE)
         assert missing.status_code == 404, missing.text
         assert "not registered" in missing.json()["detail"]
 
@@ -130,8 +132,8 @@ async def test_path_guards_and_tags(make_app: AppFactory) -> None:
 
     app = make_app(path="/api/flows", api_guards=[deny_without_token], api_tags=["Flows"])
     async with AsyncTestClient(app) as client:
-        assert (await client.get("/api/flows/definitions")).status_code == 401
-        assert (await client.get("/api/flows/definitions", headers={"x-token": "ok"})).status_code == 200
+        assert (await client.get("/api/flows/definitions", headers=ALICE)).status_code == 401
+        assert (await client.get("/api/flows/definitions", headers={**ALICE, "x-token": "ok"})).status_code == 200
         assert (await client.get("/workflows/definitions")).status_code == 404
         schema = (await client.get("/schema/openapi.json")).json()
     operation = schema["paths"]["/api/flows/instances"]["post"]
@@ -187,10 +189,10 @@ async def test_engine_restarts_with_the_app(make_app: AppFactory) -> None:
     plugin = app.plugins.get(WorkflowPlugin)
     async with AsyncTestClient(app) as client:
         first = plugin.engine
-        instance = await start(client, "approval")
+        instance = await start(client, "approval", headers=ALICE)
     async with AsyncTestClient(app) as client:
         assert plugin.engine is not first  # a stopped engine takes no work; a new one runs
-        detail = (await client.get(f"/workflows/instances/{instance['id']}")).json()
+        detail = (await client.get(f"/workflows/instances/{instance['id']}", headers=ALICE)).json()
         assert detail["status"] == "waiting"
         task_id = detail["open_tasks"][0]["id"]
         done = await client.post(f"/workflows/tasks/{task_id}/complete", json={"approved": True}, headers=ADMIN)
@@ -240,10 +242,11 @@ async def test_host_database_runs_the_engine_inside_its_lifespan(
 
     monkeypatch.setattr(WorkflowPlugin, "_open_persistence", spy)
     async with AsyncTestClient(app) as client:
-        instance = await start(client, "approval", {"amount": 1})
+        instance = await start(client, "approval", {"amount": 1}, headers=ALICE)
         plugin = app.plugins.get(WorkflowPlugin)
         in_app(client, plugin.engine.wait_for, UUID(instance["id"]), 5)
-        task = (await client.get(f"/workflows/instances/{instance['id']}")).json()["open_tasks"][0]
+        url = f"/workflows/instances/{instance['id']}"
+        task = (await client.get(url, headers=ALICE)).json()["open_tasks"][0]
         done = await client.post(f"/workflows/tasks/{task['id']}/complete", json={"approved": True}, headers=ADMIN)
         assert done.status_code == 200
     assert seen == [True]

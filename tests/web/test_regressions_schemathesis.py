@@ -22,7 +22,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from litestar_workflows.web.params import MAX_OFFSET
-from tests.web.conftest import AppFactory, Client, start
+from tests.web.conftest import ALICE, AppFactory, Client, start
 
 
 async def openapi(client: Client) -> dict[str, Any]:
@@ -55,6 +55,7 @@ async def test_graph_errors_are_json_and_the_diagram_is_text(client: Client) -> 
 async def sqlite_client(make_app: AppFactory, tmp_path: Path) -> AsyncIterator[Client]:
     app = make_app(persistence=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'workflows.sqlite3'}")
     async with AsyncTestClient(app) as test_client:
+        test_client.headers.update(ALICE)
         yield test_client
 
 
@@ -100,6 +101,7 @@ async def test_date_time_filters_still_take_offsets_and_naive_times(client: Clie
     assert {p["name"]: p["schema"].get("format") for p in parameters if p["name"].startswith("started_")} == {
         "started_after": "date-time",
         "started_before": "date-time",
+        "started_by": None,  # a user id
     }
 
 
@@ -136,6 +138,7 @@ async def test_event_stream_and_its_events_are_documented(client: Client) -> Non
 
 async def test_too_large_bodies_are_a_documented_413(make_app: AppFactory) -> None:
     async with AsyncTestClient(make_app(max_body_size=1024)) as client:
+        client.headers.update(ALICE)
         instance = await start(client, "approval")
         large = {"reason": "x" * 2000}
         for url in ("/workflows/instances", f"/workflows/instances/{instance['id']}/cancel"):

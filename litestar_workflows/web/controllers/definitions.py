@@ -12,10 +12,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK
 
 from litestar_workflows.core.types import StepStatus
+from litestar_workflows.policy import caller_name, require
+from litestar_workflows.web.access import ACCESS_RAISES, visible_instance
 from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.identity import Identity
 from litestar_workflows.web.schemas import DefinitionDetail, DefinitionSummary, definition_detail, definition_summary
 
 __all__ = ("DefinitionsController",)
+
+
+def _require_view(api: WorkflowApi, identity: Identity) -> None:
+    allowed = api.policy.may_view_definitions(identity)
+    require(allowed, identity, f"{caller_name(identity)} may not view workflow definitions")
 
 
 class DefinitionsController(Controller):
@@ -29,9 +37,13 @@ class DefinitionsController(Controller):
         operation_id="WorkflowsListDefinitions",
         summary="List workflows",
         description="Every registered workflow with its versions; description and step count are the latest's.",
+        raises=ACCESS_RAISES,
     )
-    async def list_definitions(self, workflow_api: NamedDependency[WorkflowApi]) -> list[DefinitionSummary]:
+    async def list_definitions(
+        self, workflow_api: NamedDependency[WorkflowApi], workflow_identity: NamedDependency[Identity]
+    ) -> list[DefinitionSummary]:
         """List workflows."""
+        _require_view(workflow_api, workflow_identity)
         registry = workflow_api.registry
         return [
             definition_summary(definition, registry.get_versions(definition.name))
@@ -44,15 +56,17 @@ class DefinitionsController(Controller):
         operation_id="WorkflowsGetDefinition",
         summary="Get a workflow's structure",
         description="Steps with their types, edges, initial and terminal steps (the latest version by default).",
-        raises=[NotFoundException],
+        raises=[NotFoundException, *ACCESS_RAISES],
     )
     async def get_definition(
         self,
         workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
         name: FromPath[str],
         version: FromQuery[str | None] = None,
     ) -> DefinitionDetail:
         """Get a workflow's structure."""
+        _require_view(workflow_api, workflow_identity)
         registry = workflow_api.registry
         definition = registry.get_definition(name, version)
         return definition_detail(definition, registry.get_versions(name))
@@ -63,10 +77,10 @@ class DefinitionsController(Controller):
         operation_id="WorkflowsGetDefinitionGraph",
         summary="Mermaid diagram of a workflow",
         description="A Mermaid flowchart. With `instance_id`, that instance's completed, failed and current "
-        "steps are highlighted, on the version the instance runs.",
+        "steps are highlighted, on the version the instance runs (only for callers who may see the instance).",
         # Errors keep the handler's JSON media type; only the diagram itself is text.
         media_type=MediaType.JSON,
-        raises=[NotFoundException, ValidationException],
+        raises=[NotFoundException, ValidationException, *ACCESS_RAISES],
         responses={
             HTTP_200_OK: ResponseSpec(
                 data_container=str,
@@ -79,15 +93,17 @@ class DefinitionsController(Controller):
     async def get_graph(
         self,
         workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
         name: FromPath[str],
         version: FromQuery[str | None] = None,
         instance_id: FromQuery[UUID | None] = None,
     ) -> Response[str]:
         """Mermaid diagram of a workflow."""
+        _require_view(workflow_api, workflow_identity)
         registry = workflow_api.registry
         if instance_id is None:
             return Response(registry.get_definition(name, version).to_mermaid(), media_type=MediaType.TEXT)
-        instance = await workflow_api.engine.get_instance(instance_id)
+        instance, _ = await visible_instance(workflow_api, workflow_identity, instance_id)
         if instance.workflow_name != name:
             registry.get_definition(name)  # an unknown workflow is reported as such
             raise NotFoundException(detail=f"instance {instance_id} is not an instance of workflow {name!r}")

@@ -15,9 +15,11 @@ from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from litestar_workflows.core.models import WorkflowInstanceData
+from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
-from litestar_workflows.engine.persistence import InstanceQuery
+from litestar_workflows.engine.persistence import UNSET, InstanceQuery, _Unset
+from litestar_workflows.policy import caller_name, require
+from litestar_workflows.web.access import ACCESS_RAISES, BODY_RAISES, visible_instance
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
@@ -48,9 +50,22 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _detail(api: WorkflowApi, instance: WorkflowInstanceData) -> InstanceDetail:
-    open_tasks = await api.persistence.list_tasks(instance_id=instance.id, status=TaskStatus.OPEN)
+async def _detail(
+    api: WorkflowApi, instance: WorkflowInstanceData, tasks: list[HumanTaskData] | None = None
+) -> InstanceDetail:
+    """The instance's detail; ``tasks``: all its tasks, when just read (else its open ones are read now)."""
+    if tasks is None:
+        open_tasks = await api.persistence.list_tasks(instance_id=instance.id, status=TaskStatus.OPEN)
+    else:
+        open_tasks = [task for task in tasks if task.status is TaskStatus.OPEN]
     return instance_detail(instance, open_tasks, api.now())
+
+
+def _start_refusal(identity: Identity, name: str, groups: frozenset[str]) -> str:
+    message = f"{caller_name(identity)} may not start workflow {name!r}"
+    if groups:
+        message += f": it needs membership in one of the groups {', '.join(sorted(groups))}"
+    return message
 
 
 class InstancesController(Controller):
@@ -67,7 +82,9 @@ class InstancesController(Controller):
         "background. With an `Idempotency-Key` header, a retried request returns the instance of the first "
         "one with status 200 and the header `Idempotency-Replayed: true`, even from another process or after "
         "a restart (the key determines the instance id, so the database admits one instance per key and "
-        "caller). The same key with a different workflow, version or data is a 422.",
+        "caller). The same key with a different workflow, version or data is a 422 (for anonymous callers, "
+        "another request with the same key starts another instance). The caller is recorded as `started_by`; "
+        "a workflow with `start_groups` may only be started by members of one of them (else 403).",
         status_code=HTTP_201_CREATED,
         responses={
             HTTP_200_OK: ResponseSpec(
@@ -76,7 +93,14 @@ class InstancesController(Controller):
                 "started (with the header `Idempotency-Replayed: true`).",
             )
         },
-        raises=[NotFoundException, ValidationException, IdempotencyKeyReusedException, RequestEntityTooLarge],
+        raises=[
+            NotFoundException,
+            ValidationException,
+            IdempotencyKeyReusedException,
+            RequestEntityTooLarge,
+            *ACCESS_RAISES,
+            *BODY_RAISES,
+        ],
     )
     async def start_instance(
         self,
@@ -88,13 +112,21 @@ class InstancesController(Controller):
     ) -> Response[InstanceDetail]:
         """Start an instance."""
         engine = workflow_api.engine
+        definition = workflow_api.registry.get_definition(data.workflow, data.version)
+        require(
+            workflow_api.policy.may_start(workflow_identity, definition),
+            workflow_identity,
+            _start_refusal(workflow_identity, definition.name, frozenset(definition.start_groups)),
+        )
         initial = dict(data.data)
         started_by_key = workflow_api.config.started_by_key
         # Set by the server, so added after the data was checked against the workflow's input type.
         trusted = {} if started_by_key is None else {started_by_key: workflow_identity.user_id}
         replayed = False
         if idempotency_key is None:
-            instance = await engine.start_workflow(data.workflow, initial, version=data.version, trusted_data=trusted)
+            instance = await engine.start_workflow(
+                data.workflow, initial, version=data.version, trusted_data=trusted, started_by=workflow_identity.user_id
+            )
         else:
             instance, replayed = await start_idempotently(
                 engine,
@@ -117,24 +149,38 @@ class InstancesController(Controller):
         name="workflows:instances:list",
         operation_id="WorkflowsListInstances",
         summary="List instances",
-        description="Newest first. Naive datetimes are read as UTC.",
+        description="Newest first; only the instances the caller may see (started by them, with a task they "
+        "may act on, or all for admins), and `total` counts only those. `mine=true` keeps the ones the caller "
+        'started ("my requests"); `started_by` those started by one user. Naive datetimes are read as UTC.',
+        raises=ACCESS_RAISES,
     )
     async def list_instances(
         self,
         workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
         workflow: TextQuery = None,
         status: FromQuery[WorkflowStatus | None] = None,
         started_after: DateTimeQuery = None,
         started_before: DateTimeQuery = None,
+        started_by: FromQuery[str | None] = None,
+        mine: FromQuery[bool] = False,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> OffsetPagination[InstanceSummary]:
         """List instances."""
+        user = workflow_identity.user_id
+        starter: str | _Unset | None = UNSET if started_by is None else started_by
+        if mine:
+            if started_by not in {None, user}:
+                return OffsetPagination(items=[], limit=limit, offset=offset, total=0)
+            starter = user  # an anonymous caller's: the instances started without a starter
         query = InstanceQuery(
             workflow_name=workflow,
             status=status,
             started_after=parse_datetime("started_after", started_after),
             started_before=parse_datetime("started_before", started_before),
+            started_by=starter,
+            scope=workflow_api.policy.instance_scope(workflow_identity),
             limit=limit,
             offset=offset,
         )
@@ -148,31 +194,44 @@ class InstancesController(Controller):
         name="workflows:instances:detail",
         operation_id="WorkflowsGetInstance",
         summary="Get an instance",
-        description="Status, active steps, context data, the full step history and the open tasks.",
-        raises=[NotFoundException],
+        description="Status, active steps, context data, the full step history and the open tasks. "
+        "Only for callers who may see the instance (else 403).",
+        raises=[NotFoundException, *ACCESS_RAISES],
     )
     async def get_instance(
-        self, workflow_api: NamedDependency[WorkflowApi], instance_id: FromPath[UUID]
+        self,
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        instance_id: FromPath[UUID],
     ) -> InstanceDetail:
         """Get an instance."""
-        return await _detail(workflow_api, await workflow_api.engine.get_instance(instance_id))
+        instance, tasks = await visible_instance(workflow_api, workflow_identity, instance_id)
+        return await _detail(workflow_api, instance, tasks)
 
     @post(
         "/{instance_id:uuid}/cancel",
         name="workflows:instances:cancel",
         operation_id="WorkflowsCancelInstance",
         summary="Cancel an instance",
-        description="Stops running steps and cancels open tasks. A failed instance may be cancelled too.",
+        description="Stops running steps and cancels open tasks. A failed instance may be cancelled too. "
+        "Allowed to the instance's starter and to admins.",
         status_code=HTTP_200_OK,
-        raises=[NotFoundException, ConflictException, RequestEntityTooLarge],
+        raises=[NotFoundException, ConflictException, RequestEntityTooLarge, *ACCESS_RAISES, *BODY_RAISES],
     )
     async def cancel_instance(
         self,
         workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
         instance_id: FromPath[UUID],
         data: StrictJSONBody[CancelInstance],
     ) -> InstanceDetail:
         """Cancel an instance."""
+        instance, _ = await visible_instance(workflow_api, workflow_identity, instance_id)
+        require(
+            workflow_api.policy.may_cancel(workflow_identity, instance),
+            workflow_identity,
+            f"{caller_name(workflow_identity)} may not cancel instance {instance_id}",
+        )
         return await _detail(workflow_api, await workflow_api.engine.cancel_workflow(instance_id, data.reason))
 
     @post(
@@ -180,14 +239,24 @@ class InstancesController(Controller):
         name="workflows:instances:retry",
         operation_id="WorkflowsRetryInstance",
         summary="Retry a failed instance",
-        description="Resumes a failed instance from the step(s) where it stopped.",
+        description="Resumes a failed instance from the step(s) where it stopped. Allowed to admins (and to "
+        "the instance's starter where the policy lets starters retry).",
         status_code=HTTP_200_OK,
-        raises=[NotFoundException, ConflictException],
+        raises=[NotFoundException, ConflictException, *ACCESS_RAISES, *BODY_RAISES],
     )
     async def retry_instance(
-        self, workflow_api: NamedDependency[WorkflowApi], instance_id: FromPath[UUID]
+        self,
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        instance_id: FromPath[UUID],
     ) -> InstanceDetail:
         """Retry a failed instance."""
+        instance, _ = await visible_instance(workflow_api, workflow_identity, instance_id)
+        require(
+            workflow_api.policy.may_retry(workflow_identity, instance),
+            workflow_identity,
+            f"{caller_name(workflow_identity)} may not retry instance {instance_id}",
+        )
         return await _detail(workflow_api, await workflow_api.engine.retry_workflow(instance_id))
 
     @get(
@@ -197,8 +266,9 @@ class InstancesController(Controller):
         summary="Follow an instance (server-sent events)",
         description="First an `instance.snapshot` event, then every event the engine commits for the instance "
         "(`step.succeeded`, `task.created`, ...). The stream ends after `workflow.completed`, "
-        "`workflow.failed` or `workflow.canceled`. Events come from the process serving the request.",
-        raises=[NotFoundException],
+        "`workflow.failed` or `workflow.canceled`. Events come from the process serving the request. "
+        "Only for callers who may see the instance (else 403, before the stream starts).",
+        raises=[NotFoundException, *ACCESS_RAISES],
         responses={
             HTTP_200_OK: ResponseSpec(
                 data_container=InstanceEventMessage,
@@ -209,10 +279,13 @@ class InstancesController(Controller):
         },
     )
     async def instance_events(
-        self, workflow_api: NamedDependency[WorkflowApi], instance_id: FromPath[UUID]
+        self,
+        workflow_api: NamedDependency[WorkflowApi],
+        workflow_identity: NamedDependency[Identity],
+        instance_id: FromPath[UUID],
     ) -> ServerSentEvent:
         """Follow an instance (server-sent events)."""
-        await workflow_api.engine.get_instance(instance_id)  # a 404 before the stream starts
+        await visible_instance(workflow_api, workflow_identity, instance_id)  # 404 or 403 before the stream starts
         return ServerSentEvent(
             instance_event_stream(
                 workflow_api.engine, workflow_api.event_bus, instance_id, workflow_api.config.sse_keepalive

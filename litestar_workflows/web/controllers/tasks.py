@@ -36,6 +36,7 @@ from litestar_workflows.core.models import HumanTaskData
 from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.engine.persistence import TaskQuery
+from litestar_workflows.web.access import BODY_RAISES
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.identity import Identity, can_act_on, is_admin
@@ -158,7 +159,7 @@ class TasksController(Controller):
         "Claiming again is a no-op; a task claimed by someone else is a 409 naming them in `extra.claimed_by` "
         "(an admin takes the claim over instead).",
         status_code=HTTP_200_OK,
-        raises=_RAISES,
+        raises=[*_RAISES, *BODY_RAISES],
     )
     async def claim_task(
         self,
@@ -181,7 +182,7 @@ class TasksController(Controller):
         description="Gives a claimed task back to everyone who may act on it (its claimer or an admin). "
         "Releasing a task nobody claimed is a no-op; a caller who may not act on the task gets a 403.",
         status_code=HTTP_200_OK,
-        raises=_RAISES,
+        raises=[*_RAISES, *BODY_RAISES],
     )
     async def release_task(
         self,
@@ -209,7 +210,7 @@ class TasksController(Controller):
         "the task and hold its claim or find it free (a 409 naming the holder otherwise, unless the caller "
         "is an admin); the completed task is recorded as completed and claimed by the caller.",
         status_code=HTTP_200_OK,
-        raises=[*_RAISES, RequestEntityTooLarge],
+        raises=[*_RAISES, RequestEntityTooLarge, *BODY_RAISES],
     )
     async def complete_task(
         self,
@@ -232,7 +233,7 @@ class TasksController(Controller):
         description="Hands the task to another user (null: back to its candidate groups) and drops any claim. "
         "Allowed to admins and to the current assignee.",
         status_code=HTTP_200_OK,
-        raises=[*_RAISES, RequestEntityTooLarge],
+        raises=[*_RAISES, RequestEntityTooLarge, *BODY_RAISES],
     )
     async def reassign_task(
         self,

@@ -1,0 +1,143 @@
+"""The API's front door: who is calling (401 for anonymous callers), and JSON-only request bodies (415).
+
+:func:`api_gate` is a guard on the API's router, so it covers every route the router has, including
+routes added later; a route that must stay public (a health check) opts out with
+``opt={PUBLIC_ROUTE: True}``. It resolves the caller's identity once per request and keeps it in the
+request's state for the ``workflow_identity`` dependency.
+
+Bodies must be JSON because browsers send ``application/x-www-form-urlencoded``,
+``multipart/form-data`` and ``text/plain`` bodies to other sites without a CORS preflight: an API
+that read such a body as JSON would let any web page start, complete or cancel workflows with its
+visitors' cookies. Requests with a JSON body need a preflight, which CORS refuses to other sites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+from litestar_workflows.core.exceptions import NotAuthenticatedError
+from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
+from litestar_workflows.policy import caller_name, require
+from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.identity import Identity, IdentityResolver, resolve_identity
+
+__all__ = (
+    "ACCESS_RAISES",
+    "BODY_RAISES",
+    "IDENTITY_STATE_KEY",
+    "PUBLIC_ROUTE",
+    "UnsupportedMediaTypeException",
+    "api_gate",
+    "caller_identity",
+    "is_json_media_type",
+    "require_json_body",
+    "visible_instance",
+)
+
+PUBLIC_ROUTE = "workflows_public"
+"""``opt`` key of an API route that anonymous callers may reach even without ``allow_anonymous``."""
+
+IDENTITY_STATE_KEY = "litestar_workflows.identity"
+"""Where the gate keeps the caller's identity in the request's state."""
+
+ACCESS_RAISES = [NotAuthorizedException, PermissionDeniedException]
+"""What every API route may answer: 401 (anonymous caller) and 403 (refused by the policy)."""
+
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class UnsupportedMediaTypeException(ClientException):
+    """415: the request body is not JSON."""
+
+    status_code = HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+
+BODY_RAISES = [UnsupportedMediaTypeException]
+"""What every API route taking a body may answer besides ``ACCESS_RAISES``."""
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """True for ``application/json`` and ``application/*+json`` (parameters such as ``charset`` allowed)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _has_body(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    if "transfer-encoding" in connection.headers:
+        return True
+    length = connection.headers.get("content-length")
+    if length is None:
+        return False
+    try:
+        return int(length) != 0
+    except ValueError:
+        return True  # not a length: assume there is something to refuse
+
+
+def require_json_body(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Refuse (415) a request that sends a body, or names a media type, other than JSON.
+
+    A request without a body and without a ``Content-Type`` (``POST .../claim``) passes.
+    """
+    method = connection.scope.get("method")
+    if method is None or method in _NO_BODY_METHODS:  # not HTTP, or a method without a body
+        return
+    content_type = connection.headers.get("content-type")
+    if content_type is None:
+        if _has_body(connection):
+            raise UnsupportedMediaTypeException(
+                detail="the request has a body but no Content-Type; send it as application/json"
+            )
+        return
+    if not is_json_media_type(content_type):
+        raise UnsupportedMediaTypeException(
+            detail=f"request bodies must be application/json, not {content_type.split(';', 1)[0].strip()!r}"
+        )
+
+
+def api_gate(
+    resolver: IdentityResolver, *, allow_anonymous: bool
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """The guard of the API's router: identity (401 when anonymous and not allowed), then JSON bodies."""
+
+    async def workflows_api_gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        if handler.opt.get(PUBLIC_ROUTE):
+            return
+        identity = await resolve_identity(resolver, connection)
+        connection.state[IDENTITY_STATE_KEY] = identity
+        if identity.is_anonymous and not allow_anonymous:
+            raise NotAuthenticatedError("the workflow API needs an authenticated caller")
+        require_json_body(connection)
+
+    return workflows_api_gate
+
+
+async def caller_identity(resolver: IdentityResolver, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """The caller's identity as the gate resolved it (resolved here on public routes)."""
+    identity = connection.state.get(IDENTITY_STATE_KEY)
+    if isinstance(identity, Identity):
+        return identity
+    return await resolve_identity(resolver, connection)
+
+
+async def visible_instance(
+    api: WorkflowApi, identity: Identity, instance_id: UUID
+) -> tuple[WorkflowInstanceData, list[HumanTaskData]]:
+    """The instance and all its tasks, if the policy lets ``identity`` see it (404 if none, 401/403 if hidden).
+
+    A hidden instance is a refusal, not a 404, as for tasks: instance ids are random, so telling
+    that one exists reveals nothing a caller could use.
+    """
+    instance = await api.engine.get_instance(instance_id)
+    tasks = await api.persistence.list_tasks(instance_id=instance_id)
+    allowed = api.policy.may_view_instance(identity, instance, tasks)
+    require(allowed, identity, f"{caller_name(identity)} may not see instance {instance_id}")
+    return instance, tasks

@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 
 from litestar_workflows import TaskStatus, WorkflowPlugin, WorkflowStatus
 from litestar_workflows.engine.persistence import InstanceChange
-from tests.web.conftest import ADMIN, BOB, CAROL, AppFactory, Client, as_user, in_app, open_task, start
+from tests.web.conftest import ADMIN, ALICE, BOB, CAROL, AppFactory, Client, as_user, in_app, open_task, start
 from tests.web.test_claims_race import concurrently
 
 TRIALS = 20
@@ -31,6 +31,7 @@ BOBBY = as_user("bobby", "managers")
 async def sql_client(make_app: AppFactory, database_url: str) -> AsyncIterator[Client]:
     """A client of an app on SQL persistence (a SQLite file, or PostgreSQL)."""
     async with AsyncTestClient(make_app(persistence=None, database_url=database_url)) as client:
+        client.headers.update(ALICE)
         yield client
 
 

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from litestar_workflows import BaseHumanStep, WorkflowContext, WorkflowPlugin
 from tests.helpers import FuncStep, SetStep, chain
-from tests.web.conftest import ADMIN, AppFactory, Client, open_task, settle, start
+from tests.web.conftest import ADMIN, ALICE, AppFactory, Client, open_task, settle, start
 
 
 class Decision(msgspec.Struct, kw_only=True):
@@ -35,6 +35,7 @@ async def forms(make_app: AppFactory) -> AsyncIterator[tuple[Client, WorkflowPlu
     ]
     app = make_app(workflows=workflows)
     async with AsyncTestClient(app) as client:
+        client.headers.update(ALICE)
         yield client, app.plugins.get(WorkflowPlugin)
 
 
@@ -107,6 +108,7 @@ async def typed_start(make_app: AppFactory) -> AsyncIterator[Client]:
     order = chain("order", [SetStep("end", "ended", True)])
     order.input_type = Order
     async with AsyncTestClient(make_app(workflows=[order], started_by_key="requester")) as client:
+        client.headers.update(ALICE)
         yield client
 
 

@@ -162,13 +162,15 @@ class InstancesController(Controller):
         status: FromQuery[WorkflowStatus | None] = None,
         started_after: DateTimeQuery = None,
         started_before: DateTimeQuery = None,
-        started_by: FromQuery[str | None] = None,
+        started_by: TextQuery = None,
         mine: FromQuery[bool] = False,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> OffsetPagination[InstanceSummary]:
         """List instances."""
         user = workflow_identity.user_id
+        after = parse_datetime("started_after", started_after)  # bad values are a 400 whatever else was asked
+        before = parse_datetime("started_before", started_before)
         starter: str | _Unset | None = UNSET if started_by is None else started_by
         if mine:
             if started_by not in {None, user}:
@@ -177,8 +179,8 @@ class InstancesController(Controller):
         query = InstanceQuery(
             workflow_name=workflow,
             status=status,
-            started_after=parse_datetime("started_after", started_after),
-            started_before=parse_datetime("started_before", started_before),
+            started_after=after,
+            started_before=before,
             started_by=starter,
             scope=workflow_api.policy.instance_scope(workflow_identity),
             limit=limit,

@@ -282,7 +282,9 @@ class _InstanceLock:
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.release()  # the lock was handed over just as we were cancelled: pass it on
-            else:
+            elif future in self._waiters:
+                # Not there when ``release`` ran between the cancel and now: it dropped the
+                # cancelled future and handed the lock to the next waiter (or freed it).
                 self._waiters.remove(future)
             raise
 

@@ -499,7 +499,7 @@ class SQLAlchemyPersistence:
         """One page of instances, newest first, through advanced-alchemy's repository."""
         await self._ensure_ready()
         model = WorkflowInstanceModel
-        filters: list[Any] = [OrderBy("started_at", "desc"), LimitOffset(query.limit, query.offset)]
+        filters: list[Any] = []
         if query.workflow_name is not None:
             filters.append(model.workflow_name == query.workflow_name)
         if query.status is not None:
@@ -509,7 +509,9 @@ class SQLAlchemyPersistence:
         if query.started_before is not None:
             filters.append(model.started_at < query.started_before)
         async with self._session() as session:
-            rows, total = await _InstanceRepository(session=session).get_many_and_count(*filters)
+            rows, total = await _page(
+                _InstanceRepository(session=session), filters, OrderBy("started_at", "desc"), query.limit, query.offset
+            )
         return [instance_from_row(row, []) for row in rows], total
 
     @_shielded
@@ -517,7 +519,7 @@ class SQLAlchemyPersistence:
         """One page of tasks, oldest first; ``visible_to`` is evaluated in SQL."""
         await self._ensure_ready()
         model = HumanTaskModel
-        filters: list[Any] = [OrderBy("created_at", "asc"), LimitOffset(query.limit, query.offset)]
+        filters: list[Any] = []
         if query.status is not None:
             filters.append(model.status == query.status.value)
         if query.assignee is not None:
@@ -534,7 +536,9 @@ class SQLAlchemyPersistence:
         if query.visible_to is not None:
             filters.append(_visible_to(*query.visible_to))
         async with self._session() as session:
-            rows, total = await _TaskRepository(session=session).get_many_and_count(*filters)
+            rows, total = await _page(
+                _TaskRepository(session=session), filters, OrderBy("created_at", "asc"), query.limit, query.offset
+            )
         return [task_from_row(row) for row in rows], total
 
     @_shielded
@@ -669,6 +673,20 @@ class SQLAlchemyPersistence:
         )
         async with self._write_connection() as connection:
             return [row[0] for row in (await connection.execute(statement)).all()]
+
+
+_M = TypeVar("_M", WorkflowInstanceModel, HumanTaskModel)
+
+
+async def _page(
+    repository: SQLAlchemyAsyncRepository[_M], where: list[Any], order: OrderBy, limit: int, offset: int
+) -> tuple[list[_M], int]:
+    """One page of the rows matching ``where``, and how many match in all (whatever the page)."""
+    rows, total = await repository.get_many_and_count(order, LimitOffset(limit, offset), *where)
+    if not rows and offset > 0:
+        # The count is a window function over the page's rows: past the last page no row carries it.
+        total = await repository.count(*where)
+    return list(rows), total
 
 
 def _load_instance(connection: Connection, instance_id: UUID) -> WorkflowInstanceData | None:

@@ -52,6 +52,7 @@ from litestar_workflows.core.values import (
 )
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
+from litestar_workflows.engine.failures import log_failed_attempt, log_failed_instance, traceback_text
 from litestar_workflows.engine.persistence import (
     InMemoryPersistence,
     InstanceChange,
@@ -711,7 +712,9 @@ class LocalExecutionEngine:
                         ensure_storable("result", result)
                         result = copy_nested(result)
                 except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
-                    outcome = await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+                    outcome = await self._failed(
+                        definition, step, context, token, started, f"{type(exc).__name__}: {exc}", exc
+                    )
                     break
                 now = self._clock()
                 execution = StepExecution(
@@ -916,8 +919,12 @@ class LocalExecutionEngine:
                 await step.on_success(context, result)
         except TimeoutError as exc:
             if timeout is None:  # raised by the step's own code, not by the engine's timeout
-                return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
-            return await self._failed(step, context, token, started, f"timed out after {timeout}s", TimeoutError())
+                return await self._failed(
+                    definition, step, context, token, started, f"{type(exc).__name__}: {exc}", exc
+                )
+            # The step sees a plain TimeoutError; the history keeps where it was stuck (``exc``'s traceback).
+            error = f"timed out after {timeout}s"
+            return await self._failed(definition, step, context, token, started, error, TimeoutError(), trace=exc)
         except _GatewayError as exc:
             execution = StepExecution(
                 token.step,
@@ -926,10 +933,13 @@ class LocalExecutionEngine:
                 started_at=started,
                 completed_at=self._clock(),
                 attempt=token.attempt,
+                traceback=traceback_text(exc),
             )
+            names = (state.id, definition.name, definition.version, token.step, token.attempt)
+            log_failed_instance(*names, str(exc), execution.traceback or "")
             return _Outcome(execution, fatal=str(exc))
         except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
-            return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+            return await self._failed(definition, step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
         execution = StepExecution(
             token.step, StepStatus.SUCCEEDED, recorded, None, started, self._clock(), None, None, token.attempt
         )
@@ -937,13 +947,17 @@ class LocalExecutionEngine:
 
     async def _failed(
         self,
+        definition: WorkflowDefinition,
         step: Step,
         context: WorkflowContext,
         token: Token,
         started: datetime,
         error: str,
         exc: Exception,
+        *,
+        trace: BaseException | None = None,
     ) -> _Outcome:
+        """Record a failed attempt (``exc``, or ``trace`` for the traceback) and decide whether to retry; logs it."""
         try:
             await step.on_failure(context, exc)
         except Exception:
@@ -959,6 +973,7 @@ class LocalExecutionEngine:
             started_at=started,
             completed_at=self._clock(),
             attempt=token.attempt,
+            traceback=traceback_text(trace or exc),
         )
         max_retries = int(getattr(step, "max_retries", 0))
         retry_in: float | None = None
@@ -966,6 +981,11 @@ class LocalExecutionEngine:
         if attempt_in_budget <= max_retries:
             backoff_for = getattr(step, "backoff_for", None)
             retry_in = float(backoff_for(attempt_in_budget)) if backoff_for is not None else 0.0
+        names = (context.instance_id, definition.name, definition.version, token.step, token.attempt, error)
+        if retry_in is None:
+            log_failed_instance(*names, execution.traceback or "")
+        else:
+            log_failed_attempt(*names, retry_in)
         return _Outcome(execution, retry_in=retry_in)
 
     @staticmethod

@@ -165,9 +165,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         try:
             await self._open_persistence(engine.persistence)
             if recover:
-                resumed = await engine.start()
-                if resumed:
-                    logger.info("resumed %d workflow instance(s)", resumed)
+                await engine.start()  # logs how many instances it resumed
             yield engine
         finally:
             try:

@@ -392,9 +392,12 @@ class LocalExecutionEngine:
 
         Recovery is the same claim that runs every ``poll_interval``: running instances with a
         due token whose lease is free or expired (a crashed process), including timers that
-        fell due while no engine was up. WAITING instances stay waiting.
+        fell due while no engine was up. WAITING instances stay waiting. Logs how many were
+        resumed (INFO), whoever starts the engine: the app, a worker script, a CLI command.
         """
         resumed = await self.recover()
+        if resumed:
+            logger.info("resumed %d workflow instance(s) left running by a stopped or crashed engine", resumed)
         if not self._background:
             loop = asyncio.get_running_loop()
             self._background = [loop.create_task(self._poll_forever()), loop.create_task(self._renew_forever())]

@@ -164,6 +164,12 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         engine = self._engine
         try:
             await self._open_persistence(engine.persistence)
+        except BaseException:
+            # Nothing ran yet (tables missing, definitions changed...): stopping the engine would
+            # only touch the database again and repeat the error.
+            await self._close_persistence(engine.persistence)
+            raise
+        try:
             if recover:
                 await engine.start()  # logs how many instances it resumed
             yield engine

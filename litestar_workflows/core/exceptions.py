@@ -6,9 +6,13 @@ from typing import Any
 
 __all__ = (
     "ConcurrentUpdateError",
+    "DatabaseUnavailableError",
+    "DefinitionChangedError",
+    "DefinitionMissingError",
     "HumanTaskError",
     "InstanceAlreadyExistsError",
     "InvalidTransitionError",
+    "SchemaNotReadyError",
     "StepExecutionError",
     "TaskAlreadyCompletedError",
     "TaskClaimedError",
@@ -111,3 +115,23 @@ class UnauthorizedTaskError(HumanTaskError, PermissionError):
 
 class ConcurrentUpdateError(WorkflowsError):
     """Another writer changed the instance first; the caller reloads and tries again."""
+
+
+class DefinitionChangedError(WorkflowValidationError):
+    """A registered definition differs from the one recorded under the same name and version.
+
+    Raised at start-up: instances of that version may wait at steps that no longer exist, or
+    follow edges that changed under them. ``errors`` lists each difference.
+    """
+
+
+class DefinitionMissingError(WorkflowsError, LookupError):
+    """An instance's version is not registered (any more), or it is at a step its definition lacks."""
+
+
+class SchemaNotReadyError(WorkflowsError, RuntimeError):
+    """The database lacks the workflow tables (or columns of them): its migrations were not run."""
+
+
+class DatabaseUnavailableError(WorkflowsError, ConnectionError):
+    """The database cannot be reached (down, restarting, refusing connections); try again later."""

@@ -28,6 +28,7 @@ from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
+    DefinitionMissingError,
     InstanceAlreadyExistsError,
     InvalidTransitionError,
     StepExecutionError,
@@ -35,6 +36,7 @@ from litestar_workflows.core.exceptions import (
     TaskNotFoundError,
     WorkflowAlreadyCompletedError,
     WorkflowInstanceNotFoundError,
+    WorkflowNotFoundError,
     WorkflowsError,
     WorkflowValidationError,
 )
@@ -644,8 +646,11 @@ class LocalExecutionEngine:
         if token.not_before is not None and token.not_before > self._clock():
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
             return None
-        definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
-        step = definition.steps[token.step]
+        try:
+            definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
+            step = definition.steps[token.step]
+        except LookupError:  # a version no longer registered, or a step its definition lost
+            raise _definition_missing(self.registry, state, token.step) from None
         target: str | None = _OFF_LANE  # or the step's successor, when the lane runs it
         lane = _NO_LANE
         memory = self._memory_changed_in_place()
@@ -1065,7 +1070,10 @@ class LocalExecutionEngine:
                 raise TaskAlreadyCompletedError(f"task {task.id} is already {current.status.value}")
             raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
         definition = self._definition_of(state)
-        accepted = accepted_form_data(definition.steps[task.step_name], data)
+        step = definition.steps.get(task.step_name)
+        if step is None:
+            raise _definition_missing(self.registry, state, task.step_name)
+        accepted = accepted_form_data(step, data)
 
         def apply(transition: Transition) -> bool:
             token = transition.token(task.token_id)
@@ -1273,7 +1281,11 @@ class LocalExecutionEngine:
             del self._runtime[key]
 
     def _definition_of(self, state: WorkflowInstanceData) -> WorkflowDefinition:
-        return self.registry.get_definition(state.workflow_name, state.workflow_version)
+        """The definition ``state`` runs; ``DefinitionMissingError`` (with a hint) if it is not registered."""
+        try:
+            return self.registry.get_definition(state.workflow_name, state.workflow_version)
+        except WorkflowNotFoundError:
+            raise _definition_missing(self.registry, state) from None
 
     async def _load_fresh(self, instance_id: UUID) -> WorkflowInstanceData:
         state = await self.persistence.load_instance(instance_id)
@@ -1433,6 +1445,23 @@ class LocalExecutionEngine:
             else:
                 self.dispatcher.dispatch(state.id, token.id, token.not_before)
         return continuation
+
+
+def _definition_missing(
+    registry: WorkflowRegistry, state: WorkflowInstanceData, step: str | None = None
+) -> DefinitionMissingError:
+    """Why the engine cannot go on with ``state`` (at ``step``), and what the operator can do about it."""
+    name, version = state.workflow_name, state.workflow_version
+    if not registry.has_workflow(name, version):
+        return DefinitionMissingError(
+            f"instance {state.id} runs version {version!r} of {name!r}, which this app no longer registers; "
+            "register it again to finish its instances"
+        )
+    return DefinitionMissingError(
+        f"instance {state.id} is at step {step!r}, which version {version!r} of {name!r} no longer has: the "
+        "definition changed without a new version. Register the definition its instances started with under "
+        f"version {version!r} again, and publish the change under a new version"
+    )
 
 
 class _GatewayError(WorkflowsError):

@@ -25,6 +25,7 @@ from litestar.types import ExceptionHandlersMap
 
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
+    DefinitionMissingError,
     InvalidTransitionError,
     TaskAlreadyCompletedError,
     TaskClaimedError,
@@ -55,6 +56,7 @@ _MAPPING: tuple[tuple[type[WorkflowsError], type[HTTPException]], ...] = (
     (TaskClaimedError, ConflictException),  # ``extra`` names the holder: {"claimed_by": ...}
     (InvalidTransitionError, ConflictException),  # includes WorkflowAlreadyCompletedError
     (ConcurrentUpdateError, ConflictException),
+    (DefinitionMissingError, ConflictException),  # the instance's version or step is not registered
 )
 """Which HTTP error each handled engine error becomes; other ``WorkflowsError``s are server errors."""
 

@@ -33,7 +33,12 @@ from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.web import schemas
 from litestar_workflows.web.api import WorkflowApi
-from litestar_workflows.web.controllers import DefinitionsController, InstancesController, TasksController
+from litestar_workflows.web.controllers import (
+    DefinitionsController,
+    HealthController,
+    InstancesController,
+    TasksController,
+)
 from litestar_workflows.web.errors import exception_handlers_for
 from litestar_workflows.web.identity import Identity, resolve_identity
 
@@ -129,6 +134,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         if config.enable_api:
             # The API's own routes always answer engine errors with 4xx, whatever the app-wide setting.
             app_config.route_handlers.append(self._build_router(exception_handlers_for(app_config.exception_handlers)))
+            app_config.route_handlers.append(self._build_health_router())
         if config.set_exception_handlers:
             app_config.exception_handlers.update(exception_handlers_for(app_config.exception_handlers))
         # Appended plugins are initialised after every plugin the user listed, so the lifespan the
@@ -221,6 +227,21 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             include_in_schema=config.include_in_schema,
             request_max_body_size=config.max_body_size,
             exception_handlers=exception_handlers,
+        )
+
+    def _build_health_router(self) -> Router:
+        """``GET {path}/health`` on a router of its own, outside ``api_guards``: probes carry no credentials."""
+        api = self._api
+
+        def provide_api() -> WorkflowApi:
+            return api
+
+        return Router(
+            path=self._config.path,
+            route_handlers=[HealthController],
+            dependencies={"workflow_api": Provide(provide_api, sync_to_thread=False)},
+            tags=list(self._config.api_tags),
+            include_in_schema=self._config.include_in_schema,
         )
 
     def _new_engine(self, persistence: WorkflowPersistence) -> LocalExecutionEngine:

@@ -48,6 +48,7 @@ from litestar_workflows.db.models import (
     StepExecutionModel,
     WorkflowInstanceModel,
 )
+from litestar_workflows.db.outages import as_outage
 from litestar_workflows.db.sqlite_threads import BUSY_TIMEOUT_MS, DatabaseBusy, SQLiteThreads, file_database_url
 from litestar_workflows.db.startup import prepare_schema, record_definitions
 from litestar_workflows.db.writer import Outcome, write_changes
@@ -79,10 +80,28 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+def _reporting_outages(
+    method: Callable[Concatenate[SQLAlchemyPersistence, _P], Awaitable[_T]],
+) -> Callable[Concatenate[SQLAlchemyPersistence, _P], Coroutine[Any, Any, _T]]:
+    """Raise ``DatabaseUnavailableError`` instead of the driver's error when the database cannot be reached."""
+
+    @functools.wraps(method)
+    async def run(self: SQLAlchemyPersistence, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(self, *args, **kwargs)
+        except Exception as exc:
+            outage = as_outage(exc)
+            if outage is None or outage is exc:
+                raise
+            raise outage from exc
+
+    return run
+
+
 def _shielded(
     method: Callable[Concatenate[SQLAlchemyPersistence, _P], Awaitable[_T]],
 ) -> Callable[Concatenate[SQLAlchemyPersistence, _P], Coroutine[Any, Any, _T]]:
-    """Run a database operation to its end even if the caller is cancelled.
+    """Run a database operation to its end even if the caller is cancelled (and report outages).
 
     Engine shutdown cancels running steps; a query cancelled half-way would leave its pooled
     connection checked out (and unclosable by ``dispose``). The operation runs in its own task,
@@ -96,7 +115,7 @@ def _shielded(
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
 
-    return run
+    return _reporting_outages(run)
 
 
 def _now() -> datetime:
@@ -298,8 +317,14 @@ class SQLAlchemyPersistence:
         async with self._write_connection() as connection:
             await connection.run_sync(record_definitions, definitions, registered)
 
+    @_shielded
+    async def ping(self) -> None:
+        """Run a trivial query; raises ``DatabaseUnavailableError`` when the database cannot be reached."""
+        await self._read(lambda connection: connection.execute(select(1)).scalar())
+
     # --- the one write: group commit ------------------------------------------------------------
 
+    @_reporting_outages
     async def commit(self, change: InstanceChange) -> bool:
         """Queue ``change`` for the next group transaction and wait until it committed."""
         await self._ensure_ready()

@@ -28,6 +28,7 @@ from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
+    DatabaseUnavailableError,
     DefinitionMissingError,
     InstanceAlreadyExistsError,
     InvalidTransitionError,
@@ -402,8 +403,19 @@ class LocalExecutionEngine:
             logger.info("resumed %d workflow instance(s) left running by a stopped or crashed engine", resumed)
         if not self._background:
             loop = asyncio.get_running_loop()
-            self._background = [loop.create_task(self._poll_forever()), loop.create_task(self._renew_forever())]
+            self._background = [
+                loop.create_task(self._poll_forever(), name="litestar_workflows.claim"),
+                loop.create_task(self._renew_forever(), name="litestar_workflows.renew"),
+            ]
         return resumed
+
+    @property
+    def loops(self) -> dict[str, bool]:
+        """Whether each background loop runs: ``claim`` (recovery, timers) and ``renew`` (leases).
+
+        Empty until :meth:`start` (the CLI runs an engine without them) and after :meth:`stop`.
+        """
+        return {task.get_name().rpartition(".")[2]: not task.done() for task in self._background}
 
     async def recover(self) -> int:
         """Claim and dispatch every instance with due work and a free or expired lease, once."""
@@ -453,6 +465,8 @@ class LocalExecutionEngine:
             await asyncio.sleep(self.poll_interval)
             try:
                 await self.recover()
+            except DatabaseUnavailableError as exc:  # no traceback: it says nothing the message does not
+                logger.warning("claiming work failed: %s; retrying in %ss", exc, self.poll_interval)
             except Exception:
                 logger.exception("claiming work failed; retrying in %ss", self.poll_interval)
 
@@ -464,6 +478,8 @@ class LocalExecutionEngine:
                 continue
             try:
                 await self.persistence.renew_leases(self.owner_id, held, self._lease_until(self._clock()))
+            except DatabaseUnavailableError as exc:
+                logger.warning("renewing leases failed: %s", exc)
             except Exception:
                 logger.exception("renewing leases failed")
 

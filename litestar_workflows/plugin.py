@@ -40,7 +40,9 @@ from litestar_workflows.web.controllers import (
     TasksController,
 )
 from litestar_workflows.web.errors import exception_handlers_for
+from litestar_workflows.web.events import StreamsEnd
 from litestar_workflows.web.identity import Identity, resolve_identity
+from litestar_workflows.web.termination import on_termination
 
 if TYPE_CHECKING:
     from click import Group
@@ -59,7 +61,16 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         config: The plugin's configuration; the defaults when None.
     """
 
-    __slots__ = ("_api", "_build_persistence", "_config", "_engine", "_engine_used", "_event_bus", "_registry")
+    __slots__ = (
+        "_api",
+        "_build_persistence",
+        "_config",
+        "_engine",
+        "_engine_used",
+        "_event_bus",
+        "_registry",
+        "_streams_end",
+    )
 
     def __init__(self, config: WorkflowPluginConfig | None = None) -> None:
         self._config = config if config is not None else WorkflowPluginConfig()
@@ -75,7 +86,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         assert persistence is not None
         self._engine = self._new_engine(persistence)
         self._engine_used = False
-        self._api = WorkflowApi(lambda: self._engine, self._event_bus, self._config)
+        self._streams_end = StreamsEnd()
+        self._api = WorkflowApi(lambda: self._engine, self._event_bus, self._config, self._streams_end)
 
     # --- what the app and its handlers use ------------------------------------------------------
 
@@ -149,11 +161,31 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
 
         cli.add_command(workflows_group)
 
+    def end_event_streams(self) -> None:
+        """End the app's open event streams now (they end by themselves on SIGTERM/SIGINT and at shutdown).
+
+        For servers that signal a shutdown otherwise: call it when the shutdown begins, so the
+        server does not wait on streams of instances that are waiting for people.
+        """
+        self._streams_end.now()
+
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """The app's lifespan: run the engine (with recovery) while the app is up."""
-        async with self.run_engine():
-            yield
+        """The app's lifespan: run the engine (with recovery) while the app is up.
+
+        Open event streams end as soon as the process gets SIGTERM or SIGINT (before the server
+        waits for open responses), and in any case before the engine stops.
+        """
+        self._streams_end.reset()
+        restore_signals = on_termination(self.end_event_streams)
+        try:
+            async with self.run_engine():
+                try:
+                    yield
+                finally:
+                    self.end_event_streams()
+        finally:
+            restore_signals()
 
     @asynccontextmanager
     async def run_engine(self, *, recover: bool = True) -> AsyncIterator[LocalExecutionEngine]:

@@ -10,6 +10,7 @@ from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.web.events import StreamsEnd
 
 if TYPE_CHECKING:
     from litestar_workflows.config import WorkflowPluginConfig
@@ -24,17 +25,20 @@ class WorkflowApi:
     starts again after a shutdown (a stopped engine does not take work any more).
     """
 
-    __slots__ = ("_engine_source", "config", "event_bus")
+    __slots__ = ("_engine_source", "config", "event_bus", "streams_end")
 
     def __init__(
         self,
         engine_source: Callable[[], LocalExecutionEngine],
         event_bus: InMemoryEventBus,
         config: WorkflowPluginConfig,
+        streams_end: StreamsEnd | None = None,
     ) -> None:
         self._engine_source = engine_source
         self.event_bus = event_bus
         self.config = config
+        self.streams_end = streams_end or StreamsEnd()
+        """Ends the app's open event streams when it shuts down."""
 
     @property
     def engine(self) -> LocalExecutionEngine:

@@ -1,9 +1,10 @@
-"""Operating the expense app under uvicorn: several workers starting on a fresh database."""
+"""Operating the expense app under uvicorn: workers starting on a fresh database, shutting down with open streams."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,3 +80,49 @@ def test_two_uvicorn_workers_start_on_a_fresh_database(trial: int, tmp_path: Pat
         assert code in {0, -15}, output
         assert "Traceback" not in output, output
         assert output.count("Application startup complete") == 2, output
+
+
+async def _read_stream(base_url: str, instance_id: str, opened: asyncio.Event) -> list[str]:
+    """The raw lines of the instance's event stream, until the server ends it."""
+    lines: list[str] = []
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=60) as client,
+        client.stream("GET", f"/workflows/instances/{instance_id}/events", headers=ALICE) as response,
+    ):
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if line.startswith("event: instance.snapshot"):
+                opened.set()
+    return lines
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+async def test_shutdown_ends_open_event_streams_of_waiting_instances(signal_name: str, tmp_path: Path) -> None:
+    """An event stream on an instance waiting for a person used to keep uvicorn from exiting on SIGTERM."""
+    server = _serve(f"sqlite+aiosqlite:///{tmp_path / 'expense.sqlite3'}", tmp_path / "uvicorn.log")
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            started = await client.post(
+                "/workflows/instances",
+                json={"workflow": "expense", "data": {"amount": 20, "description": "taxi"}},
+                headers=ALICE,
+            )
+            assert started.status_code == 201, started.text
+        instance_id = started.json()["id"]
+        opened = asyncio.Event()
+        stream = asyncio.create_task(_read_stream(server.base_url, instance_id, opened))
+        await asyncio.wait_for(opened.wait(), 30)
+
+        server.process.send_signal(getattr(signal, signal_name))
+        lines = await asyncio.wait_for(stream, 30)  # the stream ends: the client's read loop returns
+        code = await asyncio.to_thread(server.process.wait, 30)  # and the server exits (it used to hang here)
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(10)
+    output = server.output()
+    assert code in {0, -getattr(signal, signal_name)}, output
+    assert ": the server is shutting down" in lines
+    assert "Application shutdown complete" in output, output
+    assert "Traceback" not in output and "ERROR" not in output, output

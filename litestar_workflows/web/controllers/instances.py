@@ -214,6 +214,10 @@ class InstancesController(Controller):
         await workflow_api.engine.get_instance(instance_id)  # a 404 before the stream starts
         return ServerSentEvent(
             instance_event_stream(
-                workflow_api.engine, workflow_api.event_bus, instance_id, workflow_api.config.sse_keepalive
+                workflow_api.engine,
+                workflow_api.event_bus,
+                instance_id,
+                workflow_api.config.sse_keepalive,
+                workflow_api.streams_end,
             )
         )

@@ -630,10 +630,15 @@ class LocalExecutionEngine:
                     await _yield_to_loop()  # a long chain of steps that never await lets the app breathe
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             # The database may be down, or a definition missing. The token stays committed as
             # READY; forgetting the lease here lets the claim loop hand it back and try again.
-            logger.exception("workflow instance %s: token %s could not run; retrying later", instance_id, current)
+            if isinstance(exc, DatabaseUnavailableError | DefinitionMissingError):  # the message says it all
+                logger.error(
+                    "workflow instance %s: token %s could not run, retrying later: %s", instance_id, current, exc
+                )
+            else:
+                logger.exception("workflow instance %s: token %s could not run; retrying later", instance_id, current)
             record.leased = False
             record.state = None
         finally:

@@ -14,7 +14,6 @@ through ``app.plugins.get(WorkflowPlugin).engine``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -50,8 +49,6 @@ if TYPE_CHECKING:
     from litestar.config.app import AppConfig
 
 __all__ = ("WorkflowPlugin",)
-
-logger = logging.getLogger("litestar_workflows.plugin")
 
 
 class WorkflowPlugin(InitPlugin, CLIPlugin):

@@ -77,12 +77,10 @@ def prepare_schema(connection: Connection, *, create_all: bool) -> None:
     if missing_tables:
         msg = f"the workflow tables {', '.join(missing_tables)} are missing in {where}: {_UPGRADE_HINT}"
         raise SchemaNotReadyError(msg)
-    missing_columns = [
-        f"{table.name}.{column.name}"
-        for table in _TABLES
-        for column in table.columns
-        if column.name not in {found["name"] for found in inspector.get_columns(table.name)}
-    ]
+    missing_columns: list[str] = []
+    for table in _TABLES:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing_columns += [f"{table.name}.{column.name}" for column in table.columns if column.name not in present]
     if missing_columns:
         msg = (
             f"the workflow tables in {where} lack the columns {', '.join(missing_columns)}: the schema is older "

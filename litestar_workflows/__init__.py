@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from litestar_workflows.core import (
@@ -63,6 +64,10 @@ if TYPE_CHECKING:
     from litestar_workflows.plugin import WorkflowPlugin
 
 __version__ = "0.4.0"
+
+# A library's loggers get no output of their own: records go wherever the app's logging sends them
+# (Litestar configures it), and a script that configures none is not written to by the library.
+logging.getLogger("litestar_workflows").addHandler(logging.NullHandler())
 
 # The plugin pulls in Litestar; code that only runs the engine (workers, scripts, tests) does not
 # need it, and tens of thousands of imported objects slow every full garbage collection after.

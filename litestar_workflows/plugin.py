@@ -35,10 +35,17 @@ from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web import schemas
 from litestar_workflows.web.access import api_gate, caller_identity
 from litestar_workflows.web.api import WorkflowApi
-from litestar_workflows.web.controllers import DefinitionsController, InstancesController, TasksController
+from litestar_workflows.web.controllers import (
+    DefinitionsController,
+    HealthController,
+    InstancesController,
+    TasksController,
+)
 from litestar_workflows.web.errors import exception_handlers_for
+from litestar_workflows.web.events import StreamsEnd
 from litestar_workflows.web.identity import Identity
 from litestar_workflows.web.params import checked_request_class
+from litestar_workflows.web.termination import on_termination
 
 if TYPE_CHECKING:
     from click import Group
@@ -57,7 +64,16 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         config: The plugin's configuration; the defaults when None.
     """
 
-    __slots__ = ("_api", "_build_persistence", "_config", "_engine", "_engine_used", "_event_bus", "_registry")
+    __slots__ = (
+        "_api",
+        "_build_persistence",
+        "_config",
+        "_engine",
+        "_engine_used",
+        "_event_bus",
+        "_registry",
+        "_streams_end",
+    )
 
     def __init__(self, config: WorkflowPluginConfig | None = None) -> None:
         self._config = config if config is not None else WorkflowPluginConfig()
@@ -73,7 +89,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         assert persistence is not None
         self._engine = self._new_engine(persistence)
         self._engine_used = False
-        self._api = WorkflowApi(lambda: self._engine, self._event_bus, self._config)
+        self._streams_end = StreamsEnd()
+        self._api = WorkflowApi(lambda: self._engine, self._event_bus, self._config, self._streams_end)
 
     # --- what the app and its handlers use ------------------------------------------------------
 
@@ -138,6 +155,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
                     checked_request_class(app_config.request_class),
                 )
             )
+            app_config.route_handlers.append(self._build_health_router())
         if config.set_exception_handlers:
             app_config.exception_handlers.update(exception_handlers_for(app_config.exception_handlers))
         # Appended plugins are initialised after every plugin the user listed, so the lifespan the
@@ -152,17 +170,37 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
 
         cli.add_command(workflows_group)
 
+    def end_event_streams(self) -> None:
+        """End the app's open event streams now (they end by themselves on SIGTERM/SIGINT and at shutdown).
+
+        For servers that signal a shutdown otherwise: call it when the shutdown begins, so the
+        server does not wait on streams of instances that are waiting for people.
+        """
+        self._streams_end.now()
+
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """The app's lifespan: run the engine (with recovery) while the app is up."""
+        """The app's lifespan: run the engine (with recovery) while the app is up.
+
+        Open event streams end as soon as the process gets SIGTERM or SIGINT (before the server
+        waits for open responses), and in any case before the engine stops.
+        """
         if self._config.allow_anonymous and self._config.enable_api:
             logger.warning(
                 "allow_anonymous is on: callers without an identity may use the workflow API at %s "
                 "(meant for local development)",
                 self._config.path,
             )
-        async with self.run_engine():
-            yield
+        self._streams_end.reset()
+        restore_signals = on_termination(self.end_event_streams)
+        try:
+            async with self.run_engine():
+                try:
+                    yield
+                finally:
+                    self.end_event_streams()
+        finally:
+            restore_signals()
 
     @asynccontextmanager
     async def run_engine(self, *, recover: bool = True) -> AsyncIterator[LocalExecutionEngine]:
@@ -179,10 +217,14 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         engine = self._engine
         try:
             await self._open_persistence(engine.persistence)
+        except BaseException:
+            # Nothing ran yet (tables missing, definitions changed...): stopping the engine would
+            # only touch the database again and repeat the error.
+            await self._close_persistence(engine.persistence)
+            raise
+        try:
             if recover:
-                resumed = await engine.start()
-                if resumed:
-                    logger.info("resumed %d workflow instance(s)", resumed)
+                await engine.start()  # logs how many instances it resumed
             yield engine
         finally:
             try:
@@ -236,6 +278,21 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             request_max_body_size=config.max_body_size,
             request_class=request_class,  # JSON bodies checked as they are decoded (web.params)
             exception_handlers=exception_handlers,
+        )
+
+    def _build_health_router(self) -> Router:
+        """``GET {path}/health`` on a router of its own, outside ``api_guards``: probes carry no credentials."""
+        api = self._api
+
+        def provide_api() -> WorkflowApi:
+            return api
+
+        return Router(
+            path=self._config.path,
+            route_handlers=[HealthController],
+            dependencies={"workflow_api": Provide(provide_api, sync_to_thread=False)},
+            tags=list(self._config.api_tags),
+            include_in_schema=self._config.include_in_schema,
         )
 
     def _new_engine(self, persistence: WorkflowPersistence) -> LocalExecutionEngine:

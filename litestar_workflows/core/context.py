@@ -38,6 +38,8 @@ class StepExecution(msgspec.Struct, gc=False, frozen=True):
     output_data: dict[str, Any] | None = None
     attempt: int = 1
     completed_by: str | None = None
+    traceback: str | None = None
+    """The formatted traceback of a failed attempt (what the step raised, with its causes)."""
 
     def detached(self) -> StepExecution:
         """A copy whose nested values (result, input and output data) are copies too.

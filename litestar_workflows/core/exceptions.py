@@ -13,10 +13,14 @@ __all__ = (
     "AccessDeniedError",
     "ChangeRefusedError",
     "ConcurrentUpdateError",
+    "DatabaseUnavailableError",
+    "DefinitionChangedError",
+    "DefinitionMissingError",
     "HumanTaskError",
     "InstanceAlreadyExistsError",
     "InvalidTransitionError",
     "NotAuthenticatedError",
+    "SchemaNotReadyError",
     "StepExecutionError",
     "TaskAlreadyCompletedError",
     "TaskClaimedError",
@@ -205,3 +209,23 @@ class AccessDeniedError(WorkflowsError, PermissionError):
 
 class NotAuthenticatedError(AccessDeniedError):
     """The action needs an identified caller and the caller is anonymous (the API answers 401)."""
+
+
+class DefinitionChangedError(WorkflowValidationError):
+    """A registered definition differs from the one recorded under the same name and version.
+
+    Raised at start-up: instances of that version may wait at steps that no longer exist, or
+    follow edges that changed under them. ``errors`` lists each difference.
+    """
+
+
+class DefinitionMissingError(WorkflowsError, LookupError):
+    """An instance's version is not registered (any more), or it is at a step its definition lacks."""
+
+
+class SchemaNotReadyError(WorkflowsError, RuntimeError):
+    """The database lacks the workflow tables (or columns of them): its migrations were not run."""
+
+
+class DatabaseUnavailableError(WorkflowsError, ConnectionError):
+    """The database cannot be reached (down, restarting, refusing connections); try again later."""

@@ -151,6 +151,7 @@ def execution_values(instance_id: UUID, execution: StepExecution) -> dict[str, A
         "started_at": execution.started_at,
         "completed_at": execution.completed_at,
         "completed_by": execution.completed_by,
+        "traceback": execution.traceback,
     }
 
 
@@ -167,6 +168,7 @@ def execution_from_row(row: Any) -> StepExecution:
         output_data=None if row.output_data is None else decode_value(row.output_data),
         attempt=row.attempt,
         completed_by=row.completed_by,
+        traceback=row.traceback,
     )
 
 

@@ -87,6 +87,8 @@ class StepExecutionModel(BigIntBase):
     started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     completed_by: Mapped[str | None] = mapped_column(String(200))
+    traceback: Mapped[str | None] = mapped_column(Text)
+    """The formatted traceback of a failed attempt (added by revision ``lsw_0003_step_traceback``)."""
 
 
 class HumanTaskModel(UUIDBase):

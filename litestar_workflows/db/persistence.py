@@ -49,10 +49,11 @@ from litestar_workflows.db.isolation import is_outage, refusal, write_isolated
 from litestar_workflows.db.models import (
     HumanTaskModel,
     StepExecutionModel,
-    WorkflowDefinitionModel,
     WorkflowInstanceModel,
 )
+from litestar_workflows.db.outages import as_outage
 from litestar_workflows.db.sqlite_threads import BUSY_TIMEOUT_MS, DatabaseBusy, SQLiteThreads, file_database_url
+from litestar_workflows.db.startup import prepare_schema, record_definitions
 from litestar_workflows.db.writer import Outcome, write_changes
 from litestar_workflows.engine.persistence import (
     UNSET,
@@ -70,8 +71,6 @@ logger = logging.getLogger("litestar_workflows.db")
 _INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
 _EXECUTIONS = cast("Table", StepExecutionModel.__table__)
 _TASKS = cast("Table", HumanTaskModel.__table__)
-_DEFINITIONS = cast("Table", WorkflowDefinitionModel.__table__)
-_TABLES = [_DEFINITIONS, _INSTANCES, _EXECUTIONS, _TASKS]
 _PRECONDITION_ERRORS = (
     ConcurrentUpdateError,
     TaskAlreadyCompletedError,
@@ -84,10 +83,28 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+def _reporting_outages(
+    method: Callable[Concatenate[SQLAlchemyPersistence, _P], Awaitable[_T]],
+) -> Callable[Concatenate[SQLAlchemyPersistence, _P], Coroutine[Any, Any, _T]]:
+    """Raise ``DatabaseUnavailableError`` instead of the driver's error when the database cannot be reached."""
+
+    @functools.wraps(method)
+    async def run(self: SQLAlchemyPersistence, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(self, *args, **kwargs)
+        except Exception as exc:
+            outage = as_outage(exc)
+            if outage is None or outage is exc:
+                raise
+            raise outage from exc
+
+    return run
+
+
 def _shielded(
     method: Callable[Concatenate[SQLAlchemyPersistence, _P], Awaitable[_T]],
 ) -> Callable[Concatenate[SQLAlchemyPersistence, _P], Coroutine[Any, Any, _T]]:
-    """Run a database operation to its end even if the caller is cancelled.
+    """Run a database operation to its end even if the caller is cancelled (and report outages).
 
     Engine shutdown cancels running steps; a query cancelled half-way would leave its pooled
     connection checked out (and unclosable by ``dispose``). The operation runs in its own task,
@@ -101,7 +118,7 @@ def _shielded(
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
 
-    return run
+    return _reporting_outages(run)
 
 
 def _now() -> datetime:
@@ -121,9 +138,10 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy, not the driver, begin transactions
         cursor = dbapi_connection.cursor()
+        # The busy timeout first: switching a new file to WAL waits for other processes opening it.
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -250,11 +268,8 @@ class SQLAlchemyPersistence:
         if not self._ready:
             async with self._ready_lock:
                 if not self._ready:
-                    if self._create_all:
-                        async with engine.begin() as connection:
-                            await connection.run_sync(
-                                lambda sync: WorkflowInstanceModel.metadata.create_all(sync, tables=_TABLES)
-                            )
+                    async with self._write_connection() as connection:  # serialised with other processes
+                        await connection.run_sync(functools.partial(prepare_schema, create_all=self._create_all))
                     file_url = file_database_url(engine.url)
                     if file_url is not None:
                         self._threads = SQLiteThreads(
@@ -299,41 +314,26 @@ class SQLAlchemyPersistence:
 
     @_shielded
     async def sync_definitions(self, registry: WorkflowRegistry) -> None:
-        """Record every registered definition (name, version, description, graph) if new."""
+        """Record every registered definition (name, version, description, graph) if new.
+
+        Refuses (``DefinitionChangedError``) a definition whose steps or edges differ from the
+        ones recorded under its version, and warns about running or waiting instances of
+        versions the registry lacks. Safe when several processes start at once.
+        """
         await self._ensure_ready()
-        table = _DEFINITIONS
-        async with self._session() as session:
-            await session.connection(execution_options=self._write_options)
-            known = {
-                (row.name, row.version) for row in (await session.execute(select(table.c.name, table.c.version))).all()
-            }
-            for definition in registry.list_definitions():
-                if (definition.name, definition.version) in known:
-                    continue
-                graph = definition.graph
-                session.add(
-                    WorkflowDefinitionModel(
-                        name=definition.name,
-                        version=definition.version,
-                        description=definition.description,
-                        graph={
-                            "steps": {
-                                name: {"type": step.step_type.value, "description": step.description}
-                                for name, step in definition.steps.items()
-                            },
-                            "edges": [
-                                {"source": edge.source, "target": edge.target, "condition": edge.label}
-                                for edge in graph.edges
-                            ],
-                            "initial_step": definition.initial_step,
-                            "terminal_steps": sorted(definition.terminal_steps),
-                        },
-                    )
-                )
-            await session.commit()
+        definitions = registry.list_definitions()
+        registered = {(definition.name, definition.version) for definition in definitions}
+        async with self._write_connection() as connection:
+            await connection.run_sync(record_definitions, definitions, registered)
+
+    @_shielded
+    async def ping(self) -> None:
+        """Run a trivial query; raises ``DatabaseUnavailableError`` when the database cannot be reached."""
+        await self._read(lambda connection: connection.execute(select(1)).scalar())
 
     # --- the one write: group commit ------------------------------------------------------------
 
+    @_reporting_outages
     async def commit(self, change: InstanceChange) -> bool:
         """Queue ``change`` for the next group transaction and wait until it committed."""
         await self._ensure_ready()

@@ -29,6 +29,8 @@ from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import (
     ChangeRefusedError,
     ConcurrentUpdateError,
+    DatabaseUnavailableError,
+    DefinitionMissingError,
     InstanceAlreadyExistsError,
     InvalidTransitionError,
     StepExecutionError,
@@ -37,6 +39,7 @@ from litestar_workflows.core.exceptions import (
     UnauthorizedTaskError,
     WorkflowAlreadyCompletedError,
     WorkflowInstanceNotFoundError,
+    WorkflowNotFoundError,
     WorkflowsError,
     WorkflowValidationError,
 )
@@ -61,6 +64,7 @@ from litestar_workflows.core.values import (
 from litestar_workflows.engine.completion import TaskCompletion, closed_task
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
+from litestar_workflows.engine.failures import log_failed_attempt, log_failed_instance, traceback_text
 from litestar_workflows.engine.persistence import (
     InMemoryPersistence,
     InstanceChange,
@@ -343,7 +347,9 @@ class _InstanceLock:
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.release()  # the lock was handed over just as we were cancelled: pass it on
-            else:
+            elif future in self._waiters:
+                # Not there when ``release`` ran between the cancel and now: it dropped the
+                # cancelled future and handed the lock to the next waiter (or freed it).
                 self._waiters.remove(future)
             raise
 
@@ -454,13 +460,27 @@ class LocalExecutionEngine:
 
         Recovery is the same claim that runs every ``poll_interval``: running instances with a
         due token whose lease is free or expired (a crashed process), including timers that
-        fell due while no engine was up. WAITING instances stay waiting.
+        fell due while no engine was up. WAITING instances stay waiting. Logs how many were
+        resumed (INFO), whoever starts the engine: the app, a worker script, a CLI command.
         """
         resumed = await self.recover()
+        if resumed:
+            logger.info("resumed %d workflow instance(s) left running by a stopped or crashed engine", resumed)
         if not self._background:
             loop = asyncio.get_running_loop()
-            self._background = [loop.create_task(self._poll_forever()), loop.create_task(self._renew_forever())]
+            self._background = [
+                loop.create_task(self._poll_forever(), name="litestar_workflows.claim"),
+                loop.create_task(self._renew_forever(), name="litestar_workflows.renew"),
+            ]
         return resumed
+
+    @property
+    def loops(self) -> dict[str, bool]:
+        """Whether each background loop runs: ``claim`` (recovery, timers) and ``renew`` (leases).
+
+        Empty until :meth:`start` (the CLI runs an engine without them) and after :meth:`stop`.
+        """
+        return {task.get_name().rpartition(".")[2]: not task.done() for task in self._background}
 
     async def recover(self) -> int:
         """Claim and dispatch every instance with due work and a free or expired lease, once."""
@@ -510,6 +530,8 @@ class LocalExecutionEngine:
             await asyncio.sleep(self.poll_interval)
             try:
                 await self.recover()
+            except DatabaseUnavailableError as exc:  # no traceback: it says nothing the message does not
+                logger.warning("claiming work failed: %s; retrying in %ss", exc, self.poll_interval)
             except Exception:
                 logger.exception("claiming work failed; retrying in %ss", self.poll_interval)
 
@@ -521,6 +543,8 @@ class LocalExecutionEngine:
                 continue
             try:
                 await self.persistence.renew_leases(self.owner_id, held, self._lease_until(self._clock()))
+            except DatabaseUnavailableError as exc:
+                logger.warning("renewing leases failed: %s", exc)
             except Exception:
                 logger.exception("renewing leases failed")
 
@@ -676,10 +700,15 @@ class LocalExecutionEngine:
                     await _yield_to_loop()  # a long chain of steps that never await lets the app breathe
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             # The database may be down, or a definition missing. The token stays committed as
             # READY; forgetting the lease here lets the claim loop hand it back and try again.
-            logger.exception("workflow instance %s: token %s could not run; retrying later", instance_id, current)
+            if isinstance(exc, DatabaseUnavailableError | DefinitionMissingError):  # the message says it all
+                logger.error(
+                    "workflow instance %s: token %s could not run, retrying later: %s", instance_id, current, exc
+                )
+            else:
+                logger.exception("workflow instance %s: token %s could not run; retrying later", instance_id, current)
             record.leased = False
             record.state = None
         finally:
@@ -708,8 +737,11 @@ class LocalExecutionEngine:
         if token.not_before is not None and token.not_before > self._clock():
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
             return None
-        definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
-        step = definition.steps[token.step]
+        try:
+            definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
+            step = definition.steps[token.step]
+        except LookupError:  # a version no longer registered, or a step its definition lost
+            raise _definition_missing(self.registry, state, token.step) from None
         target: str | None = _OFF_LANE  # or the step's successor, when the lane runs it
         lane = _NO_LANE
         memory = self._memory_changed_in_place()
@@ -781,7 +813,9 @@ class LocalExecutionEngine:
                         ensure_storable("result", result)
                         result = copy_nested(result)
                 except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
-                    outcome = await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+                    outcome = await self._failed(
+                        definition, step, context, token, started, f"{type(exc).__name__}: {exc}", exc
+                    )
                     break
                 now = self._clock()
                 execution = StepExecution(
@@ -1008,8 +1042,12 @@ class LocalExecutionEngine:
                 await step.on_success(context, result)
         except TimeoutError as exc:
             if timeout is None:  # raised by the step's own code, not by the engine's timeout
-                return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
-            return await self._failed(step, context, token, started, f"timed out after {timeout}s", TimeoutError())
+                return await self._failed(
+                    definition, step, context, token, started, f"{type(exc).__name__}: {exc}", exc
+                )
+            # The step sees a plain TimeoutError; the history keeps where it was stuck (``exc``'s traceback).
+            error = f"timed out after {timeout}s"
+            return await self._failed(definition, step, context, token, started, error, TimeoutError(), trace=exc)
         except _GatewayError as exc:
             execution = StepExecution(
                 token.step,
@@ -1018,10 +1056,13 @@ class LocalExecutionEngine:
                 started_at=started,
                 completed_at=self._clock(),
                 attempt=token.attempt,
+                traceback=traceback_text(exc),
             )
+            names = (state.id, definition.name, definition.version, token.step, token.attempt)
+            log_failed_instance(*names, str(exc), execution.traceback or "")
             return _Outcome(execution, fatal=str(exc))
         except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
-            return await self._failed(step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
+            return await self._failed(definition, step, context, token, started, f"{type(exc).__name__}: {exc}", exc)
         execution = StepExecution(
             token.step, StepStatus.SUCCEEDED, recorded, None, started, self._clock(), None, None, token.attempt
         )
@@ -1029,13 +1070,17 @@ class LocalExecutionEngine:
 
     async def _failed(
         self,
+        definition: WorkflowDefinition,
         step: Step,
         context: WorkflowContext,
         token: Token,
         started: datetime,
         error: str,
         exc: Exception,
+        *,
+        trace: BaseException | None = None,
     ) -> _Outcome:
+        """Record a failed attempt (``exc``, or ``trace`` for the traceback) and decide whether to retry; logs it."""
         try:
             await step.on_failure(context, exc)
         except Exception:
@@ -1052,8 +1097,15 @@ class LocalExecutionEngine:
             started_at=started,
             completed_at=self._clock(),
             attempt=token.attempt,
+            traceback=traceback_text(trace or exc),
         )
-        return _Outcome(execution, retry_in=_retry_in(step, token))
+        retry_in = _retry_in(step, token)
+        names = (context.instance_id, definition.name, definition.version, token.step, token.attempt, error)
+        if retry_in is None:
+            log_failed_instance(*names, execution.traceback or "")
+        else:
+            log_failed_attempt(*names, retry_in)
+        return _Outcome(execution, retry_in=retry_in)
 
     @staticmethod
     def _choose(definition: WorkflowDefinition, step: Step, context: WorkflowContext, result: Any) -> list[str] | None:
@@ -1165,7 +1217,10 @@ class LocalExecutionEngine:
                 raise TaskAlreadyCompletedError(f"task {task.id} is already {current.status.value}")
             raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
         definition = self._definition_of(state)
-        accepted = accepted_form_data(definition.steps[task.step_name], data)
+        step = definition.steps.get(task.step_name)
+        if step is None:
+            raise _definition_missing(self.registry, state, task.step_name)
+        accepted = accepted_form_data(step, data)
 
         closures: list[TaskClosure] = []
 
@@ -1377,7 +1432,11 @@ class LocalExecutionEngine:
             del self._runtime[key]
 
     def _definition_of(self, state: WorkflowInstanceData) -> WorkflowDefinition:
-        return self.registry.get_definition(state.workflow_name, state.workflow_version)
+        """The definition ``state`` runs; ``DefinitionMissingError`` (with a hint) if it is not registered."""
+        try:
+            return self.registry.get_definition(state.workflow_name, state.workflow_version)
+        except WorkflowNotFoundError:
+            raise _definition_missing(self.registry, state) from None
 
     async def _load_fresh(self, instance_id: UUID) -> WorkflowInstanceData:
         state = await self.persistence.load_instance(instance_id)
@@ -1537,6 +1596,23 @@ class LocalExecutionEngine:
             else:
                 self.dispatcher.dispatch(state.id, token.id, token.not_before)
         return continuation
+
+
+def _definition_missing(
+    registry: WorkflowRegistry, state: WorkflowInstanceData, step: str | None = None
+) -> DefinitionMissingError:
+    """Why the engine cannot go on with ``state`` (at ``step``), and what the operator can do about it."""
+    name, version = state.workflow_name, state.workflow_version
+    if not registry.has_workflow(name, version):
+        return DefinitionMissingError(
+            f"instance {state.id} runs version {version!r} of {name!r}, which this app no longer registers; "
+            "register it again to finish its instances"
+        )
+    return DefinitionMissingError(
+        f"instance {state.id} is at step {step!r}, which version {version!r} of {name!r} no longer has: the "
+        "definition changed without a new version. Register the definition its instances started with under "
+        f"version {version!r} again, and publish the change under a new version"
+    )
 
 
 class _GatewayError(WorkflowsError):

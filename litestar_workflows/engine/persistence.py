@@ -268,6 +268,10 @@ class WorkflowPersistence(Protocol):
         """(instance id, token id, due time) of READY tokens not to run before a time <= ``until``."""
         ...
 
+    async def ping(self) -> None:
+        """Check the store answers (a trivial query); raises when it cannot be reached (the health check)."""
+        ...
+
 
 class _Lease(msgspec.Struct, gc=False):
     """Who holds an instance's lease (in memory), and until when; changed in place on renewal.
@@ -552,6 +556,9 @@ class InMemoryPersistence:
             if (workflow_name is None or instance.workflow_name == workflow_name)
             and (status is None or instance.status is status)
         ]
+
+    async def ping(self) -> None:
+        """Memory always answers."""
 
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:
         """READY tokens with a stored time not after ``until``."""

@@ -11,6 +11,7 @@ from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.policy import WorkflowPolicy
+from litestar_workflows.web.events import StreamsEnd
 
 if TYPE_CHECKING:
     from litestar_workflows.config import WorkflowPluginConfig
@@ -25,19 +26,22 @@ class WorkflowApi:
     starts again after a shutdown (a stopped engine does not take work any more).
     """
 
-    __slots__ = ("_engine_source", "config", "event_bus", "policy")
+    __slots__ = ("_engine_source", "config", "event_bus", "policy", "streams_end")
 
     def __init__(
         self,
         engine_source: Callable[[], LocalExecutionEngine],
         event_bus: InMemoryEventBus,
         config: WorkflowPluginConfig,
+        streams_end: StreamsEnd | None = None,
     ) -> None:
         self._engine_source = engine_source
         self.event_bus = event_bus
         self.config = config
         self.policy: WorkflowPolicy = config.policy or WorkflowPolicy(config.admin_role)
         """Who may do what (the config's policy; built from ``admin_role`` when it has none)."""
+        self.streams_end = streams_end or StreamsEnd()
+        """Ends the app's open event streams when it shuts down."""
 
     @property
     def engine(self) -> LocalExecutionEngine:

@@ -18,6 +18,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    ServiceUnavailableException,
     ValidationException,
 )
 from litestar.exceptions.responses import create_exception_response
@@ -27,6 +28,8 @@ from litestar.types import ExceptionHandlersMap
 from litestar_workflows.core.exceptions import (
     AccessDeniedError,
     ConcurrentUpdateError,
+    DatabaseUnavailableError,
+    DefinitionMissingError,
     InvalidTransitionError,
     NotAuthenticatedError,
     TaskAlreadyCompletedError,
@@ -39,7 +42,16 @@ from litestar_workflows.core.exceptions import (
     WorkflowValidationError,
 )
 
-__all__ = ("ConflictException", "exception_handlers_for", "to_http_exception", "workflows_exception_handler")
+__all__ = (
+    "RETRY_AFTER_SECONDS",
+    "ConflictException",
+    "exception_handlers_for",
+    "to_http_exception",
+    "workflows_exception_handler",
+)
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for a database outage tells clients to wait before they try again (``Retry-After``)."""
 
 
 class ConflictException(ClientException):
@@ -60,6 +72,8 @@ _MAPPING: tuple[tuple[type[WorkflowsError], type[HTTPException]], ...] = (
     (TaskClaimedError, ConflictException),  # ``extra`` names the holder: {"claimed_by": ...}
     (InvalidTransitionError, ConflictException),  # includes WorkflowAlreadyCompletedError
     (ConcurrentUpdateError, ConflictException),
+    (DefinitionMissingError, ConflictException),  # the instance's version or step is not registered
+    (DatabaseUnavailableError, ServiceUnavailableException),  # with ``Retry-After``
 )
 """Which HTTP error each handled engine error becomes; other ``WorkflowsError``s are server errors."""
 
@@ -81,6 +95,8 @@ def to_http_exception(exc: WorkflowsError) -> HTTPException:
                 return http_type(detail=str(exc), extra=_validation_extra(exc))
             if isinstance(exc, TaskClaimedError):
                 return http_type(detail=str(exc), extra={"claimed_by": exc.claimed_by})
+            if isinstance(exc, DatabaseUnavailableError):
+                return http_type(detail=str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
             return http_type(detail=str(exc))
     return HTTPException(detail="Internal Server Error")
 

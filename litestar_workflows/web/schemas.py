@@ -140,6 +140,8 @@ class StepRecord(msgspec.Struct, kw_only=True):
     error: str | None
     result: Any
     completed_by: str | None
+    traceback: str | None = None
+    """Where a failed attempt failed: the formatted traceback of what the step raised."""
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):
@@ -277,6 +279,7 @@ def step_record(execution: StepExecution) -> StepRecord:
         error=execution.error,
         result=execution.result,
         completed_by=execution.completed_by,
+        traceback=execution.traceback,
     )
 
 

@@ -41,6 +41,8 @@ MODELS = (WorkflowDefinitionModel, WorkflowInstanceModel, StepExecutionModel, Hu
 OUR_TABLES = frozenset(model.__tablename__ for model in MODELS)
 VERSION_TABLE = "alembic_versions"
 STEP_SEQUENCE = "workflow_step_execution_id_seq"
+LSW_HEAD = "lsw_0003_step_traceback"
+"""The newest revision of the branch."""
 GUID_COLUMNS = {
     "workflow_definition": ("id",),
     "workflow_instance": ("id",),
@@ -186,7 +188,7 @@ def test_upgrade_builds_exactly_the_models_schema(db_url: str) -> None:
 
     assert _run_sync(db_url, _schema_diffs) == []
     assert _run_sync(db_url, _tables) >= OUR_TABLES
-    assert _run_sync(db_url, _current_heads) == {"lsw_0002"}
+    assert _run_sync(db_url, _current_heads) == {LSW_HEAD}
     # Alembic compares FKs by columns; check the names and ON DELETE explicitly.
     assert _run_sync(db_url, _foreign_keys) == {
         "fk_workflow_step_execution_instance_id_workflow_instance": ("workflow_instance", "CASCADE"),
@@ -205,7 +207,7 @@ def test_upgrade_builds_exactly_the_models_schema(db_url: str) -> None:
 
     # Upgrading again is a no-op.
     command.upgrade(_alembic_config(db_url), f"{BRANCH_LABEL}@head")
-    assert _run_sync(db_url, _current_heads) == {"lsw_0002"}
+    assert _run_sync(db_url, _current_heads) == {LSW_HEAD}
 
 
 def test_downgrade_to_base_removes_the_tables(db_url: str) -> None:
@@ -404,9 +406,57 @@ def test_host_app_runs_both_branches_with_upgrade_heads(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'host.sqlite3'}"
     config = _alembic_config(url, ini)
 
-    assert set(ScriptDirectory.from_config(config).get_heads()) == {"host_0001", "lsw_0002"}
+    assert set(ScriptDirectory.from_config(config).get_heads()) == {"host_0001", LSW_HEAD}
     command.upgrade(config, "heads")
 
     assert _run_sync(url, _tables) >= {"host_thing", *OUR_TABLES}
-    assert _run_sync(url, _current_heads) == {"host_0001", "lsw_0002"}
+    assert _run_sync(url, _current_heads) == {"host_0001", LSW_HEAD}
     assert _run_sync(url, _schema_diffs) == []
+
+
+def _step_rows(connection: Connection) -> list[tuple[str, Any]]:
+    columns = {column["name"] for column in inspect(connection).get_columns("workflow_step_execution")}
+    traceback = "traceback" if "traceback" in columns else "NULL"
+    rows = connection.exec_driver_sql(f"SELECT step_name, {traceback} FROM workflow_step_execution ORDER BY id")
+    return [(row[0], row[1]) for row in rows]
+
+
+def _add_history_at_lsw_0001(connection: Connection) -> None:
+    """An instance with one recorded step, written as the schema of ``lsw_0001`` allows."""
+    instance_id = uuid.uuid4()
+    instance = cast("Table", WorkflowInstanceModel.__table__)
+    steps = cast("Table", StepExecutionModel.__table__)
+    connection.execute(
+        instance.insert().values(
+            id=instance_id,
+            workflow_name="wf",
+            workflow_version="1",
+            status="completed",
+            context_step="a",
+            active_steps=[],
+            data={},
+            metadata={},
+            tokens=[],
+            ended_branches=[],
+            revision=1,
+            next_token=2,
+        )
+    )
+    connection.execute(steps.insert().values(instance_id=instance_id, step_name="a", attempt=1, status="failed"))
+    connection.commit()
+
+
+def test_upgrading_a_database_with_history_adds_the_traceback_column(db_url: str) -> None:
+    """``lsw_0003_step_traceback`` keeps existing history (traceback NULL) and downgrades cleanly."""
+    config = _alembic_config(db_url)
+    command.upgrade(config, "lsw_0001")
+    _run_sync(db_url, _add_history_at_lsw_0001)
+
+    command.upgrade(config, f"{BRANCH_LABEL}@head")
+    assert _run_sync(db_url, _step_rows) == [("a", None)]
+    assert _run_sync(db_url, _schema_diffs) == []
+
+    command.downgrade(config, "lsw_0001")
+    assert _run_sync(db_url, _step_rows) == [("a", None)]
+    columns = _run_sync(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("workflow_step_execution")})
+    assert "traceback" not in columns

@@ -290,6 +290,10 @@ class InstancesController(Controller):
         await visible_instance(workflow_api, workflow_identity, instance_id)  # 404 or 403 before the stream starts
         return ServerSentEvent(
             instance_event_stream(
-                workflow_api.engine, workflow_api.event_bus, instance_id, workflow_api.config.sse_keepalive
+                workflow_api.engine,
+                workflow_api.event_bus,
+                instance_id,
+                workflow_api.config.sse_keepalive,
+                workflow_api.streams_end,
             )
         )

@@ -105,7 +105,10 @@ def test_a_schema_behind_the_release_names_the_missing_columns(database_url: str
 
     with pytest.raises(SchemaNotReadyError) as raised:
         asyncio.run(open_it(create_all=True))  # create_all adds no column to an existing table
-    assert "lack the columns workflow_step_execution.traceback" in str(raised.value)
+    message = str(raised.value)
+    assert "lack the columns" in message
+    assert "workflow_instance.started_by" in message
+    assert "workflow_step_execution.traceback" in message
     assert "`litestar database upgrade heads`" in str(raised.value)
 
     command.upgrade(_alembic_config(database_url), "litestar_workflows@head")

@@ -44,7 +44,7 @@ def _serve(database_url: str, log: Path, *options: str) -> Server:
     while time.monotonic() < deadline:
         assert process.poll() is None, f"uvicorn exited with {process.returncode}:\n{server.output()}"
         try:
-            if httpx.get(f"{server.base_url}/workflows/definitions", timeout=2).status_code == 200:
+            if httpx.get(f"{server.base_url}/workflows/definitions", headers=ALICE, timeout=2).status_code == 200:
                 return server
         except httpx.TransportError:
             pass

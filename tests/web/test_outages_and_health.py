@@ -27,7 +27,7 @@ from litestar_workflows.core.exceptions import DatabaseUnavailableError
 from litestar_workflows.db import SQLAlchemyPersistence
 from litestar_workflows.db.outages import is_outage
 from tests.conftest import PG_ADMIN_DSN, _pg
-from tests.web.conftest import BOB, AppFactory, in_app, open_task, settle, start
+from tests.web.conftest import ALICE, BOB, AppFactory, in_app, open_task, settle, start
 
 UNAVAILABLE = {"status_code": 503, "detail": "the workflow database is unavailable right now; try again shortly"}
 
@@ -68,6 +68,7 @@ async def test_a_database_outage_is_a_503_with_retry_after_and_the_health_check_
     name, url = postgres_database
     app = make_app(persistence=None, database_url=url)
     async with AsyncTestClient(app) as client:
+        client.headers.update(ALICE)
         plugin = app.plugins.get(WorkflowPlugin)
         before = await start(client, "approval")
         task = await open_task(client, plugin, before["id"])
@@ -169,6 +170,7 @@ def _deny_everyone(connection: ASGIConnection[Any, Any, Any, Any], _handler: Bas
 async def test_the_health_check_is_public_and_sees_a_stopped_engine_loop(make_app: AppFactory) -> None:
     app = make_app(api_guards=[_deny_everyone])
     async with AsyncTestClient(app) as client:
+        client.headers.update(ALICE)
         assert (await client.get("/workflows/instances")).status_code == 401
         healthy = await client.get("/workflows/health")
         assert healthy.status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar.testing import AsyncTestClient
 
 from litestar_workflows import WorkflowPlugin
-from tests.web.conftest import BOB, AppFactory, Client, settle, start
+from tests.web.conftest import ALICE, BOB, AppFactory, Client, settle, start
 
 
 async def _pages_past_the_end(client: Client, plugin: WorkflowPlugin) -> None:
@@ -37,4 +37,5 @@ async def test_a_page_past_the_end_reports_the_total_in_memory(client: Client, p
 async def test_a_page_past_the_end_reports_the_total_on_sql(make_app: AppFactory, database_url: str) -> None:
     app = make_app(persistence=None, database_url=database_url)
     async with AsyncTestClient(app) as client:
+        client.headers.update(ALICE)
         await _pages_past_the_end(client, app.plugins.get(WorkflowPlugin))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar.testing import AsyncTestClient
 
 from litestar_workflows import WorkflowPlugin
-from tests.web.conftest import AppFactory, Client, Flaky, settle, start
+from tests.web.conftest import ADMIN, ALICE, AppFactory, Client, Flaky, settle, start
 
 
 async def _failed_history(client: Client, plugin: WorkflowPlugin) -> None:
@@ -25,7 +25,7 @@ async def _failed_history(client: Client, plugin: WorkflowPlugin) -> None:
 
     Flaky.fixed = True
     try:
-        retried = await client.post(f"/workflows/instances/{started['id']}/retry")
+        retried = await client.post(f"/workflows/instances/{started['id']}/retry", headers=ADMIN)
         assert retried.status_code == 200, retried.text
         await settle(client, plugin, started["id"])
     finally:
@@ -45,4 +45,5 @@ async def test_the_history_shows_the_traceback_in_memory(client: Client, plugin:
 async def test_the_history_shows_the_traceback_on_sql(make_app: AppFactory, database_url: str) -> None:
     app = make_app(persistence=None, database_url=database_url)
     async with AsyncTestClient(app) as client:
+        client.headers.update(ALICE)
         await _failed_history(client, app.plugins.get(WorkflowPlugin))

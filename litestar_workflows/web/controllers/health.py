@@ -21,6 +21,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar_workflows.core.exceptions import DatabaseUnavailableError
 from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.persistence import WorkflowPersistence
+from litestar_workflows.web.access import PUBLIC_ROUTE
 from litestar_workflows.web.api import WorkflowApi
 
 __all__ = ("HEALTH_TIMEOUT", "HealthCheck", "HealthController", "HealthReport")
@@ -89,6 +90,7 @@ class HealthController(Controller):
         f"{HEALTH_TIMEOUT:g} s and the engine's background loops run in this process; 503 otherwise, saying "
         "which check fails. Public (no credentials needed) and free of instance data.",
         cache_control=CacheControlHeader(no_store=True),
+        opt={PUBLIC_ROUTE: True},  # load balancers probe without credentials; it shows no instance data
         responses={
             HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(data_container=HealthReport, description="A check fails")
         },

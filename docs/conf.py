@@ -50,8 +50,8 @@ myst_fence_as_directive = ["mermaid"]
 # --- autodoc ------------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
 autodoc_typehints_format = "short"
-autodoc_class_signature = "separated"
 autodoc_default_options = {"show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
@@ -111,7 +111,27 @@ class _PendingPage(logging.Filter):
         return "glob pattern 'authorization*' didn't match" not in record.getMessage()
 
 
+def _google_sections_outside_attributes(app: Sphinx) -> None:
+    """Let napoleon read Args/Returns sections, but leave attribute and property docstrings as written.
+
+    On an attribute, napoleon takes the first line's text before a colon as the attribute's type;
+    this project's docstrings are sentences, often with a colon ("Seconds between ...: ...").
+    """
+    from sphinx.ext import napoleon
+
+    listeners = app.events.listeners["autodoc-process-docstring"]
+    for listener in [listener for listener in listeners if listener.handler is napoleon._process_docstring]:
+        app.disconnect(listener.id)
+
+    def process(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+        if what not in {"attribute", "property", "data"}:
+            napoleon._process_docstring(app, what, name, obj, options, lines)
+
+    app.connect("autodoc-process-docstring", process)
+
+
 def setup(app: Sphinx) -> None:
+    _google_sections_outside_attributes(app)
     app.connect("html-page-context", _classic_mermaid_script)
     app.connect("build-finished", _drop_remote_fonts)
     logging.getLogger("sphinx.sphinx.directives.other").addFilter(_PendingPage())

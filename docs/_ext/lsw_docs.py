@@ -62,7 +62,13 @@ def _type_of(schema: dict[str, Any]) -> str:
         return "list of " + _type_of(schema.get("items", {}))
     if kind == "string" and "format" in schema:
         return f"string ({schema['format']})"
+    if kind == "object" and "properties" in schema:
+        return "{" + ", ".join(f"`{name}`: {_type_of(field)}" for name, field in schema["properties"].items()) + "}"
     return str(kind)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _limits(schema: dict[str, Any]) -> str:
@@ -76,15 +82,17 @@ def _limits(schema: dict[str, Any]) -> str:
         ("maximum", "at most {}"),
     ):
         if key in schema:
-            words.append(text.format(schema[key]))
+            words.append(text.format(_number(schema[key])))
     if schema.get("pattern") == "^[^\\x00]*$":
         words.append("no NUL character")
     return "; ".join(words)
 
 
 def _describe(schema: dict[str, Any], fallback: str = "") -> str:
-    parts = [schema.get("description") or fallback, _limits(schema)]
-    return _cell(". ".join(part.rstrip(".") for part in parts if part))
+    description, limits = schema.get("description") or fallback, _limits(schema)
+    if description and limits:
+        return _cell(f"{description.rstrip('.')}; {limits}.")
+    return _cell(description or (limits.capitalize() + "." if limits else ""))
 
 
 def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -120,10 +128,10 @@ def _operation_markdown(method: str, path: str, operation: dict[str, Any]) -> li
     for status, response in sorted(operation.get("responses", {}).items()):
         content = response.get("content", {})
         schema = next(iter(content.values()), {}).get("schema", {}) if content else {}
-        if "$ref" in schema or "items" in schema:
-            shape = _type_of(schema)
+        if "status_code" in schema.get("properties", {}):
+            shape = "an error: `{status_code, detail, extra}`"
         elif content:
-            shape = "`{status_code, detail, extra}`" if "status_code" in schema.get("properties", {}) else "JSON"
+            shape = _type_of(schema)
         else:
             shape = ""
         lines.append(f"| {status} | {_cell(response.get('description', ''))} | {_cell(shape)} |")

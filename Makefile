@@ -9,7 +9,7 @@ CREATED := $(VENV)/.created
 STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: help install lint test demo demo-script bench bench-quick clean
+.PHONY: help install lint test docs demo demo-script bench bench-quick clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -19,9 +19,10 @@ $(CREATED):
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 	touch $(CREATED)
 
-# The test toolchain (pytest, mypy, ruff, uvicorn for the end-to-end tests) on top of the package.
+# The test toolchain (pytest, mypy, ruff, uvicorn for the end-to-end tests) on top of the package,
+# and Sphinx: the suite builds the documentation site (tests/docs), so CI fails when the docs do.
 $(STAMP): $(CREATED) pyproject.toml $(CONSTRAINTS)
-	$(PIP_INSTALL) -e '.[test]'
+	$(PIP_INSTALL) -e '.[test,docs]'
 	touch $(STAMP)
 
 # Only what the demo needs: the package and uvicorn (a venv made by `make test` already has both).
@@ -36,8 +37,16 @@ lint: $(STAMP) ## ruff + mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint ## Lint, type-check and run the whole test suite with coverage
+# The suite includes the docs: every page's snippets run (tests/examples/test_readme.py) and the site
+# is built with warnings as errors and checked (tests/docs/test_site.py).
+test: lint ## Lint, type-check and run the whole test suite with coverage (docs build included)
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
+
+# -W: a warning (a broken link, a docstring autodoc cannot read) fails the build. Offline: the theme's
+# web fonts are switched off, Mermaid is vendored in docs/_static, nothing is fetched.
+docs: $(STAMP) ## Build the documentation site into docs/_build/html (warnings are errors, no network)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "Open docs/_build/html/index.html"
 
 demo: $(DEMO_STAMP) ## Run the expense example app (plugin + REST API) with uvicorn on SQLite
 	@echo "Expense approval demo on http://127.0.0.1:8000"
@@ -58,4 +67,4 @@ bench-quick: $(STAMP) ## The same with small N and one run (under 2 minutes once
 	$(BIN)/python -m benchmarks.runner --quick
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage docs/_build

@@ -44,6 +44,7 @@ __all__ = (
     "list_tasks",
     "reassign_task",
     "release_task",
+    "require_start",
     "require_view_definitions",
     "retry_instance",
     "start_instance",
@@ -114,11 +115,12 @@ async def instance_diagram(
 # --- instances ----------------------------------------------------------------------------------
 
 
-def _start_refusal(identity: Identity, name: str, groups: frozenset[str]) -> str:
-    message = f"{caller_name(identity)} may not start workflow {name!r}"
-    if groups:
-        message += f": it needs membership in one of the groups {', '.join(sorted(groups))}"
-    return message
+def require_start(api: WorkflowApi, identity: Identity, definition: WorkflowDefinition) -> None:
+    """Refuse a caller the policy does not let start ``definition`` (naming the groups that may)."""
+    message = f"{caller_name(identity)} may not start workflow {definition.name!r}"
+    if definition.start_groups:
+        message += f": it needs membership in one of the groups {', '.join(sorted(definition.start_groups))}"
+    require(api.policy.may_start(identity, definition), identity, message)
 
 
 async def start_instance(
@@ -131,12 +133,7 @@ async def start_instance(
     idempotency_key: str | None = None,
 ) -> tuple[WorkflowInstanceData, bool]:
     """Start ``workflow`` for the caller (who is recorded as ``started_by``); returns (instance, replayed)."""
-    definition = api.registry.get_definition(workflow, version)
-    require(
-        api.policy.may_start(identity, definition),
-        identity,
-        _start_refusal(identity, definition.name, frozenset(definition.start_groups)),
-    )
+    require_start(api, identity, api.registry.get_definition(workflow, version))
     initial = dict(data)
     started_by_key = api.config.started_by_key
     # Set by the server, so added after the data was checked against the workflow's input type.

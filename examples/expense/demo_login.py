@@ -37,7 +37,8 @@ def _page(users: dict[str, tuple[str, ...]], current: str | None, token: str) ->
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Choose a demo user · Expense demo</title><link rel="stylesheet" href="/workflows/ui/static/ui.css"></head>
+<title>Choose a demo user · Expense demo</title><link rel="stylesheet" href="/workflows/ui/static/ui.css">
+<link rel="icon" href="/workflows/ui/static/favicon.svg" type="image/svg+xml"></head>
 <body><main id="main"><h1>Choose a demo user</h1>
 <p class="alert" role="note"><strong>Demo only.</strong> This example has no real sign-in: whoever opens it may act as
 anyone. A real app authenticates its users (see docs/authorization.md).</p>

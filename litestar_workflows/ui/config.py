@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from litestar.exceptions import ImproperlyConfiguredException
 
-__all__ = ("DEFAULT_CONTENT_SECURITY_POLICY", "UIConfig")
+__all__ = ("DEFAULT_CONTENT_SECURITY_POLICY", "RENDERER_CONTENT_SECURITY_POLICY", "UIConfig")
 
 DEFAULT_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
@@ -15,6 +15,13 @@ DEFAULT_CONTENT_SECURITY_POLICY = (
 )
 """What the UI's pages allow: their own scripts, styles and images only, no inline code of any kind
 (``blob:`` images are the workflow diagrams Mermaid draws in the browser)."""
+
+RENDERER_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+"""The policy of the hidden frame in which Mermaid draws diagrams: the pages' rules, except that the
+inline styles Mermaid writes are allowed there (the frame holds no data, and only UI pages may embed it)."""
 
 
 @dataclass

@@ -19,6 +19,7 @@ from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import WorkflowsError, WorkflowValidationError
 from litestar_workflows.core.models import WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, TaskStatus, WorkflowStatus
+from litestar_workflows.ui.config import RENDERER_CONTENT_SECURITY_POLICY
 from litestar_workflows.ui.forms import form_fields, read_form
 from litestar_workflows.ui.inbox import NOTICES, posted_fields
 from litestar_workflows.ui.rendering import Pages
@@ -84,7 +85,7 @@ class InstancePages(Controller):
         request: Request[Any, Any, Any],
         ui_pages: NamedDependency[Pages],
         workflow_identity: NamedDependency[Identity],
-        scope: TextQuery = None,
+        show: TextQuery = None,
         workflow: TextQuery = None,
         status: FromQuery[WorkflowStatus | None] = None,
         offset: Offset = 0,
@@ -92,13 +93,13 @@ class InstancePages(Controller):
     ) -> Response[str]:
         """The instances the caller started (or all they may see), and the workflows they may start."""
         api = ui_pages.api
-        mine = scope != "all"
+        mine = show != "all"
         size = ui_pages.config.page_size
         filters = operations.InstanceFilters(
             workflow=workflow or None, status=status, mine=mine, limit=size, offset=offset
         )
         items, total = await operations.list_instances(api, workflow_identity, filters)
-        query = {"scope": None if mine else "all", "workflow": workflow, "status": status.value if status else None}
+        query = {"show": None if mine else "all", "workflow": workflow, "status": status.value if status else None}
         context = {
             "instances": [instance_summary(item) for item in items],
             "total": total,
@@ -187,6 +188,17 @@ class InstancePages(Controller):
             "notice": NOTICES.get(notice or ""),
         }
         return ui_pages.render(request, "instance.html", workflow_identity, context)
+
+    @get("/graph-renderer", name="workflows:ui:graph-renderer")
+    async def graph_renderer(
+        self,
+        request: Request[Any, Any, Any],
+        ui_pages: NamedDependency[Pages],
+        workflow_identity: NamedDependency[Identity],
+    ) -> Response[str]:
+        """The hidden frame in which Mermaid draws instance diagrams (see ``static/graph.js``)."""
+        headers = {"Content-Security-Policy": RENDERER_CONTENT_SECURITY_POLICY}
+        return ui_pages.render(request, "graph_renderer.html", workflow_identity, headers=headers)
 
     @post("/instances/{instance_id:uuid}/cancel", name="workflows:ui:cancel", status_code=HTTP_303_SEE_OTHER)
     async def cancel(

@@ -65,7 +65,11 @@ class PageProblems:
         self.errors: list[str] = []
 
     def watch(self, page: Any) -> Any:
-        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        def console(message: Any) -> None:
+            if message.type == "error":
+                self.errors.append(message.text)
+
+        page.on("console", console)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         return page
 
@@ -82,33 +86,8 @@ def no_horizontal_scrolling(page: Any) -> None:
     assert widths[0] <= widths[1], f"{page.url} is {widths[0]} px wide in a {widths[1]} px viewport"
 
 
-# Every element with text of its own, its colour and the first opaque background behind it:
-# the WCAG contrast ratio of each pair (4.5:1 for normal text, 3:1 for large text).
-_CONTRAST_SCRIPT = """
-() => {
-  const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
-  const parse = (value) => { const m = value.match(/[\\d.]+/g).map(Number); return {r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1}; };
-  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
-  const background = (element) => {
-    for (let node = element; node; node = node.parentElement) {
-      const colour = parse(getComputedStyle(node).backgroundColor);
-      if (colour.a > 0.9) return colour;
-    }
-    return {r: 255, g: 255, b: 255, a: 1};
-  };
-  const failures = [];
-  for (const element of document.querySelectorAll("body *")) {
-    const own = [...element.childNodes].some((node) => node.nodeType === 3 && node.textContent.trim());
-    const style = getComputedStyle(element);
-    if (!own || style.visibility === "hidden" || style.display === "none" || element.closest(".visually-hidden, .skip-link")) continue;
-    const fg = luminance(parse(style.color)), bg = luminance(background(element));
-    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
-    if (ratio < (large ? 3 : 4.5)) failures.push(`${element.tagName} "${element.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`);
-  }
-  return failures;
-}
-"""
+_CONTRAST_SCRIPT = (Path(__file__).parent / "contrast.js").read_text(encoding="utf-8")
+"""A function (page.evaluate) returning the text elements whose contrast is below WCAG AA."""
 
 
 def contrast_failures(page: Any) -> list[str]:

@@ -202,15 +202,16 @@ class InboxPages(Controller):
         workflow_identity: NamedDependency[Identity],
         task_id: FromPath[UUID],
     ) -> Response[Any]:
-        """Complete a task with the posted form; invalid fields come back marked (400)."""
+        """Complete a task with the posted form; invalid fields come back marked (400).
+
+        The completion is the API's (the same checks in the same commit, the same refusals); the
+        task is read first only for its form, and shown again only to those who may act on it.
+        """
         api = ui_pages.api
-        task = await operations.task_for(api, workflow_identity, task_id)
+        stored = await api.persistence.get_task(task_id)
+        schema = stored.form_schema if stored is not None else None
         posted = await posted_fields(request)
-        if task.form_schema is None:
-            data: dict[str, Any] = {}
-            errors: dict[str, str] = {}
-        else:
-            data, errors = read_form(task.form_schema, posted)
+        data, errors = read_form(schema, posted) if schema is not None else ({}, {})
         if not errors:
             try:
                 await operations.complete_task(api, workflow_identity, task_id, data)
@@ -218,4 +219,5 @@ class InboxPages(Controller):
                 errors = dict(exc.fields) or {"(form)": "; ".join(exc.errors) or str(exc)}
             else:
                 return Redirect(ui_pages.url("/", notice="completed"), status_code=HTTP_303_SEE_OTHER)
+        task = await operations.task_for(api, workflow_identity, task_id)  # refuses before showing anything
         return await _task_page(request, ui_pages, workflow_identity, task, values=posted, errors=errors)

@@ -46,7 +46,7 @@ def test_readme_quick_start_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["concepts.md", "durability.md", "upgrading.md", "authorization.md"])
+@pytest.mark.parametrize("page", ["concepts.md", "durability.md", "upgrading.md", "authorization.md", "ui.md"])
 def test_docs_snippets_run_in_order(page: str, tmp_path: Path) -> None:
     # Each page's snippets build on each other, so they run as one script.
     blocks = python_blocks(ROOT / "docs" / page)

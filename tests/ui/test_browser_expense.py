@@ -99,8 +99,10 @@ def test_expense_through_the_ui(browser: Any, server: Server) -> None:
     second_tab.goto(f"{base}/workflows/ui/")
     expect(second_tab.locator("#inbox-list")).to_have_attribute("data-live", "on", timeout=TIMEOUT_MS)
     expect(second_tab.locator(".card", has_text="Approve expense")).to_have_count(1)
-    card.get_by_role("button", name="Claim").click()
+    task_id = card.get_attribute("data-task")
+    card.get_by_role("button", name="Claim").press("Enter")  # by keyboard: the focus stays on the task
     expect(card.get_by_text("Claimed by you")).to_be_visible()
+    expect(bob_inbox.locator(f"#release-{task_id}")).to_be_focused()
     check_page(bob_inbox, "inbox-bob")
     task_url = card.get_by_role("link", name="Approve expense", exact=True).get_attribute("href")
     assert task_url is not None

@@ -39,8 +39,25 @@
     }
   }
 
+  // A claim or release replaces the inbox list: keep keyboard users on the task they acted on by
+  // focusing its new button (Release after a claim, Claim after a release).
+  function keepFocusAfterClaims() {
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+      var action = source && source.getAttribute ? source.getAttribute("hx-post") || "" : "";
+      var match = action.match(/tasks\/([0-9a-f-]+)\/(claim|release)$/);
+      if (match) {
+        var next = document.getElementById((match[2] === "claim" ? "release-" : "claim-") + match[1]);
+        if (next) {
+          next.focus();
+        }
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     followInbox();
     focusErrors();
+    keepFocusAfterClaims();
   });
 })();

@@ -56,7 +56,7 @@ class Pages:
     def __init__(self, api: WorkflowApi, config: UIConfig, base_path: str, csrf: CSRFConfig) -> None:
         try:
             import jinja2
-        except ImportError:  # pragma: no cover - the test environment has the extra
+        except ImportError:
             msg = 'the workflow UI needs Jinja2: pip install "litestar-workflows[ui]"'
             raise ImproperlyConfiguredException(msg) from None
         self.api = api

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -270,3 +271,9 @@ async def test_a_task_page_shows_the_request_only_to_those_who_may_see_the_insta
     page = await client.get(f"{UI}/tasks/{task['id']}", headers=BOB)
     assert "The request" in page.text and "amount" in page.text
     assert (await client.get(f"{UI}/tasks/{task['id']}", headers=CAROL)).status_code == 403
+
+
+def test_without_jinja2_the_app_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # as if the ui extra were not installed
+    with pytest.raises(ImproperlyConfiguredException, match=r'pip install "litestar-workflows\[ui\]"'):
+        ui_app()

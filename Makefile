@@ -9,7 +9,7 @@ CREATED := $(VENV)/.created
 STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: help install lint test docs demo demo-script bench bench-quick clean
+.PHONY: help install lint test docs demo demo-script bench bench-quick ui-vendor clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,7 @@ demo: $(DEMO_STAMP) ## Run the expense example app (plugin + REST API) with uvic
 	@echo "Expense approval demo on http://127.0.0.1:8000"
 	@echo "  OpenAPI docs:  http://127.0.0.1:8000/schema"
 	@echo "  API:           http://127.0.0.1:8000/workflows/definitions"
+	@echo "  Task inbox:    http://127.0.0.1:8000/workflows/ui/  (choose a demo user at http://127.0.0.1:8000/demo/login)"
 	@echo "  Walk-through:  see 'Try the REST API' in README.md (users: alice, bob, carol, dave, admin)"
 	$(BIN)/uvicorn examples.expense.app:app --host 127.0.0.1 --port 8000
 
@@ -65,6 +66,9 @@ bench: $(STAMP) ## Ours vs litestar-workflows 0.3.3 vs DBOS (peers installed int
 bench-quick: $(STAMP) ## The same with small N and one run (under 2 minutes once the peers are installed)
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(PIP_INSTALL) -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.runner --quick
+
+ui-vendor: $(STAMP) ## Refresh the UI's vendored htmx and Mermaid from npm (versions in litestar_workflows/ui/static/VENDORED.json)
+	$(BIN)/python tools/vendor_ui.py
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage docs/_build

@@ -62,6 +62,7 @@ from litestar_workflows.steps import (
 if TYPE_CHECKING:
     from litestar_workflows.config import WorkflowPluginConfig
     from litestar_workflows.plugin import WorkflowPlugin
+    from litestar_workflows.ui.config import UIConfig
 
 __version__ = "0.4.0"
 
@@ -71,7 +72,11 @@ logging.getLogger("litestar_workflows").addHandler(logging.NullHandler())
 
 # The plugin pulls in Litestar; code that only runs the engine (workers, scripts, tests) does not
 # need it, and tens of thousands of imported objects slow every full garbage collection after.
-_LAZY = {"WorkflowPlugin": "litestar_workflows.plugin", "WorkflowPluginConfig": "litestar_workflows.config"}
+_LAZY = {
+    "UIConfig": "litestar_workflows.ui.config",
+    "WorkflowPlugin": "litestar_workflows.plugin",
+    "WorkflowPluginConfig": "litestar_workflows.config",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -116,6 +121,7 @@ __all__ = (
     "TaskStatus",
     "TimerStep",
     "TransactionalStep",
+    "UIConfig",
     "UnauthorizedTaskError",
     "WebhookStep",
     "Workflow",

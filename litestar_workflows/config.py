@@ -13,6 +13,7 @@ from litestar.types import Guard
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.policy import WorkflowPolicy
+from litestar_workflows.ui.config import UIConfig
 from litestar_workflows.web.identity import IdentityResolver, default_identity_resolver
 
 __all__ = ("DEFAULT_DATABASE_URL", "WorkflowPluginConfig")
@@ -86,6 +87,9 @@ class WorkflowPluginConfig:
     API's routes have them either way."""
     sse_keepalive: float = 15.0
     """Seconds between keep-alive comments on an idle event stream."""
+    ui: UIConfig | None = None
+    """The browser UI (task inbox, instances, start forms) under ``path + ui.path``; off when None.
+    Needs the ``ui`` extra (Jinja2). See docs/ui.md."""
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):

@@ -156,6 +156,10 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
                 )
             )
             app_config.route_handlers.append(self._build_health_router())
+        if config.ui is not None:
+            from litestar_workflows.ui.router import ui_routers  # needs the ui extra (Jinja2)
+
+            app_config.route_handlers.extend(ui_routers(self._api, config, app_config))
         if config.set_exception_handlers:
             app_config.exception_handlers.update(exception_handlers_for(app_config.exception_handlers))
         # Appended plugins are initialised after every plugin the user listed, so the lifespan the

@@ -49,9 +49,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 
+from examples.expense.demo_login import DEMO_COOKIE, demo_login_handlers
 from litestar_workflows import (
     BaseHumanStep,
     BaseMachineStep,
@@ -67,8 +69,10 @@ from litestar_workflows import (
     WorkflowPluginConfig,
 )
 from litestar_workflows.engine.persistence import TaskQuery
+from litestar_workflows.ui import UIConfig
 
 __all__ = (
+    "CSRF_SECRET_VARIABLE",
     "DATABASE_URL_VARIABLE",
     "DEMO_USERS",
     "LEGAL_REVIEW_ABOVE",
@@ -88,6 +92,9 @@ logger = logging.getLogger("examples.expense")
 
 DATABASE_URL_VARIABLE = "EXPENSE_DATABASE_URL"
 """Environment variable naming the app's database (default: ``expense.sqlite3`` in the working directory)."""
+
+CSRF_SECRET_VARIABLE = "EXPENSE_CSRF_SECRET"
+"""Environment variable with the secret signing the demo's CSRF tokens (a fixed demo value otherwise)."""
 
 LEGAL_REVIEW_ABOVE = 1000
 """Expenses above this amount also need a legal review."""
@@ -245,12 +252,16 @@ class DemoUser:
 
 
 class HeaderAuthMiddleware(AbstractAuthenticationMiddleware):
-    """DEMO ONLY: trusts the ``X-User`` and ``X-Groups`` headers. Requests without ``X-User`` are anonymous."""
+    """DEMO ONLY: trusts the ``X-User`` and ``X-Groups`` headers, else the ``demo_user`` cookie of the
+    demo's user switch (``/demo/login``). Requests with neither are anonymous."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         user_id = connection.headers.get("x-user", "").strip()
         if not user_id:
-            return AuthenticationResult(user=None, auth=None)
+            chosen = connection.cookies.get(DEMO_COOKIE, "")
+            if chosen not in DEMO_USERS:
+                return AuthenticationResult(user=None, auth=None)
+            return AuthenticationResult(user=DemoUser(chosen, DEMO_USERS[chosen]), auth=None)
         header = connection.headers.get("x-groups")
         if header is None:
             groups = DEMO_USERS.get(user_id, ())
@@ -323,11 +334,24 @@ def create_app(
         database_url=database_url,
         admin_role="admin",
         started_by_key="requester",
+        ui=UIConfig(
+            title="Expense demo",
+            login_url="/demo/login",
+            links=[("Switch demo user", "/demo/login")],
+        ),
     )
     return Litestar(
+        route_handlers=demo_login_handlers(DEMO_USERS),
         plugins=[WorkflowPlugin(config)],
         middleware=[DefineMiddleware(HeaderAuthMiddleware, exclude=["/schema"])],
         lifespan=[_escalation_loop("admin", escalation_interval)],
+        # Forms posted from browsers (the UI, the demo's user switch) carry a CSRF token. The JSON API
+        # is left out: the demo's curl walk-through authenticates by header, which no other site can set,
+        # and the demo cookie is SameSite=Strict. The secret is fixed so tokens survive restarts: DEMO ONLY.
+        csrf_config=CSRFConfig(
+            secret=os.environ.get(CSRF_SECRET_VARIABLE) or "expense-demo-only-not-a-secret",
+            exclude=[r"^/workflows/(definitions|instances|tasks)"],
+        ),
     )
 
 

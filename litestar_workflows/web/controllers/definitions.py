@@ -11,19 +11,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK
 
-from litestar_workflows.core.types import StepStatus
-from litestar_workflows.policy import caller_name, require
-from litestar_workflows.web.access import ACCESS_RAISES, visible_instance
+from litestar_workflows.web.access import ACCESS_RAISES
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.identity import Identity
+from litestar_workflows.web.operations import instance_diagram
+from litestar_workflows.web.operations import require_view_definitions as _require_view
 from litestar_workflows.web.schemas import DefinitionDetail, DefinitionSummary, definition_detail, definition_summary
 
 __all__ = ("DefinitionsController",)
-
-
-def _require_view(api: WorkflowApi, identity: Identity) -> None:
-    allowed = api.policy.may_view_definitions(identity)
-    require(allowed, identity, f"{caller_name(identity)} may not view workflow definitions")
 
 
 class DefinitionsController(Controller):
@@ -99,25 +94,5 @@ class DefinitionsController(Controller):
         instance_id: FromQuery[UUID | None] = None,
     ) -> Response[str]:
         """Mermaid diagram of a workflow."""
-        _require_view(workflow_api, workflow_identity)
-        registry = workflow_api.registry
-        if instance_id is None:
-            return Response(registry.get_definition(name, version).to_mermaid(), media_type=MediaType.TEXT)
-        instance, _ = await visible_instance(workflow_api, workflow_identity, instance_id)
-        if instance.workflow_name != name:
-            registry.get_definition(name)  # an unknown workflow is reported as such
-            raise NotFoundException(detail=f"instance {instance_id} is not an instance of workflow {name!r}")
-        if version is not None and version != instance.workflow_version:
-            raise ValidationException(
-                detail=f"instance {instance_id} runs version {instance.workflow_version!r}, not {version!r}"
-            )
-        last: dict[str, StepStatus] = {}
-        for execution in instance.context.step_history:
-            last[execution.step_name] = execution.status
-        definition = registry.get_definition(name, instance.workflow_version)
-        diagram = definition.to_mermaid_with_state(
-            current_step=[] if instance.status.is_finished else instance.active_steps,
-            completed_steps=[step for step, status in last.items() if status is StepStatus.SUCCEEDED],
-            failed_steps=[step for step, status in last.items() if status is StepStatus.FAILED],
-        )
+        diagram = await instance_diagram(workflow_api, workflow_identity, name, version, instance_id)
         return Response(diagram, media_type=MediaType.TEXT)

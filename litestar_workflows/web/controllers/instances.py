@@ -17,13 +17,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
-from litestar_workflows.engine.persistence import UNSET, InstanceQuery, _Unset
-from litestar_workflows.policy import caller_name, require
+from litestar_workflows.web import operations
 from litestar_workflows.web.access import ACCESS_RAISES, BODY_RAISES, visible_instance
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
-from litestar_workflows.web.idempotency import IdempotencyKeyReusedException, start_idempotently
+from litestar_workflows.web.idempotency import IdempotencyKeyReusedException
 from litestar_workflows.web.identity import Identity
 from litestar_workflows.web.params import DateTimeQuery, Limit, Offset, StrictJSONBody, TextQuery, parse_datetime
 from litestar_workflows.web.schemas import (
@@ -59,13 +58,6 @@ async def _detail(
     else:
         open_tasks = [task for task in tasks if task.status is TaskStatus.OPEN]
     return instance_detail(instance, open_tasks, api.now())
-
-
-def _start_refusal(identity: Identity, name: str, groups: frozenset[str]) -> str:
-    message = f"{caller_name(identity)} may not start workflow {name!r}"
-    if groups:
-        message += f": it needs membership in one of the groups {', '.join(sorted(groups))}"
-    return message
 
 
 class InstancesController(Controller):
@@ -111,33 +103,14 @@ class InstancesController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[InstanceDetail]:
         """Start an instance."""
-        engine = workflow_api.engine
-        definition = workflow_api.registry.get_definition(data.workflow, data.version)
-        require(
-            workflow_api.policy.may_start(workflow_identity, definition),
+        instance, replayed = await operations.start_instance(
+            workflow_api,
             workflow_identity,
-            _start_refusal(workflow_identity, definition.name, frozenset(definition.start_groups)),
+            data.workflow,
+            data.data,
+            version=data.version,
+            idempotency_key=idempotency_key,
         )
-        initial = dict(data.data)
-        started_by_key = workflow_api.config.started_by_key
-        # Set by the server, so added after the data was checked against the workflow's input type.
-        trusted = {} if started_by_key is None else {started_by_key: workflow_identity.user_id}
-        replayed = False
-        if idempotency_key is None:
-            instance = await engine.start_workflow(
-                data.workflow, initial, version=data.version, trusted_data=trusted, started_by=workflow_identity.user_id
-            )
-        else:
-            instance, replayed = await start_idempotently(
-                engine,
-                caller=workflow_identity.user_id,
-                key=idempotency_key,
-                workflow=data.workflow,
-                version=data.version,
-                request_data=data.data,
-                initial_data=initial,
-                trusted_data=trusted,
-            )
         detail = await _detail(workflow_api, instance)  # the committed start (a replay: as just read)
         headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
         if replayed:
@@ -168,25 +141,18 @@ class InstancesController(Controller):
         offset: Offset = 0,
     ) -> OffsetPagination[InstanceSummary]:
         """List instances."""
-        user = workflow_identity.user_id
-        after = parse_datetime("started_after", started_after)  # bad values are a 400 whatever else was asked
-        before = parse_datetime("started_before", started_before)
-        starter: str | _Unset | None = UNSET if started_by is None else started_by
-        if mine:
-            if started_by not in {None, user}:
-                return OffsetPagination(items=[], limit=limit, offset=offset, total=0)
-            starter = user  # an anonymous caller's: the instances started without a starter
-        query = InstanceQuery(
-            workflow_name=workflow,
+        filters = operations.InstanceFilters(
+            workflow=workflow,
             status=status,
-            started_after=after,
-            started_before=before,
-            started_by=starter,
-            scope=workflow_api.policy.instance_scope(workflow_identity),
+            # bad values are a 400 whatever else was asked
+            started_after=parse_datetime("started_after", started_after),
+            started_before=parse_datetime("started_before", started_before),
+            started_by=started_by,
+            mine=mine,
             limit=limit,
             offset=offset,
         )
-        items, total = await workflow_api.persistence.query_instances(query)
+        items, total = await operations.list_instances(workflow_api, workflow_identity, filters)
         return OffsetPagination(
             items=[instance_summary(item) for item in items], limit=limit, offset=offset, total=total
         )
@@ -228,13 +194,8 @@ class InstancesController(Controller):
         data: StrictJSONBody[CancelInstance],
     ) -> InstanceDetail:
         """Cancel an instance."""
-        instance, _ = await visible_instance(workflow_api, workflow_identity, instance_id)
-        require(
-            workflow_api.policy.may_cancel(workflow_identity, instance),
-            workflow_identity,
-            f"{caller_name(workflow_identity)} may not cancel instance {instance_id}",
-        )
-        return await _detail(workflow_api, await workflow_api.engine.cancel_workflow(instance_id, data.reason))
+        instance = await operations.cancel_instance(workflow_api, workflow_identity, instance_id, data.reason)
+        return await _detail(workflow_api, instance)
 
     @post(
         "/{instance_id:uuid}/retry",
@@ -253,13 +214,8 @@ class InstancesController(Controller):
         instance_id: FromPath[UUID],
     ) -> InstanceDetail:
         """Retry a failed instance."""
-        instance, _ = await visible_instance(workflow_api, workflow_identity, instance_id)
-        require(
-            workflow_api.policy.may_retry(workflow_identity, instance),
-            workflow_identity,
-            f"{caller_name(workflow_identity)} may not retry instance {instance_id}",
-        )
-        return await _detail(workflow_api, await workflow_api.engine.retry_workflow(instance_id))
+        instance = await operations.retry_instance(workflow_api, workflow_identity, instance_id)
+        return await _detail(workflow_api, instance)
 
     @get(
         "/{instance_id:uuid}/events",

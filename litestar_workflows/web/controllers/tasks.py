@@ -26,50 +26,19 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from litestar_workflows.core.exceptions import (
-    TaskAlreadyCompletedError,
-    TaskClaimedError,
-    TaskNotFoundError,
-    UnauthorizedTaskError,
-)
 from litestar_workflows.core.models import HumanTaskData
-from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.core.types import TaskStatus
-from litestar_workflows.engine.persistence import TaskQuery
+from litestar_workflows.web import operations
 from litestar_workflows.web.access import BODY_RAISES
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
-from litestar_workflows.web.identity import Identity, can_act_on, is_admin
+from litestar_workflows.web.identity import Identity
 from litestar_workflows.web.params import Limit, Offset, StrictJSONBody, TextQuery
 from litestar_workflows.web.schemas import ReassignTask, TaskDetail, TaskSummary, task_detail, task_summary
 
 __all__ = ("TasksController",)
 
 _RAISES = [NotAuthorizedException, PermissionDeniedException, NotFoundException, ConflictException]
-
-
-def _user(identity: Identity) -> str:
-    """The caller's user id; a 401 for anonymous callers, who may not act on tasks."""
-    if identity.user_id is None:
-        raise NotAuthorizedException(detail="tasks need an authenticated user")
-    return identity.user_id
-
-
-async def _task(api: WorkflowApi, task_id: UUID) -> HumanTaskData:
-    task = await api.persistence.get_task(task_id)
-    if task is None:
-        raise TaskNotFoundError(f"task {task_id} not found")
-    return task
-
-
-def _ensure_open(task: HumanTaskData) -> None:
-    if task.status is not TaskStatus.OPEN:
-        raise TaskAlreadyCompletedError(f"task {task.id} is already {task.status.value}")
-
-
-def _actor(identity: Identity, api: WorkflowApi) -> TaskActor:
-    """The caller as the persistence checks them against a task, in the transaction changing it."""
-    return TaskActor(identity, api.admin_role)
 
 
 def _detail(request: Request[Any, Any, Any], api: WorkflowApi, task: HumanTaskData) -> TaskDetail:
@@ -105,22 +74,17 @@ class TasksController(Controller):
         offset: Offset = 0,
     ) -> OffsetPagination[TaskSummary]:
         """List tasks."""
-        user = _user(workflow_identity)
-        admin = is_admin(workflow_identity, workflow_api.admin_role)
-        if mine and assignee not in {None, user}:
-            return OffsetPagination(items=[], limit=limit, offset=offset, total=0)
-        query = TaskQuery(
+        filters = operations.TaskFilters(
             status=status,
             assignee=assignee,
-            assigned_or_claimed_by=user if mine else None,
             candidate_group=candidate_group,
-            workflow_name=workflow,
+            workflow=workflow,
             instance_id=instance_id,
-            visible_to=None if admin else (user, workflow_identity.groups),
+            mine=mine,
             limit=limit,
             offset=offset,
         )
-        items, total = await workflow_api.persistence.query_tasks(query)
+        items, total = await operations.list_tasks(workflow_api, workflow_identity, filters)
         now = workflow_api.now()
         return OffsetPagination(
             items=[task_summary(task, now) for task in items], limit=limit, offset=offset, total=total
@@ -142,13 +106,7 @@ class TasksController(Controller):
         task_id: FromPath[UUID],
     ) -> TaskDetail:
         """Get a task."""
-        user = _user(workflow_identity)
-        task = await workflow_api.persistence.get_task(task_id)
-        if task is None:
-            raise TaskNotFoundError(f"task {task_id} not found")
-        if not can_act_on(task, workflow_identity, workflow_api.admin_role):
-            raise UnauthorizedTaskError(f"user {user!r} may not see task {task_id}")
-        return _detail(request, workflow_api, task)
+        return _detail(request, workflow_api, await operations.task_for(workflow_api, workflow_identity, task_id))
 
     @post(
         "/{task_id:uuid}/claim",
@@ -169,10 +127,7 @@ class TasksController(Controller):
         task_id: FromPath[UUID],
     ) -> TaskDetail:
         """Claim a task."""
-        user = _user(workflow_identity)
-        actor = _actor(workflow_identity, workflow_api)
-        task = await workflow_api.persistence.update_open_task(task_id, claimed_by=user, actor=actor)
-        return _detail(request, workflow_api, task)
+        return _detail(request, workflow_api, await operations.claim_task(workflow_api, workflow_identity, task_id))
 
     @post(
         "/{task_id:uuid}/release",
@@ -192,13 +147,7 @@ class TasksController(Controller):
         task_id: FromPath[UUID],
     ) -> TaskDetail:
         """Release a claimed task."""
-        user = _user(workflow_identity)
-        actor = _actor(workflow_identity, workflow_api)
-        try:
-            task = await workflow_api.persistence.update_open_task(task_id, claimed_by=None, actor=actor)
-        except TaskClaimedError as exc:  # the caller may act on the task, so may know who holds it
-            raise UnauthorizedTaskError(f"task {task_id} is claimed by {exc.claimed_by!r}, not by {user!r}") from exc
-        return _detail(request, workflow_api, task)
+        return _detail(request, workflow_api, await operations.release_task(workflow_api, workflow_identity, task_id))
 
     @post(
         "/{task_id:uuid}/complete",
@@ -221,9 +170,8 @@ class TasksController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> TaskDetail:
         """Complete a task."""
-        _user(workflow_identity)
-        completion = await workflow_api.engine.complete_task_detailed(task_id, workflow_identity, data)
-        return _detail(request, workflow_api, completion.task)
+        task = await operations.complete_task(workflow_api, workflow_identity, task_id, data)
+        return _detail(request, workflow_api, task)
 
     @post(
         "/{task_id:uuid}/reassign",
@@ -244,10 +192,5 @@ class TasksController(Controller):
         data: StrictJSONBody[ReassignTask],
     ) -> TaskDetail:
         """Reassign a task."""
-        user = _user(workflow_identity)
-        task = await _task(workflow_api, task_id)
-        if task.assignee != user and not is_admin(workflow_identity, workflow_api.admin_role):
-            raise UnauthorizedTaskError(f"only the assignee or an admin may reassign task {task_id}")
-        _ensure_open(task)
-        task = await workflow_api.persistence.update_open_task(task_id, assignee=data.assignee, claimed_by=None)
+        task = await operations.reassign_task(workflow_api, workflow_identity, task_id, data.assignee)
         return _detail(request, workflow_api, task)

@@ -18,6 +18,7 @@ from litestar.response import ServerSentEventMessage
 from litestar_workflows.core.identity import can_act_on
 from litestar_workflows.engine.events import WorkflowEvent
 from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.events import SHUTDOWN_COMMENT, next_event
 from litestar_workflows.web.identity import Identity
 
 __all__ = ("INBOX_EVENT", "RECONNECT_MILLISECONDS", "inbox_stream")
@@ -54,13 +55,20 @@ async def inbox_stream(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + lifetime
     keepalive = api.config.sse_keepalive if keepalive is None else keepalive
-    async with api.event_bus.subscribe() as queue:
-        yield ServerSentEventMessage(data=None, comment="inbox stream", retry=RECONNECT_MILLISECONDS)
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                event = await asyncio.wait_for(queue.get(), min(keepalive, remaining))
-            except TimeoutError:
-                yield ServerSentEventMessage(data=None, comment="keep-alive")
-                continue
-            if await _concerns(api, identity, event):
-                yield ServerSentEventMessage(data=event.event_type, event=INBOX_EVENT)
+    ending = asyncio.ensure_future(api.streams_end.wait())  # the app shuts down: end at once
+    try:
+        async with api.event_bus.subscribe() as queue:
+            yield ServerSentEventMessage(data=None, comment="inbox stream", retry=RECONNECT_MILLISECONDS)
+            while (remaining := deadline - loop.time()) > 0:
+                try:
+                    event = await next_event(queue, ending, min(keepalive, remaining))
+                except TimeoutError:
+                    yield ServerSentEventMessage(data=None, comment="keep-alive")
+                    continue
+                if event is None:
+                    yield ServerSentEventMessage(data=None, comment=SHUTDOWN_COMMENT)
+                    return
+                if await _concerns(api, identity, event):
+                    yield ServerSentEventMessage(data=event.event_type, event=INBOX_EVENT)
+    finally:
+        ending.cancel()

@@ -16,7 +16,7 @@ from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus, WorkflowEvent
 from litestar_workflows.web.schemas import InstanceEvent
 
-__all__ = ("FINAL_EVENTS", "StreamsEnd", "instance_event_stream")
+__all__ = ("FINAL_EVENTS", "SHUTDOWN_COMMENT", "StreamsEnd", "instance_event_stream", "next_event")
 
 FINAL_EVENTS = frozenset({"workflow.completed", "workflow.failed", "workflow.canceled"})
 """Events after which an instance's stream ends."""
@@ -68,7 +68,7 @@ def _snapshot(state: WorkflowInstanceData) -> InstanceEvent:
     )
 
 
-async def _next_event(
+async def next_event(
     queue: asyncio.Queue[WorkflowEvent], ending: asyncio.Future[None], keepalive: float
 ) -> WorkflowEvent | None:
     """The next event; None when the stream is to end; raises ``TimeoutError`` after ``keepalive`` idle seconds."""
@@ -112,7 +112,7 @@ async def instance_event_stream(
                 return
             while True:
                 try:
-                    event = await _next_event(queue, ending, keepalive)
+                    event = await next_event(queue, ending, keepalive)
                 except TimeoutError:
                     state = await engine.get_instance(instance_id)
                     if state.status.is_finished:

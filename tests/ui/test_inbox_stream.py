@@ -15,6 +15,7 @@ from litestar.response import ServerSentEventMessage
 from litestar_workflows import InMemoryEventBus, InMemoryPersistence, LocalExecutionEngine, WorkflowRegistry
 from litestar_workflows.ui.streams import INBOX_EVENT, RECONNECT_MILLISECONDS, inbox_stream
 from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.events import SHUTDOWN_COMMENT
 from litestar_workflows.web.identity import Identity
 from tests.web.conftest import definitions, make_config
 
@@ -91,4 +92,18 @@ async def test_a_stream_ends_after_its_lifetime_and_keeps_alive_meanwhile() -> N
     assert messages[0].retry == RECONNECT_MILLISECONDS
     assert all(message.comment == "keep-alive" for message in messages[1:])
     assert len(messages) >= 2
+    assert not bus._subscribers
+
+
+async def test_a_stream_ends_at_once_when_the_app_shuts_down() -> None:
+    bus = InMemoryEventBus()
+    engine = LocalExecutionEngine(WorkflowRegistry(), InMemoryPersistence(), bus)
+    api = WorkflowApi(lambda: engine, bus, make_config())
+    api.streams_end.reset()
+    messages: list[ServerSentEventMessage] = []
+    collecting = asyncio.create_task(_collect(inbox_stream(api, BOB, lifetime=600, keepalive=600), messages))
+    await _until(lambda: messages)
+    api.streams_end.now()  # what the plugin does on SIGTERM and at shutdown
+    await asyncio.wait_for(collecting, 5)  # without it, the stream would run for its whole lifetime
+    assert messages[-1].comment == SHUTDOWN_COMMENT
     assert not bus._subscribers

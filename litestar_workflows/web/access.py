@@ -106,6 +106,12 @@ def require_json_body(connection: ASGIConnection[Any, Any, Any, Any], takes_body
         raise invalid_body(connection, "", EMPTY_BODY)
 
 
+def _requires_body(handler: BaseRouteHandler) -> bool:
+    """True if the route's handler takes a body it cannot do without (a ``data`` parameter, not optional)."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    return data is not None and not data.has_default and not data.is_optional
+
+
 def api_gate(
     resolver: IdentityResolver, *, allow_anonymous: bool
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
@@ -118,7 +124,7 @@ def api_gate(
         connection.state[IDENTITY_STATE_KEY] = identity
         if identity.is_anonymous and not allow_anonymous:
             raise NotAuthenticatedError("the workflow API needs an authenticated caller")
-        require_json_body(connection, takes_body="data" in handler.parsed_fn_signature.parameters)
+        require_json_body(connection, takes_body=_requires_body(handler))
 
     return workflows_api_gate
 

@@ -104,3 +104,9 @@ def test_names_at_their_limits_register() -> None:
     step = BaseHumanStep("h" * 200, title="T" * 500, candidate_groups=groups)
     definition = flow("w" * 200, [step], [], step.name, [step.name], version="v" * 50)
     WorkflowRegistry().register_definition(definition)
+
+
+def test_a_title_that_is_no_string_is_refused() -> None:
+    definition = _review()
+    definition.steps["approve"].title = 42  # type: ignore[attr-defined]  # a step class may set anything
+    assert _refusal(definition) == ["the title of step 'approve' is not a string: 42"]

@@ -1,10 +1,11 @@
 """Who may do what with workflows: one policy object for the REST API (and anything else that asks).
 
 Every endpoint of the API asks the app's :class:`WorkflowPolicy` before it acts: viewing
-definitions, starting a workflow, seeing an instance (detail, history, events, diagram), cancelling
-and retrying one. Listing asks for an :class:`~litestar_workflows.core.access.InstanceScope`
-instead of a yes or no, which the persistence evaluates in its query, so a page holds only visible
-instances and the total counts only those. Seeing a single instance goes by the same scope, so a
+definitions, starting a workflow, seeing an instance (detail, history, events, diagram) and the
+tracebacks in its history, cancelling and retrying one. Listing asks for an
+:class:`~litestar_workflows.core.access.InstanceScope` instead of a yes or no, which the
+persistence evaluates in its query, so a page holds only visible instances and the total counts
+only those. Seeing a single instance goes by the same scope, so a
 listing and a detail page never disagree.
 
 Who the caller is comes from the app's identity resolver (``litestar_workflows.web.identity``);
@@ -46,7 +47,7 @@ DefinitionsRule = Callable[[Identity], bool]
 StartRule = Callable[[Identity, WorkflowDefinition], bool]
 """May this caller start this workflow (definition)?"""
 InstanceRule = Callable[[Identity, WorkflowInstanceData], bool]
-"""May this caller cancel (or retry) this instance?"""
+"""May this caller cancel (or retry) this instance, or see its tracebacks?"""
 ScopeRule = Callable[[Identity], InstanceScope]
 """Which instances may this caller see?"""
 
@@ -64,6 +65,7 @@ class WorkflowPolicy:
                                   done); admins
     cancel an instance            its starter; admins
     retry a failed instance       admins; its starter too with ``starters_may_retry=True``
+    see step tracebacks           admins (others see each failed attempt's error message only)
     ============================  =============================================================
 
     An admitted anonymous caller (only with ``allow_anonymous``) is treated as an identified user
@@ -74,8 +76,8 @@ class WorkflowPolicy:
     Args:
         admin_role: The group whose members may do everything (the plugin's ``admin_role``).
         starters_may_retry: Let the starter of a failed instance retry it, not only admins.
-        view_definitions, start, instance_scope, cancel, retry: Callables replacing the default
-            rule of one action (see the module's description).
+        view_definitions, start, instance_scope, cancel, retry, view_tracebacks: Callables
+            replacing the default rule of one action (see the module's description).
     """
 
     __slots__ = (
@@ -84,6 +86,7 @@ class WorkflowPolicy:
         "_retry",
         "_start",
         "_view_definitions",
+        "_view_tracebacks",
         "admin_role",
         "starters_may_retry",
     )
@@ -98,6 +101,7 @@ class WorkflowPolicy:
         instance_scope: ScopeRule | None = None,
         cancel: InstanceRule | None = None,
         retry: InstanceRule | None = None,
+        view_tracebacks: InstanceRule | None = None,
     ) -> None:
         self.admin_role = admin_role
         self.starters_may_retry = starters_may_retry
@@ -106,6 +110,7 @@ class WorkflowPolicy:
         self._instance_scope = instance_scope
         self._cancel = cancel
         self._retry = retry
+        self._view_tracebacks = view_tracebacks
 
     def is_admin(self, identity: Identity) -> bool:
         """True if ``identity`` holds the admin role (never for anonymous callers)."""
@@ -154,6 +159,16 @@ class WorkflowPolicy:
         if self._retry is not None:
             return self._retry(identity, instance)
         return self.is_admin(identity) or (self.starters_may_retry and _started(identity, instance))
+
+    def may_view_tracebacks(self, identity: Identity, instance: WorkflowInstanceData) -> bool:
+        """May ``identity``, who may see ``instance``, also see the tracebacks of its failed attempts?
+
+        A traceback shows the app's code (file paths, lines, what was called): by default only
+        admins get it; everyone else who sees the instance gets each attempt's error message.
+        """
+        if self._view_tracebacks is not None:
+            return self._view_tracebacks(identity, instance)
+        return self.is_admin(identity)
 
 
 def _started(identity: Identity, instance: WorkflowInstanceData) -> bool:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.definition import Edge
+from litestar_workflows.core.definition_limits import definition_limit_problems
 from litestar_workflows.core.form_types import form_type_problems
 from litestar_workflows.core.forms import check_form_schema
 from litestar_workflows.core.types import StepType
@@ -187,6 +188,7 @@ class WorkflowGraph:
         steps = definition.steps
         if not definition.name:
             problems.append("the workflow has no name")
+        problems.extend(definition_limit_problems(definition))
         for key, step in steps.items():
             if getattr(step, "name", key) != key:
                 problems.append(f"step registered as {key!r} is named {step.name!r}")

@@ -13,17 +13,29 @@ from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, t
 from litestar_workflows.core.access import InstanceScope
 from litestar_workflows.db.models import HumanTaskModel, WorkflowInstanceModel
 
-__all__ = ("instance_in_scope_clause", "task_visible_to_clause")
+__all__ = ("instance_in_scope_clause", "offered_to_clause", "task_visible_to_clause")
 
 _INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
 _TASKS = cast("Table", HumanTaskModel.__table__)
+
+
+def offered_to_clause(group: str) -> ColumnElement[bool]:
+    """Tasks offered to ``group`` (one of their candidate groups is exactly ``group``).
+
+    ``groups_text`` joins the candidate groups with commas (",a,b,"), so a name holding a comma
+    would match several groups in a row; no candidate group holds one (definitions with such a
+    group are refused), so such a name matches nothing, as in ``can_act_on``.
+    """
+    if "," in group:
+        return false()
+    return _TASKS.c.groups_text.contains(f",{group},", autoescape=True)
 
 
 def task_visible_to_clause(user_id: str, groups: frozenset[str]) -> ColumnElement[bool]:
     """Tasks ``user_id`` (member of ``groups``) may act on: assigned to them, or unassigned and
     offered to one of their groups or to nobody in particular (``can_act_on`` without admin rights)."""
     columns = _TASKS.c
-    offered = [columns.groups_text.contains(f",{group},", autoescape=True) for group in sorted(groups)]
+    offered = [offered_to_clause(group) for group in sorted(groups)]
     return or_(
         columns.assignee == user_id,
         and_(columns.assignee.is_(None), or_(columns.groups_text == "", *offered)),

@@ -44,7 +44,7 @@ from litestar_workflows.db.codec import (
     instance_from_row,
     task_from_row,
 )
-from litestar_workflows.db.filters import instance_in_scope_clause, task_visible_to_clause
+from litestar_workflows.db.filters import instance_in_scope_clause, offered_to_clause, task_visible_to_clause
 from litestar_workflows.db.isolation import is_outage, refusal, write_isolated
 from litestar_workflows.db.models import (
     HumanTaskModel,
@@ -548,7 +548,7 @@ class SQLAlchemyPersistence:
             user = query.assigned_or_claimed_by
             filters.append(or_(model.assignee == user, model.claimed_by == user))
         if query.candidate_group is not None:
-            filters.append(model.groups_text.contains(f",{query.candidate_group},", autoescape=True))
+            filters.append(offered_to_clause(query.candidate_group))
         if query.workflow_name is not None:
             filters.append(model.workflow_name == query.workflow_name)
         if query.instance_id is not None:

@@ -27,6 +27,7 @@ from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.policy import caller_name, require
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.identity import Identity, IdentityResolver, resolve_identity
+from litestar_workflows.web.params import EMPTY_BODY, invalid_body
 
 __all__ = (
     "ACCESS_RAISES",
@@ -82,25 +83,33 @@ def _has_body(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
         return True  # not a length: assume there is something to refuse
 
 
-def require_json_body(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+def require_json_body(connection: ASGIConnection[Any, Any, Any, Any], takes_body: bool = False) -> None:
     """Refuse (415) a request that sends a body, or names a media type, other than JSON.
 
-    A request without a body and without a ``Content-Type`` (``POST .../claim``) passes.
+    A request without a body and without a ``Content-Type`` (``POST .../claim``) passes, unless
+    its route ``takes_body``: then it is a 400 saying the body is empty.
     """
     method = connection.scope.get("method")
     if method is None or method in _NO_BODY_METHODS:  # not HTTP, or a method without a body
         return
     content_type = connection.headers.get("content-type")
-    if content_type is None:
-        if _has_body(connection):
-            raise UnsupportedMediaTypeException(
-                detail="the request has a body but no Content-Type; send it as application/json"
-            )
-        return
-    if not is_json_media_type(content_type):
+    has_body = _has_body(connection)
+    if content_type is None and has_body:
+        raise UnsupportedMediaTypeException(
+            detail="the request has a body but no Content-Type; send it as application/json"
+        )
+    if content_type is not None and not is_json_media_type(content_type):
         raise UnsupportedMediaTypeException(
             detail=f"request bodies must be application/json, not {content_type.split(';', 1)[0].strip()!r}"
         )
+    if takes_body and not has_body:
+        raise invalid_body(connection, "", EMPTY_BODY)
+
+
+def _requires_body(handler: BaseRouteHandler) -> bool:
+    """True if the route's handler takes a body it cannot do without (a ``data`` parameter, not optional)."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    return data is not None and not data.has_default and not data.is_optional
 
 
 def api_gate(
@@ -115,7 +124,7 @@ def api_gate(
         connection.state[IDENTITY_STATE_KEY] = identity
         if identity.is_anonymous and not allow_anonymous:
             raise NotAuthenticatedError("the workflow API needs an authenticated caller")
-        require_json_body(connection)
+        require_json_body(connection, takes_body=_requires_body(handler))
 
     return workflows_api_gate
 

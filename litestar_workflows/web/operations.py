@@ -287,13 +287,20 @@ async def complete_task(api: WorkflowApi, identity: Identity, task_id: UUID, dat
 
 
 async def reassign_task(api: WorkflowApi, identity: Identity, task_id: UUID, assignee: str | None) -> HumanTaskData:
-    """Hand a task to ``assignee`` (None: back to its groups); allowed to its assignee and admins."""
+    """Hand a task to ``assignee`` (None: back to its groups); allowed to its assignee and admins.
+
+    The assignee's reassignment is checked again in the update, against the task as stored: if
+    an admin handed the task to someone else meanwhile, or holds its claim, it is refused (403,
+    409) instead of overwriting the admin's change.
+    """
     user = task_user(identity)
+    admin = is_admin(identity, api.admin_role)
     task = await api.persistence.get_task(task_id)
     if task is None:
         raise TaskNotFoundError(f"task {task_id} not found")
-    if task.assignee != user and not is_admin(identity, api.admin_role):
+    if task.assignee != user and not admin:
         raise UnauthorizedTaskError(f"only the assignee or an admin may reassign task {task_id}")
     if task.status is not TaskStatus.OPEN:
         raise TaskAlreadyCompletedError(f"task {task.id} is already {task.status.value}")
-    return await api.persistence.update_open_task(task_id, assignee=assignee, claimed_by=None)
+    actor = None if admin else _actor(api, identity)
+    return await api.persistence.update_open_task(task_id, assignee=assignee, claimed_by=None, actor=actor)

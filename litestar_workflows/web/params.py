@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeAlias, TypeVar, cast
 
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.params import Body, QueryParameter
@@ -21,6 +22,7 @@ from litestar_workflows.core.values import MAX_NESTING, storable_problem
 
 __all__ = (
     "BODY_NESTING",
+    "EMPTY_BODY",
     "MAX_OFFSET",
     "NO_NUL",
     "DateTimeQuery",
@@ -30,6 +32,7 @@ __all__ = (
     "TextQuery",
     "as_utc",
     "checked_request_class",
+    "invalid_body",
     "parse_datetime",
 )
 
@@ -90,23 +93,33 @@ class _CheckedJSON(Request[Any, Any, Any]):
         try:
             body = await super().json()
         except UnicodeDecodeError:
-            raise self._invalid("", "is not valid UTF-8") from None
+            raise invalid_body(self, "", "is not valid UTF-8") from None
         except RecursionError:  # msgspec stops at the interpreter's recursion limit
-            raise self._invalid("", "is nested too deeply") from None
+            raise invalid_body(self, "", "is nested too deeply") from None
+        if body is None:  # a bare null (an empty body never gets here: see EMPTY_BODY)
+            raise invalid_body(self, "", EMPTY_BODY)
         found = storable_problem(body, "", BODY_NESTING)
         if found is not None:
-            raise self._invalid(*found)
+            raise invalid_body(self, *found)
         return body
 
-    def _invalid(self, where: str, problem: str) -> ValidationException:
-        """A 400 in Litestar's validation shape; ``where`` is the place in the body ("" for the whole body)."""
-        extra: dict[str, str] = {"message": problem, "source": "body"}
-        if where:
-            extra["key"] = where
-        return ValidationException(
-            detail=f"Validation failed for {self.method} {self.url.path}: {where or 'the body'} {problem}",
-            extra=[extra],
-        )
+
+EMPTY_BODY = "is empty; send a JSON object"
+"""The problem of an empty (or null) body on an endpoint that takes one. Litestar does not decode
+an empty body at all (the handler's ``data`` is missing, reported as ``'data'``), so the API's
+gate refuses it before the handler runs (``web.access``)."""
+
+
+def invalid_body(connection: ASGIConnection[Any, Any, Any, Any], where: str, problem: str) -> ValidationException:
+    """A 400 in Litestar's validation shape; ``where`` is the place in the body ("" for the whole body)."""
+    extra: dict[str, str] = {"message": problem, "source": "body"}
+    if where:
+        extra["key"] = where
+    method = connection.scope.get("method")
+    return ValidationException(
+        detail=f"Validation failed for {method} {connection.url.path}: {where or 'the body'} {problem}",
+        extra=[extra],
+    )
 
 
 def checked_request_class(base: type[Request[Any, Any, Any]] | None) -> type[Request[Any, Any, Any]]:

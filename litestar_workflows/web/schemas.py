@@ -141,7 +141,8 @@ class StepRecord(msgspec.Struct, kw_only=True):
     result: Any
     completed_by: str | None
     traceback: str | None = None
-    """Where a failed attempt failed: the formatted traceback of what the step raised."""
+    """Where a failed attempt failed: the formatted traceback of what the step raised (null for
+    callers the policy does not show tracebacks to: by default everyone but admins)."""
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):
@@ -268,8 +269,8 @@ def definition_detail(definition: WorkflowDefinition, versions: list[str]) -> De
     )
 
 
-def step_record(execution: StepExecution) -> StepRecord:
-    """One entry of an instance's step history."""
+def step_record(execution: StepExecution, *, with_traceback: bool = True) -> StepRecord:
+    """One entry of an instance's step history (``with_traceback=False``: its traceback left out)."""
     return StepRecord(
         step=execution.step_name,
         status=execution.status,
@@ -279,7 +280,7 @@ def step_record(execution: StepExecution) -> StepRecord:
         error=execution.error,
         result=execution.result,
         completed_by=execution.completed_by,
-        traceback=execution.traceback,
+        traceback=execution.traceback if with_traceback else None,
     )
 
 
@@ -334,12 +335,14 @@ def instance_summary(instance: WorkflowInstanceData) -> InstanceSummary:
     )
 
 
-def instance_detail(instance: WorkflowInstanceData, open_tasks: list[HumanTaskData], now: datetime) -> InstanceDetail:
-    """An instance with its data, full step history and open tasks."""
+def instance_detail(
+    instance: WorkflowInstanceData, open_tasks: list[HumanTaskData], now: datetime, *, tracebacks: bool = False
+) -> InstanceDetail:
+    """An instance with its data, full step history (tracebacks only with ``tracebacks``) and open tasks."""
     return InstanceDetail(
         **msgspec.structs.asdict(instance_summary(instance)),
         data=dict(instance.data),
         cancel_reason=instance.cancel_reason,
-        history=[step_record(execution) for execution in instance.context.step_history],
+        history=[step_record(execution, with_traceback=tracebacks) for execution in instance.context.step_history],
         open_tasks=[task_summary(task, now) for task in open_tasks],
     )

@@ -22,15 +22,18 @@ from hypothesis import strategies as st
 
 from litestar_workflows import InMemoryPersistence, WorkflowContext
 from litestar_workflows.core.access import InstanceScope, instance_in_scope
-from litestar_workflows.core.identity import Identity
+from litestar_workflows.core.identity import Identity, can_act_on
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.db import SQLAlchemyPersistence
-from litestar_workflows.engine.persistence import InstanceChange, InstanceQuery, WorkflowPersistence
+from litestar_workflows.engine.persistence import InstanceChange, InstanceQuery, TaskQuery, WorkflowPersistence
 from litestar_workflows.policy import WorkflowPolicy
 
 USERS = ["alice", "bob"]
 GROUPS = ["managers", "x_y", "x%y", "xay", "admin"]  # "_" and "%" are LIKE wildcards: "xay" must not match them
+CALLER_GROUPS = [*GROUPS, "managers,admin", "x_y,xay"]
+"""A caller's groups may hold commas (a directory's "CN=a,OU=b"); a task's never do (refused at registration).
+Tasks store their groups comma-joined (",managers,admin,"): such a name must not match two of them."""
 WORKFLOWS = ["expense", "leave"]
 
 
@@ -66,7 +69,7 @@ instances = st.lists(
 identities = st.builds(
     Identity,
     user_id=st.one_of(st.none(), st.sampled_from(USERS)),
-    groups=st.frozensets(st.sampled_from(GROUPS), max_size=2),
+    groups=st.frozensets(st.sampled_from(CALLER_GROUPS), max_size=2),
 )
 scopes = st.one_of(
     identities.map(WorkflowPolicy("admin").instance_scope),  # what the default policy asks for
@@ -195,3 +198,25 @@ def test_group_names_with_like_wildcards_match_only_themselves(
             await persistence.close()
 
     assert bool(asyncio.run(run())) is visible
+
+
+def test_a_callers_group_holding_a_comma_matches_no_two_candidate_groups(database_url: str) -> None:
+    # A task offered to "managers" and "admin": a caller in the one group "managers,admin" is in neither.
+    specs = [InstanceSpec("expense", "alice", [TaskSpec(None, ["managers", "admin"], done=False)])]
+    caller = Identity("bob", frozenset({"managers,admin"}))
+
+    async def run() -> tuple[list[UUID], int, int]:
+        persistence = SQLAlchemyPersistence(url=database_url, create_all=True)
+        try:
+            base = datetime(2019, 6, 1, tzinfo=UTC)
+            [(instance, opened)] = _build(specs, base)
+            await persistence.commit(InstanceChange(instance, expected_revision=-1, opened_tasks=opened))
+            listed = (await _listing(persistence, InstanceScope(task_actor=caller), base, 10, 0))[0]
+            _, visible_tasks = await persistence.query_tasks(TaskQuery(visible_to=("bob", caller.groups)))
+            _, offered = await persistence.query_tasks(TaskQuery(candidate_group="managers,admin"))
+            return listed, visible_tasks, offered
+        finally:
+            await persistence.close()
+
+    assert not can_act_on(_build(specs, datetime(2019, 6, 1, tzinfo=UTC))[0][1][0], caller, None)
+    assert asyncio.run(run()) == ([], 0, 0)  # the instance, the caller's tasks, the tasks offered to that "group"

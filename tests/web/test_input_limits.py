@@ -127,6 +127,12 @@ async def _bodies_the_decoder_cannot_take_are_400(client: Client) -> None:
         response = await client.post(url, content=too_deep.encode(), headers=headers)
         assert response.status_code == 400, (url, response.text)
         assert "nested too deeply" in response.json()["detail"]
+        # No body (as a cross-site POST without a body and without a Content-Type sends), or a bare null.
+        for empty, content_type in ((b"", None), (b"", "application/json"), (b"null", "application/json")):
+            typed = {} if content_type is None else {"Content-Type": content_type}
+            response = await client.post(url, content=empty, headers={**ADMIN, **typed})
+            assert response.status_code == 400, (url, empty, response.text)
+            assert response.json()["detail"].endswith("the body is empty; send a JSON object"), response.text
     detail = (await client.get(f"/workflows/instances/{instance['id']}", headers=ADMIN)).json()
     assert detail["status"] == "waiting"
     assert [(t["id"], t["assignee"], t["claimed_by"]) for t in detail["open_tasks"]] == [(task["id"], None, None)]

@@ -120,3 +120,32 @@ def test_a_body_without_a_content_type_is_refused(headers: dict[str, str], refus
             require_json_body(request)
     else:
         require_json_body(request)
+
+
+async def test_the_gate_refuses_an_empty_body_only_where_one_is_required() -> None:
+    from litestar import post
+    from litestar.exceptions import ValidationException
+
+    from litestar_workflows.web.access import api_gate
+    from tests.web.conftest import header_identity
+
+    @post("/required")
+    async def required(data: dict[str, Any]) -> None: ...
+
+    @post("/optional")
+    async def optional(data: dict[str, Any] | None = None) -> None: ...
+
+    @post("/none")
+    async def none() -> None: ...
+
+    gate = api_gate(header_identity, allow_anonymous=False)
+
+    def empty(path: str) -> Any:
+        request = RequestFactory().post(path, headers={"X-User": "alice"})
+        request.scope["headers"] = [(b"x-user", b"alice")]  # no body, no Content-Type
+        return request
+
+    with pytest.raises(ValidationException, match="the body is empty; send a JSON object"):
+        await gate(empty("/required"), required)
+    await gate(empty("/optional"), optional)
+    await gate(empty("/none"), none)

@@ -50,14 +50,18 @@ IdempotencyKey = Annotated[
 
 
 async def _detail(
-    api: WorkflowApi, instance: WorkflowInstanceData, tasks: list[HumanTaskData] | None = None
+    api: WorkflowApi, identity: Identity, instance: WorkflowInstanceData, tasks: list[HumanTaskData] | None = None
 ) -> InstanceDetail:
-    """The instance's detail; ``tasks``: all its tasks, when just read (else its open ones are read now)."""
+    """The instance's detail as ``identity`` may see it.
+
+    ``tasks``: all its tasks, when just read (else its open ones are read now).
+    """
     if tasks is None:
         open_tasks = await api.persistence.list_tasks(instance_id=instance.id, status=TaskStatus.OPEN)
     else:
         open_tasks = [task for task in tasks if task.status is TaskStatus.OPEN]
-    return instance_detail(instance, open_tasks, api.now())
+    tracebacks = api.policy.may_view_tracebacks(identity, instance)
+    return instance_detail(instance, open_tasks, api.now(), tracebacks=tracebacks)
 
 
 class InstancesController(Controller):
@@ -111,7 +115,9 @@ class InstancesController(Controller):
             version=data.version,
             idempotency_key=idempotency_key,
         )
-        detail = await _detail(workflow_api, instance)  # the committed start (a replay: as just read)
+        detail = await _detail(
+            workflow_api, workflow_identity, instance
+        )  # the committed start (a replay: as just read)
         headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
         if replayed:
             headers["Idempotency-Replayed"] = "true"
@@ -163,7 +169,8 @@ class InstancesController(Controller):
         operation_id="WorkflowsGetInstance",
         summary="Get an instance",
         description="Status, active steps, context data, the full step history and the open tasks. "
-        "Only for callers who may see the instance (else 403).",
+        "Only for callers who may see the instance (else 403). The history's tracebacks are shown to the "
+        "callers the policy allows (by default admins; null for everyone else).",
         raises=[NotFoundException, *ACCESS_RAISES],
     )
     async def get_instance(
@@ -174,7 +181,7 @@ class InstancesController(Controller):
     ) -> InstanceDetail:
         """Get an instance."""
         instance, tasks = await visible_instance(workflow_api, workflow_identity, instance_id)
-        return await _detail(workflow_api, instance, tasks)
+        return await _detail(workflow_api, workflow_identity, instance, tasks)
 
     @post(
         "/{instance_id:uuid}/cancel",
@@ -195,7 +202,7 @@ class InstancesController(Controller):
     ) -> InstanceDetail:
         """Cancel an instance."""
         instance = await operations.cancel_instance(workflow_api, workflow_identity, instance_id, data.reason)
-        return await _detail(workflow_api, instance)
+        return await _detail(workflow_api, workflow_identity, instance)
 
     @post(
         "/{instance_id:uuid}/retry",
@@ -215,7 +222,7 @@ class InstancesController(Controller):
     ) -> InstanceDetail:
         """Retry a failed instance."""
         instance = await operations.retry_instance(workflow_api, workflow_identity, instance_id)
-        return await _detail(workflow_api, instance)
+        return await _detail(workflow_api, workflow_identity, instance)
 
     @get(
         "/{instance_id:uuid}/events",

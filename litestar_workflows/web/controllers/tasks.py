@@ -179,7 +179,9 @@ class TasksController(Controller):
         operation_id="WorkflowsReassignTask",
         summary="Reassign a task",
         description="Hands the task to another user (null: back to its candidate groups) and drops any claim. "
-        "Allowed to admins and to the current assignee.",
+        "Allowed to admins and to the current assignee (checked against the task as stored when it changes: "
+        "an assignee whose task an admin handed to someone else meanwhile gets a 403, one whose task an admin "
+        "holds a 409 naming the admin).",
         status_code=HTTP_200_OK,
         raises=[*_RAISES, RequestEntityTooLarge, *BODY_RAISES],
     )

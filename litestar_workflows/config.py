@@ -48,7 +48,7 @@ class WorkflowPluginConfig:
     enable_api: bool = True
     """Mount the REST API (definitions, instances, tasks). The engine and DI work without it."""
     api_guards: Sequence[Guard] = field(default_factory=list)
-    """Guards applied to every API route (on top of the app's own)."""
+    """Guards applied to every API route and every page of the browser UI (on top of the app's own)."""
     api_tags: Sequence[str] = ("Workflows",)
     """OpenAPI tags of the API routes."""
     include_in_schema: bool = True

@@ -34,6 +34,17 @@ from litestar_workflows.core import (
     WorkflowStatus,
     WorkflowValidationError,
 )
+from litestar_workflows.core.exceptions import (
+    AccessDeniedError,
+    ChangeRefusedError,
+    ConcurrentUpdateError,
+    DatabaseUnavailableError,
+    DefinitionChangedError,
+    DefinitionMissingError,
+    InstanceAlreadyExistsError,
+    NotAuthenticatedError,
+    SchemaNotReadyError,
+)
 from litestar_workflows.engine import (
     EventBus,
     InMemoryEventBus,
@@ -90,10 +101,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = (
+    "AccessDeniedError",
     "BaseHumanStep",
     "BaseMachineStep",
     "BaseStep",
+    "ChangeRefusedError",
+    "ConcurrentUpdateError",
     "ConditionalGroup",
+    "DatabaseUnavailableError",
+    "DefinitionChangedError",
+    "DefinitionMissingError",
     "Edge",
     "EventBus",
     "ExclusiveGateway",
@@ -103,10 +120,13 @@ __all__ = (
     "InMemoryEventBus",
     "InMemoryPersistence",
     "InProcessDispatcher",
+    "InstanceAlreadyExistsError",
     "InvalidTransitionError",
     "LocalExecutionEngine",
+    "NotAuthenticatedError",
     "ParallelGateway",
     "ParallelGroup",
+    "SchemaNotReadyError",
     "SequentialGroup",
     "Step",
     "StepDispatcher",

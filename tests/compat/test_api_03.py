@@ -178,6 +178,22 @@ def test_exceptions_take_03s_arguments_and_ours() -> None:
     assert (denied.task_id, denied.user_id) == (task_id, "eve")
     assert str(denied) == f"user 'eve' is not authorized to act on task {task_id}"
     assert str(UnauthorizedTaskError("eve may not act on this task")) == "eve may not act on this task"
+    # 0.3's parameter names, given as keywords
+    task_id = uuid4()
+    assert TaskNotFoundError(task_id=task_id).task_id == task_id
+    assert str(TaskAlreadyCompletedError(task_id=task_id)) == f"task {task_id} is already completed"
+    denied = UnauthorizedTaskError(task_id=task_id, user_id="eve")
+    assert (denied.task_id, denied.user_id) == (task_id, "eve")
+    done = WorkflowAlreadyCompletedError(instance_id="i-2", status="completed")
+    assert (done.instance_id, done.status, str(done)) == (
+        "i-2",
+        "completed",
+        "workflow instance i-2 is already completed",
+    )
+    move = InvalidTransitionError(from_step="a", to_step="b", reason="no edge")
+    assert (move.from_step, move.to_step, str(move)) == ("a", "b", "invalid transition from 'a' to 'b': no edge")
+    assert WorkflowValidationError(errors=["no start"]).errors == ["no start"]
+    assert StepExecutionError(step_name="save", cause=cause).cause is cause
     with pytest.raises(KeyError):  # 0.3's registry raised KeyError for unknown names
         WorkflowRegistry().get_definition("nope")
     assert str(WorkflowNotFoundError("nope")) == "workflow 'nope' is not registered"

@@ -76,6 +76,8 @@ if TYPE_CHECKING:
     from litestar_workflows.ui.config import UIConfig
 
 __version__ = "0.4.0"
+__project__ = "litestar-workflows"
+"""The distribution's name (litestar-workflows 0.3 exported it too)."""
 
 # A library's loggers get no output of their own: records go wherever the app's logging sends them
 # (Litestar configures it), and a script that configures none is not written to by the library.
@@ -159,5 +161,6 @@ __all__ = (
     "WorkflowStatus",
     "WorkflowValidationError",
     "WorkflowsError",
+    "__project__",
     "__version__",
 )

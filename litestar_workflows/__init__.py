@@ -71,7 +71,7 @@ from litestar_workflows.steps import (
 )
 
 if TYPE_CHECKING:
-    from litestar_workflows.config import WorkflowPluginConfig
+    from litestar_workflows.config import SQLPersistenceConfig, WorkflowEngineConfig, WorkflowPluginConfig
     from litestar_workflows.plugin import WorkflowPlugin
     from litestar_workflows.ui.config import UIConfig
 
@@ -86,7 +86,9 @@ logging.getLogger("litestar_workflows").addHandler(logging.NullHandler())
 # The plugin pulls in Litestar; code that only runs the engine (workers, scripts, tests) does not
 # need it, and tens of thousands of imported objects slow every full garbage collection after.
 _LAZY = {
+    "SQLPersistenceConfig": "litestar_workflows.config",
     "UIConfig": "litestar_workflows.ui.config",
+    "WorkflowEngineConfig": "litestar_workflows.config",
     "WorkflowPlugin": "litestar_workflows.plugin",
     "WorkflowPluginConfig": "litestar_workflows.config",
 }
@@ -128,6 +130,7 @@ __all__ = (
     "NotAuthenticatedError",
     "ParallelGateway",
     "ParallelGroup",
+    "SQLPersistenceConfig",
     "SchemaNotReadyError",
     "SequentialGroup",
     "Step",
@@ -150,6 +153,7 @@ __all__ = (
     "WorkflowAlreadyCompletedError",
     "WorkflowContext",
     "WorkflowDefinition",
+    "WorkflowEngineConfig",
     "WorkflowGraph",
     "WorkflowInstanceData",
     "WorkflowInstanceNotFoundError",

@@ -34,6 +34,17 @@ from litestar_workflows.core import (
     WorkflowStatus,
     WorkflowValidationError,
 )
+from litestar_workflows.core.exceptions import (
+    AccessDeniedError,
+    ChangeRefusedError,
+    ConcurrentUpdateError,
+    DatabaseUnavailableError,
+    DefinitionChangedError,
+    DefinitionMissingError,
+    InstanceAlreadyExistsError,
+    NotAuthenticatedError,
+    SchemaNotReadyError,
+)
 from litestar_workflows.engine import (
     EventBus,
     InMemoryEventBus,
@@ -60,11 +71,13 @@ from litestar_workflows.steps import (
 )
 
 if TYPE_CHECKING:
-    from litestar_workflows.config import WorkflowPluginConfig
+    from litestar_workflows.config import SQLPersistenceConfig, WorkflowEngineConfig, WorkflowPluginConfig
     from litestar_workflows.plugin import WorkflowPlugin
     from litestar_workflows.ui.config import UIConfig
 
 __version__ = "0.4.0"
+__project__ = "litestar-workflows"
+"""The distribution's name (litestar-workflows 0.3 exported it too)."""
 
 # A library's loggers get no output of their own: records go wherever the app's logging sends them
 # (Litestar configures it), and a script that configures none is not written to by the library.
@@ -73,7 +86,9 @@ logging.getLogger("litestar_workflows").addHandler(logging.NullHandler())
 # The plugin pulls in Litestar; code that only runs the engine (workers, scripts, tests) does not
 # need it, and tens of thousands of imported objects slow every full garbage collection after.
 _LAZY = {
+    "SQLPersistenceConfig": "litestar_workflows.config",
     "UIConfig": "litestar_workflows.ui.config",
+    "WorkflowEngineConfig": "litestar_workflows.config",
     "WorkflowPlugin": "litestar_workflows.plugin",
     "WorkflowPluginConfig": "litestar_workflows.config",
 }
@@ -90,10 +105,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = (
+    "AccessDeniedError",
     "BaseHumanStep",
     "BaseMachineStep",
     "BaseStep",
+    "ChangeRefusedError",
+    "ConcurrentUpdateError",
     "ConditionalGroup",
+    "DatabaseUnavailableError",
+    "DefinitionChangedError",
+    "DefinitionMissingError",
     "Edge",
     "EventBus",
     "ExclusiveGateway",
@@ -103,10 +124,14 @@ __all__ = (
     "InMemoryEventBus",
     "InMemoryPersistence",
     "InProcessDispatcher",
+    "InstanceAlreadyExistsError",
     "InvalidTransitionError",
     "LocalExecutionEngine",
+    "NotAuthenticatedError",
     "ParallelGateway",
     "ParallelGroup",
+    "SQLPersistenceConfig",
+    "SchemaNotReadyError",
     "SequentialGroup",
     "Step",
     "StepDispatcher",
@@ -128,6 +153,7 @@ __all__ = (
     "WorkflowAlreadyCompletedError",
     "WorkflowContext",
     "WorkflowDefinition",
+    "WorkflowEngineConfig",
     "WorkflowGraph",
     "WorkflowInstanceData",
     "WorkflowInstanceNotFoundError",
@@ -139,5 +165,6 @@ __all__ = (
     "WorkflowStatus",
     "WorkflowValidationError",
     "WorkflowsError",
+    "__project__",
     "__version__",
 )

@@ -1,10 +1,16 @@
-"""``WorkflowPluginConfig``: everything the Litestar plugin can be told, in one dataclass."""
+"""``WorkflowPluginConfig``: everything the Litestar plugin can be told, with nested settings objects.
+
+As in advanced-alchemy's ``SQLAlchemyAsyncConfig(engine_config=..., session_config=...)``, the
+settings of one part live in an object of their own: ``engine_config`` (how the engine claims and
+hands over work), ``persistence_config`` (how the SQL persistence the plugin builds writes) and
+``ui`` (the browser UI). Each has working defaults.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from advanced_alchemy.config import SQLAlchemyAsyncConfig
 from litestar.exceptions import ImproperlyConfiguredException
@@ -16,10 +22,61 @@ from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.ui.config import UIConfig
 from litestar_workflows.web.identity import IdentityResolver, default_identity_resolver
 
-__all__ = ("DEFAULT_DATABASE_URL", "WorkflowPluginConfig")
+__all__ = ("DEFAULT_DATABASE_URL", "SQLPersistenceConfig", "WorkflowEngineConfig", "WorkflowPluginConfig")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///workflows.sqlite3"
 """Where state lives when the app gives neither ``sqlalchemy_config`` nor ``persistence``."""
+
+SQLiteSynchronous = Literal["FULL", "NORMAL", "EXTRA"]
+
+
+@dataclass
+class WorkflowEngineConfig:
+    """How the plugin's engine runs: ``WorkflowPluginConfig(engine_config=WorkflowEngineConfig(...))``."""
+
+    lease_seconds: float = 30.0
+    """How long an engine holds an instance without renewing its lease (it renews every third of it).
+    When a process dies, another one takes over its instances after at most this long."""
+    poll_interval: float = 1.0
+    """Seconds between the engine's scans for due timers and work left by crashed processes."""
+    grace_period: float = 5.0
+    """Seconds running steps get to finish at shutdown; the rest resumes at the next start-up."""
+
+    def __post_init__(self) -> None:
+        if not self.lease_seconds > 0 or not self.poll_interval > 0 or not self.grace_period >= 0:
+            msg = (
+                "WorkflowEngineConfig: lease_seconds and poll_interval must be positive, grace_period not "
+                f"negative (got {self.lease_seconds}, {self.poll_interval}, {self.grace_period})"
+            )
+            raise ImproperlyConfiguredException(msg)
+
+
+@dataclass
+class SQLPersistenceConfig:
+    """How the SQL persistence the plugin builds writes: ``WorkflowPluginConfig(persistence_config=...)``.
+
+    For the plugin's own ``database_url`` database and for the host's ``sqlalchemy_config`` alike; a
+    ``persistence`` the app passes in is configured by the app.
+    """
+
+    sqlite_synchronous: SQLiteSynchronous = "FULL"
+    """SQLite's ``synchronous`` level. ``FULL`` flushes the write-ahead log at every commit: nothing
+    committed is lost, even on power failure. ``NORMAL`` flushes at checkpoints only: nothing lost
+    when the process is killed, but the last commits may be lost if the machine loses power.
+    (PostgreSQL ignores it.)"""
+    max_batch: int = 512
+    """At most this many changes, from concurrent instances, share one transaction (group commit)."""
+
+    def __post_init__(self) -> None:
+        if self.sqlite_synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            msg = (
+                f"SQLPersistenceConfig.sqlite_synchronous must be FULL, NORMAL or EXTRA, got "
+                f"{self.sqlite_synchronous!r} (OFF would not be durable)"
+            )
+            raise ImproperlyConfiguredException(msg)
+        if type(self.max_batch) is not int or self.max_batch < 1:
+            msg = f"SQLPersistenceConfig.max_batch must be a whole number of at least 1, got {self.max_batch!r}"
+            raise ImproperlyConfiguredException(msg)
 
 
 @dataclass
@@ -48,7 +105,7 @@ class WorkflowPluginConfig:
     enable_api: bool = True
     """Mount the REST API (definitions, instances, tasks). The engine and DI work without it."""
     api_guards: Sequence[Guard] = field(default_factory=list)
-    """Guards applied to every API route (on top of the app's own)."""
+    """Guards applied to every API route and every page of the browser UI (on top of the app's own)."""
     api_tags: Sequence[str] = ("Workflows",)
     """OpenAPI tags of the API routes."""
     include_in_schema: bool = True
@@ -71,10 +128,11 @@ class WorkflowPluginConfig:
     """Let callers without an identity use the API (a WARNING is logged at start-up). Off, they get
     401 on every route. On, they may do what the policy allows a user without groups over the
     instances started without a recorded starter; they never act on tasks. For local development."""
-    grace_period: float = 5.0
-    """Seconds running steps get to finish at shutdown; the rest resumes at the next start-up."""
-    poll_interval: float = 1.0
-    """Seconds between the engine's scans for due timers and work left by crashed processes."""
+    engine_config: WorkflowEngineConfig = field(default_factory=WorkflowEngineConfig)
+    """Leases, polling and the shutdown grace period of the engine (see :class:`WorkflowEngineConfig`)."""
+    persistence_config: SQLPersistenceConfig | None = None
+    """SQLite durability and group-commit size of the SQL persistence the plugin builds (see
+    :class:`SQLPersistenceConfig`); None: its defaults. Not with ``persistence``, which the app configures."""
     engine_dependency_key: str = "workflow_engine"
     """Name under which handlers receive the engine: ``workflow_engine: NamedDependency[LocalExecutionEngine]``."""
     registry_dependency_key: str = "workflow_registry"
@@ -101,8 +159,14 @@ class WorkflowPluginConfig:
         if self.sqlalchemy_config is not None and self.persistence is not None:
             msg = "give either sqlalchemy_config or persistence, not both"
             raise ImproperlyConfiguredException(msg)
-        if self.max_body_size <= 0 or self.grace_period < 0:
-            msg = "max_body_size must be positive, grace_period not negative"
+        if self.max_body_size <= 0:
+            msg = "max_body_size must be positive"
+            raise ImproperlyConfiguredException(msg)
+        if self.persistence is not None and self.persistence_config is not None:
+            msg = (
+                "persistence_config configures the SQL persistence the plugin builds; with persistence= "
+                "the app passes its own, configured by the app: give one of them"
+            )
             raise ImproperlyConfiguredException(msg)
         if self.policy is not None:
             # One admin role for tasks (``admin_role``) and for the rest (the policy's).

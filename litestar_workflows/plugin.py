@@ -25,7 +25,7 @@ from litestar.exceptions import ImproperlyConfiguredException
 from litestar.plugins import CLIPlugin, InitPlugin
 from litestar.types import ExceptionHandlersMap
 
-from litestar_workflows.config import WorkflowPluginConfig
+from litestar_workflows.config import SQLPersistenceConfig, WorkflowPluginConfig
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
@@ -212,7 +212,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
 
         With ``recover``, committed work (crashed instances, due timers) is resumed and claimed
         continually; without, only work started through this engine runs (the CLI's mode).
-        On exit, running steps get ``grace_period`` seconds; the rest is left to recovery.
+        On exit, running steps get ``engine_config.grace_period`` seconds; the rest is left to recovery.
         """
         if self._engine_used:
             persistence = self._engine.persistence if self._build_persistence is None else self._build_persistence()
@@ -232,7 +232,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             yield engine
         finally:
             try:
-                await engine.stop(self._config.grace_period)
+                await engine.stop(self._config.engine_config.grace_period)
             finally:
                 await self._close_persistence(engine.persistence)
 
@@ -305,7 +305,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             self._registry,
             persistence,
             self._event_bus,
-            poll_interval=config.poll_interval,
+            lease_seconds=config.engine_config.lease_seconds,
+            poll_interval=config.engine_config.poll_interval,
             admin_role=config.admin_role,
         )
 
@@ -319,13 +320,19 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         if config.persistence is not None:
             return None
         sqlalchemy_config = config.sqlalchemy_config
+        settings = config.persistence_config or SQLPersistenceConfig()
 
         def build() -> WorkflowPersistence:
             from litestar_workflows.db import SQLAlchemyPersistence
 
-            if sqlalchemy_config is not None:
-                return SQLAlchemyPersistence(sqlalchemy_config, create_all=config.create_all)
-            return SQLAlchemyPersistence(url=config.database_url, create_all=True)
+            return SQLAlchemyPersistence(
+                sqlalchemy_config,
+                url=None if sqlalchemy_config is not None else config.database_url,
+                # the plugin's own database always gets its tables; the host's only when asked
+                create_all=config.create_all if sqlalchemy_config is not None else True,
+                max_batch=settings.max_batch,
+                sqlite_synchronous=settings.sqlite_synchronous,
+            )
 
         return build
 

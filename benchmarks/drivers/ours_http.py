@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.connection import ASGIConnection
 from ours import approve_first_workflow, three_step_workflow
 
-from litestar_workflows import InMemoryPersistence, WorkflowPlugin, WorkflowPluginConfig
+from litestar_workflows import InMemoryPersistence, WorkflowEngineConfig, WorkflowPlugin, WorkflowPluginConfig
 from litestar_workflows.web.identity import ANONYMOUS, Identity
 
 
@@ -31,7 +31,7 @@ def create_app() -> Litestar:
         database_url=f"sqlite+aiosqlite:///{Path.cwd()}/ours-http.sqlite3",
         persistence=InMemoryPersistence() if storage == "memory" else None,
         identity_resolver=from_header,
-        grace_period=0,
+        engine_config=WorkflowEngineConfig(grace_period=0),
     )
     return Litestar(plugins=[WorkflowPlugin(config)])
 

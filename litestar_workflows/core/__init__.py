@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from litestar_workflows.core.context import StepExecution, WorkflowContext
 from litestar_workflows.core.definition import Edge, WorkflowDefinition
+from litestar_workflows.core.events import (
+    HumanTaskCompleted,
+    HumanTaskCreated,
+    HumanTaskReassigned,
+    StepCompleted,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    WorkflowCanceled,
+    WorkflowCompleted,
+    WorkflowEvent,
+    WorkflowFailed,
+    WorkflowPaused,
+    WorkflowResumed,
+    WorkflowStarted,
+)
 from litestar_workflows.core.exceptions import (
     ChangeRefusedError,
     ConcurrentUpdateError,
@@ -24,25 +40,46 @@ from litestar_workflows.core.exceptions import (
 from litestar_workflows.core.graph import WorkflowGraph
 from litestar_workflows.core.identity import ANONYMOUS, Identity, can_act_on, is_admin
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
-from litestar_workflows.core.protocols import Step, Workflow
-from litestar_workflows.core.types import StepStatus, StepType, TaskStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.core.protocols import ExecutionEngine, Step, Workflow, WorkflowInstance
+from litestar_workflows.core.types import (
+    Context,
+    StepStatus,
+    StepT,
+    StepType,
+    T,
+    TaskStatus,
+    TokenStatus,
+    WorkflowStatus,
+    WorkflowT,
+)
 
 __all__ = (
     "ANONYMOUS",
     "BranchData",
     "ChangeRefusedError",
     "ConcurrentUpdateError",
+    "Context",
     "Edge",
+    "ExecutionEngine",
+    "HumanTaskCompleted",
+    "HumanTaskCreated",
     "HumanTaskData",
     "HumanTaskError",
+    "HumanTaskReassigned",
     "Identity",
     "InstanceAlreadyExistsError",
     "InvalidTransitionError",
     "Step",
+    "StepCompleted",
     "StepExecution",
     "StepExecutionError",
+    "StepFailed",
+    "StepSkipped",
+    "StepStarted",
     "StepStatus",
+    "StepT",
     "StepType",
+    "T",
     "TaskAlreadyCompletedError",
     "TaskClaimedError",
     "TaskNotFoundError",
@@ -52,13 +89,22 @@ __all__ = (
     "UnauthorizedTaskError",
     "Workflow",
     "WorkflowAlreadyCompletedError",
+    "WorkflowCanceled",
+    "WorkflowCompleted",
     "WorkflowContext",
     "WorkflowDefinition",
+    "WorkflowEvent",
+    "WorkflowFailed",
     "WorkflowGraph",
+    "WorkflowInstance",
     "WorkflowInstanceData",
     "WorkflowInstanceNotFoundError",
     "WorkflowNotFoundError",
+    "WorkflowPaused",
+    "WorkflowResumed",
+    "WorkflowStarted",
     "WorkflowStatus",
+    "WorkflowT",
     "WorkflowValidationError",
     "WorkflowsError",
     "can_act_on",

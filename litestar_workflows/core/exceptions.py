@@ -1,8 +1,9 @@
 """The exception hierarchy: everything a user can cause raises a ``WorkflowsError``.
 
-Constructors also accept the arguments litestar-workflows 0.3 documented (``StepExecutionError(
-"step", cause=exc)``, ``InvalidTransitionError("a", "b")``, ``WorkflowValidationError([...])``,
-``TaskNotFoundError(task_id)``, ...), so code that raises them keeps working.
+Constructors also accept the arguments litestar-workflows 0.3 documented, by position or by their
+0.3 names (``StepExecutionError("step", cause=exc)``, ``InvalidTransitionError(from_step="a",
+to_step="b")``, ``WorkflowValidationError(errors=[...])``, ``TaskNotFoundError(task_id=...)``, ...),
+so code that raises them keeps working.
 """
 
 from __future__ import annotations
@@ -72,10 +73,15 @@ class WorkflowValidationError(WorkflowsError, ValueError):
     """
 
     def __init__(
-        self, message: str | list[str], errors: list[str] | None = None, fields: dict[str, Any] | None = None
+        self,
+        message: str | list[str] | None = None,
+        errors: list[str] | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(message, list):  # 0.3's form: just the list of problems
             errors = message
+            message = None
+        if message is None:
             message = "workflow validation failed"
         self.errors = list(errors or [])
         self.fields = dict(fields or {})
@@ -89,13 +95,22 @@ class InvalidTransitionError(WorkflowsError):
     ``InvalidTransitionError(message)``, or 0.3's ``InvalidTransitionError(from_step, to_step, reason)``.
     """
 
-    def __init__(self, message: str, to_step: str | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        to_step: str | None = None,
+        reason: str | None = None,
+        *,
+        from_step: str | None = None,
+    ) -> None:
+        if from_step is not None:  # 0.3's names, given as keywords
+            message = from_step
         self.from_step: str | None = None
         self.to_step = to_step
         if to_step is not None:
             self.from_step = message
             message = f"invalid transition from {message!r} to {to_step!r}" + (f": {reason}" if reason else "")
-        super().__init__(message)
+        super().__init__(message or "invalid transition")
 
 
 class WorkflowAlreadyCompletedError(InvalidTransitionError):
@@ -104,7 +119,9 @@ class WorkflowAlreadyCompletedError(InvalidTransitionError):
     ``WorkflowAlreadyCompletedError(message)``, or 0.3's ``WorkflowAlreadyCompletedError(instance_id, status)``.
     """
 
-    def __init__(self, message: object, status: str | None = None) -> None:
+    def __init__(self, message: object = None, status: str | None = None, *, instance_id: object = None) -> None:
+        if instance_id is not None:  # 0.3's name, given as a keyword
+            message = instance_id
         self.instance_id: object = None
         self.status = status
         if status is not None:
@@ -152,16 +169,16 @@ def _task_message(task: object, template: str) -> tuple[object, str]:
 class TaskNotFoundError(HumanTaskError, LookupError):
     """No open or closed task matches the given id or (instance, step)."""
 
-    def __init__(self, task: object) -> None:
-        self.task_id, message = _task_message(task, "task {task} not found")
+    def __init__(self, task: object = None, *, task_id: object = None) -> None:
+        self.task_id, message = _task_message(task if task_id is None else task_id, "task {task} not found")
         super().__init__(message)
 
 
 class TaskAlreadyCompletedError(HumanTaskError):
     """The task was completed (or canceled) before this request reached it."""
 
-    def __init__(self, task: object) -> None:
-        self.task_id, message = _task_message(task, "task {task} is already completed")
+    def __init__(self, task: object = None, *, task_id: object = None) -> None:
+        self.task_id, message = _task_message(task if task_id is None else task_id, "task {task} is already completed")
         super().__init__(message)
 
 
@@ -180,7 +197,9 @@ class UnauthorizedTaskError(HumanTaskError, PermissionError):
     ``UnauthorizedTaskError(message)``, or 0.3's ``UnauthorizedTaskError(task_id, user_id)``.
     """
 
-    def __init__(self, message: object, user_id: str | None = None) -> None:
+    def __init__(self, message: object = None, user_id: str | None = None, *, task_id: object = None) -> None:
+        if task_id is not None:  # 0.3's name, given as a keyword
+            message = task_id
         self.task_id: object = None
         self.user_id = user_id
         if user_id is not None:

@@ -106,17 +106,17 @@ class WorkflowGraph:
             stack.extend(edge.target for edge in self.outgoing.get(name, ()))
         return frozenset(seen)
 
-    def get_next_steps(self, step_name: str, context: WorkflowContext) -> list[str]:
-        """Targets of every outgoing edge of ``step_name`` whose condition holds, in declared order."""
+    def get_next_steps(self, current: str, context: WorkflowContext) -> list[str]:
+        """Targets of every outgoing edge of step ``current`` whose condition holds, in declared order."""
         targets: list[str] = []
-        for edge in self.outgoing.get(step_name, ()):
+        for edge in self.outgoing.get(current, ()):
             if edge.target not in targets and edge.evaluate(context):
                 targets.append(edge.target)
         return targets
 
-    def get_previous_steps(self, step_name: str) -> list[str]:
-        """Sources of the edges into ``step_name``."""
-        return list(self.incoming.get(step_name, ()))
+    def get_previous_steps(self, current: str) -> list[str]:
+        """Sources of the edges into step ``current``."""
+        return list(self.incoming.get(current, ()))
 
     def targets_of(self, step_name: str) -> list[str]:
         """Every declared target of ``step_name``, regardless of conditions."""

@@ -7,12 +7,16 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.models import WorkflowInstanceData
 from litestar_workflows.core.types import StepType
 
 if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
 
-__all__ = ("ExecutionEngine", "Step", "Workflow")
+__all__ = ("ExecutionEngine", "Step", "Workflow", "WorkflowInstance")
+
+WorkflowInstance = WorkflowInstanceData
+"""litestar-workflows 0.3's name for an instance, for annotations: the instance model itself."""
 
 
 @runtime_checkable

@@ -13,12 +13,14 @@ set, the same in memory as in SQL, and never fails a database write later:
   in JSONB and TEXT (SQLite and memory would take it); nor a lone surrogate, which UTF-8 cannot
   encode (JSON request bodies cannot carry one; a step's code can make one);
 - dicts and lists nest at most :data:`MAX_NESTING` levels, so nothing that walks a value
-  recursively (copies, comparisons, JSON codecs, schema validation) can exhaust the stack.
+  recursively (copies, comparisons, JSON codecs, schema validation) can exhaust the stack;
+- floats are finite: JSON has no NaN or infinity (they would come back from the database as null).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -48,10 +50,11 @@ NUL = "\x00"
 """The character no string or key may contain. Hot paths test ``NUL in key`` for a plain value's
 key and call ``ensure_storable`` (which decides and explains) only when it is there."""
 _SCALARS = (str, int, float, bool, type(None))
-PLAIN_TYPES = frozenset((int, float, bool, type(None)))
+PLAIN_TYPES = frozenset((int, bool, type(None)))
 """Types whose values are always storable: hot paths skip ``ensure_storable`` for them.
 
-Not ``str``: a string may hold a NUL character, which no database column takes."""
+Not ``str``: a string may hold a NUL character, which no database column takes. Not ``float``:
+NaN and the infinities are no JSON numbers."""
 MAX_NESTING = 32
 """How deeply dicts and lists may nest in one context value (``{"a": [[1]]}``: the value of
 ``"a"`` nests 2 levels). Deeper values are refused when they are set, and deeper request
@@ -60,6 +63,7 @@ MAX_NAME_LENGTH = 200
 """Longest user id (a completing user, a claim, an assignee) the database's name columns hold."""
 _TOO_DEEP = f"is nested too deeply (lists and objects nest at most {MAX_NESTING} levels in a value)"
 _HAS_NUL = "contains a NUL character (\\u0000), which cannot be stored"
+_NOT_FINITE = "is not a finite number (JSON has no NaN or infinity), which cannot be stored"
 NESTED_TYPES = frozenset((dict, list, tuple))
 """The storable types that hold other values: the only ones that can be changed in place (or hold
 something that can)."""
@@ -155,6 +159,8 @@ def storable_problem(value: Any, path: str, levels: int = MAX_NESTING) -> tuple[
     kind = type(value)
     if kind is str:
         return None if (problem := text_problem(value)) is None else (path, problem)
+    if kind is float:
+        return None if math.isfinite(value) else (path, _NOT_FINITE)
     if kind in _SCALARS or kind in _TAGGED:
         return None
     if kind is list or kind is tuple or kind is dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from litestar_workflows.core.graph import WorkflowGraph
+from litestar_workflows.core.protocols import ExecutionEngine, WorkflowInstance
 from litestar_workflows.engine.completion import TaskCompletion
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.engine import LocalExecutionEngine
@@ -16,6 +18,7 @@ from litestar_workflows.engine.registry import WorkflowRegistry
 
 __all__ = (
     "EventBus",
+    "ExecutionEngine",
     "InMemoryEventBus",
     "InMemoryPersistence",
     "InProcessDispatcher",
@@ -25,6 +28,8 @@ __all__ = (
     "TaskClosure",
     "TaskCompletion",
     "WorkflowEvent",
+    "WorkflowGraph",
+    "WorkflowInstance",
     "WorkflowPersistence",
     "WorkflowRegistry",
 )

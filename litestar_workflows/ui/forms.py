@@ -229,19 +229,32 @@ def _convert(kind: str, text: str, node: Mapping[str, Any]) -> Any:
         # <input type="datetime-local"> sends no zone: the page says the times are UTC
         return f"{text}:00Z" if len(text) == 16 else text
     if kind == "json":
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise ValueError("is not valid JSON") from None
+        return _parse_json(text)
     return text
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json module reads NaN and Infinity, which JSON has not: refused as the API refuses them
+    # (no database stores them either; a value the page took would come back as null).
+    raise ValueError(f"is not valid JSON ({constant} is no JSON number)")
+
+
+def _parse_json(text: str) -> Any:
+    """The JSON value typed into a text area; ``ValueError`` with a readable message when there is none."""
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except RecursionError:  # nested deeper than the decoder can follow: a 400, never a server error
+        raise ValueError("is nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(str(exc) if str(exc).startswith("is ") else "is not valid JSON") from None
 
 
 def _read_object(text: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The one JSON object of a form without a schema."""
     try:
-        value = json.loads(text.strip() or "{}")
-    except ValueError:
-        return {}, {DATA_FIELD: "is not valid JSON"}
+        value = _parse_json(text.strip() or "{}")
+    except ValueError as exc:
+        return {}, {DATA_FIELD: str(exc)}
     if not isinstance(value, dict):
         return {}, {DATA_FIELD: "must be a JSON object ({...})"}
     return value, {}

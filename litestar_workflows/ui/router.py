@@ -110,7 +110,9 @@ def ui_routers(api: WorkflowApi, config: WorkflowPluginConfig, app_config: AppCo
             "workflow_api": Provide(provide_api, sync_to_thread=False),
             "workflow_identity": Provide(provide_identity),
         },
-        guards=[_ui_gate(resolver, allow_anonymous=config.allow_anonymous)],
+        # The host's api_guards too: an app that closes the workflow API to some callers closes the
+        # pages that do the same things to them (the guards' errors come back as readable pages).
+        guards=[_ui_gate(resolver, allow_anonymous=config.allow_anonymous), *config.api_guards],
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)] if own_csrf else [],
         exception_handlers={HTTPException: handler, WorkflowsError: handler},
         request_max_body_size=config.max_body_size,

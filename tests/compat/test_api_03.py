@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -32,7 +33,50 @@ from litestar_workflows.core.events import (
 )
 from litestar_workflows.engine.events import WorkflowEvent
 
+_EVENTS_03 = [
+    "WorkflowEvent",
+    "WorkflowStarted",
+    "WorkflowCompleted",
+    "WorkflowFailed",
+    "WorkflowCanceled",
+    "WorkflowPaused",
+    "WorkflowResumed",
+    "StepStarted",
+    "StepCompleted",
+    "StepFailed",
+    "StepSkipped",
+    "HumanTaskCreated",
+    "HumanTaskCompleted",
+    "HumanTaskReassigned",
+]
 IMPORTS_03 = {
+    # the package's own __all__ lists in 0.3.3 (core, engine, root), and the modules users import from
+    "litestar_workflows.core": [
+        *_EVENTS_03,
+        "Context",
+        "Edge",
+        "ExecutionEngine",
+        "Step",
+        "StepExecution",
+        "StepStatus",
+        "StepT",
+        "StepType",
+        "T",
+        "Workflow",
+        "WorkflowContext",
+        "WorkflowDefinition",
+        "WorkflowInstance",
+        "WorkflowStatus",
+        "WorkflowT",
+    ],
+    "litestar_workflows.core.protocols": ["ExecutionEngine", "Step", "Workflow", "WorkflowInstance"],
+    "litestar_workflows.engine": [
+        "ExecutionEngine",
+        "LocalExecutionEngine",
+        "WorkflowGraph",
+        "WorkflowInstance",
+        "WorkflowRegistry",
+    ],
     "litestar_workflows.engine.local": ["LocalExecutionEngine"],
     "litestar_workflows.engine.base": ["ExecutionEngine"],
     "litestar_workflows.engine.instance": ["WorkflowInstance"],
@@ -40,10 +84,9 @@ IMPORTS_03 = {
     "litestar_workflows.exceptions": ["WorkflowsError", "StepExecutionError", "UnauthorizedTaskError"],
     "litestar_workflows.core.types": ["StepExecution", "Context", "StepT", "WorkflowT", "T"],
     "litestar_workflows.core.events": ["WorkflowStarted", "StepCompleted", "HumanTaskCreated", "WorkflowEvent"],
-    "litestar_workflows.core.protocols": ["ExecutionEngine", "Step", "Workflow"],
     "litestar_workflows.steps.gateway": ["ExclusiveGateway", "ParallelGateway"],
     "litestar_workflows.steps.groups": ["SequentialGroup", "ParallelGroup", "ConditionalGroup", "StepGroup"],
-    "litestar_workflows": ["SequentialGroup", "ParallelGroup", "ConditionalGroup", "StepExecution"],
+    "litestar_workflows": ["SequentialGroup", "ParallelGroup", "ConditionalGroup", "StepExecution", "__project__"],
 }
 
 
@@ -62,6 +105,16 @@ def test_03_paths_are_the_same_objects_as_ours() -> None:
     from litestar_workflows.exceptions import WorkflowsError as Error03
 
     assert Engine03 is Ours
+    core = importlib.import_module("litestar_workflows.core")
+    engine = importlib.import_module("litestar_workflows.engine")
+    events = importlib.import_module("litestar_workflows.core.events")
+    assert all(getattr(core, name) is getattr(events, name) for name in _EVENTS_03)
+    assert (
+        core.WorkflowInstance
+        is engine.WorkflowInstance
+        is importlib.import_module("litestar_workflows").WorkflowInstanceData
+    )
+    assert engine.WorkflowGraph is importlib.import_module("litestar_workflows").WorkflowGraph
     assert StepExecution03 is StepExecution
     assert Error03 is importlib.import_module("litestar_workflows").WorkflowsError
 
@@ -178,6 +231,22 @@ def test_exceptions_take_03s_arguments_and_ours() -> None:
     assert (denied.task_id, denied.user_id) == (task_id, "eve")
     assert str(denied) == f"user 'eve' is not authorized to act on task {task_id}"
     assert str(UnauthorizedTaskError("eve may not act on this task")) == "eve may not act on this task"
+    # 0.3's parameter names, given as keywords
+    task_id = uuid4()
+    assert TaskNotFoundError(task_id=task_id).task_id == task_id
+    assert str(TaskAlreadyCompletedError(task_id=task_id)) == f"task {task_id} is already completed"
+    denied = UnauthorizedTaskError(task_id=task_id, user_id="eve")
+    assert (denied.task_id, denied.user_id) == (task_id, "eve")
+    done = WorkflowAlreadyCompletedError(instance_id="i-2", status="completed")
+    assert (done.instance_id, done.status, str(done)) == (
+        "i-2",
+        "completed",
+        "workflow instance i-2 is already completed",
+    )
+    move = InvalidTransitionError(from_step="a", to_step="b", reason="no edge")
+    assert (move.from_step, move.to_step, str(move)) == ("a", "b", "invalid transition from 'a' to 'b': no edge")
+    assert WorkflowValidationError(errors=["no start"]).errors == ["no start"]
+    assert StepExecutionError(step_name="save", cause=cause).cause is cause
     with pytest.raises(KeyError):  # 0.3's registry raised KeyError for unknown names
         WorkflowRegistry().get_definition("nope")
     assert str(WorkflowNotFoundError("nope")) == "workflow 'nope' is not registered"
@@ -193,3 +262,7 @@ def test_graph_paths_and_depth() -> None:
     assert graph.get_all_paths("zz", "a") == []
     assert [graph.get_step_depth(name) for name in ("a", "b", "d", "zz")] == [0, 1, 2, -1]
     assert graph.validate() == ["terminal step 'd' has outgoing edges"]
+    # 0.3's parameter names, as keywords
+    context = WorkflowContext(uuid4(), uuid4(), {}, {}, "a", [], datetime.now(UTC))
+    assert graph.get_next_steps(current="a", context=context) == ["b", "c"]
+    assert graph.get_previous_steps(current="d") == ["b", "c"]

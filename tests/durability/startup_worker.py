@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import sys
 
-from litestar_workflows import WorkflowPlugin, WorkflowPluginConfig, WorkflowStatus
+from litestar_workflows import WorkflowEngineConfig, WorkflowPlugin, WorkflowPluginConfig, WorkflowStatus
 from litestar_workflows.db import SQLAlchemyPersistence
 from tests.helpers import SetStep, chain
 
@@ -21,7 +21,11 @@ from tests.helpers import SetStep, chain
 def _plugin(url: str, versions: list[str]) -> WorkflowPlugin:
     workflows = [chain("orders", [SetStep(f"v{version}", "version", version)], version) for version in versions]
     workflows.append(chain("refunds", [SetStep("refund", "refunded", True)]))
-    return WorkflowPlugin(WorkflowPluginConfig(workflows=workflows, database_url=url, poll_interval=0.05))
+    return WorkflowPlugin(
+        WorkflowPluginConfig(
+            workflows=workflows, database_url=url, engine_config=WorkflowEngineConfig(poll_interval=0.05)
+        )
+    )
 
 
 async def _start(plugin: WorkflowPlugin) -> None:

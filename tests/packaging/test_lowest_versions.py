@@ -1,8 +1,9 @@
 """The wheel, installed with the LOWEST version of every runtime dependency range, runs a Litestar app.
 
-This is what proves the lower bounds in pyproject.toml: a fresh virtualenv, the built wheel, a
-constraints file pinning each ``name>=X`` dependency to ``name==X`` (pip downloads them), then a
-small app with the plugin that starts an instance and completes its task over HTTP.
+This is what proves the lower bounds in pyproject.toml: a fresh virtualenv, the built wheel with its
+postgres and ui extras, a constraints file pinning each ``name>=X`` dependency to ``name==X`` (pip
+downloads them), then a small app with the plugin that starts an instance and completes its task
+over HTTP, and shows the UI's inbox (its templates and static files come from the wheel).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from litestar_workflows import (
-    BaseHumanStep, BaseMachineStep, Edge, WorkflowDefinition, WorkflowPlugin, WorkflowPluginConfig,
+    BaseHumanStep, BaseMachineStep, Edge, UIConfig, WorkflowDefinition, WorkflowPlugin, WorkflowPluginConfig,
 )
 from litestar_workflows.core import Identity
 
@@ -56,10 +57,14 @@ def caller(connection):
     return Identity(connection.headers["x-user"])
 
 
-config = WorkflowPluginConfig(workflows=[Hello], database_url=DATABASE_URL, identity_resolver=caller)
+config = WorkflowPluginConfig(workflows=[Hello], database_url=DATABASE_URL, identity_resolver=caller, ui=UIConfig())
 app = Litestar(plugins=[WorkflowPlugin(config)])
 with TestClient(app) as client:
     client.headers["X-User"] = "ann"
+    # the ui extra: the wheel's templates render with the lowest Jinja2, its vendored scripts are served
+    inbox = client.get("/workflows/ui/")
+    assert inbox.status_code == 200 and "<h1>Inbox</h1>" in inbox.text, inbox.text
+    assert client.get("/workflows/ui/static/htmx.min.js").status_code == 200
     started = client.post("/workflows/instances", json={"workflow": "hello", "data": {"amount": 5}})
     assert started.status_code == 201, started.text
     instance_id = started.json()["id"]
@@ -76,9 +81,10 @@ with TestClient(app) as client:
 
 
 def lower_bounds() -> list[str]:
-    """``name==X`` for every runtime dependency declared ``name>=X`` (and for the postgres extra)."""
+    """``name==X`` for every runtime dependency declared ``name>=X`` (and for the postgres and ui extras)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    declared = [*project["dependencies"], *project["optional-dependencies"]["postgres"]]
+    extras = project["optional-dependencies"]
+    declared = [*project["dependencies"], *extras["postgres"], *extras["ui"]]
     pins: list[str] = []
     for requirement in declared:
         match = LOWER_BOUND.match(requirement)
@@ -97,7 +103,8 @@ def run(*command: str | Path, cwd: Path) -> str:
 
 def test_every_runtime_dependency_is_a_range_not_a_pin() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    for requirement in [*project["dependencies"], *project["optional-dependencies"]["postgres"]]:
+    extras = project["optional-dependencies"]
+    for requirement in [*project["dependencies"], *extras["postgres"], *extras["ui"]]:
         assert "==" not in requirement, requirement
         assert LOWER_BOUND.match(requirement), requirement
     assert not any("uvicorn" in requirement for requirement in project["dependencies"])
@@ -114,7 +121,7 @@ def test_the_wheel_runs_an_app_with_the_lowest_dependency_versions(tmp_path: Pat
     env_dir = tmp_path / "env"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    run(python, "-m", "pip", "install", "--quiet", "--constraint", constraints, f"{wheel}[postgres]", cwd=tmp_path)
+    run(python, "-m", "pip", "install", "--quiet", "--constraint", constraints, f"{wheel}[postgres,ui]", cwd=tmp_path)
     installed = run(python, "-m", "pip", "freeze", cwd=tmp_path).lower().replace("_", "-")
     for pin in lower_bounds():
         assert pin.lower().replace("_", "-") in installed, f"{pin} not installed:\n{installed}"

@@ -129,6 +129,9 @@ def test_posted_strings_become_the_schemas_json_values() -> None:
         ("size", "XL", "choose one of the options"),
         ("urgent", "maybe", "choose yes or no"),
         ("tags", "[unclosed", "is not valid JSON"),
+        ("tags", "[NaN]", "is not valid JSON (NaN is no JSON number)"),
+        ("tags", '["a", -Infinity]', "is not valid JSON (-Infinity is no JSON number)"),
+        ("tags", "[" * 100_000 + "]" * 100_000, "is nested too deeply"),
     ],
 )
 def test_what_cannot_be_converted_is_reported_per_field(field: str, text: str, message: str) -> None:
@@ -144,6 +147,11 @@ def test_a_form_without_schema_takes_one_json_object() -> None:
     assert read_form(None, {DATA_FIELD: ""}) == ({}, {})
     assert read_form(None, {DATA_FIELD: "[1]"}) == ({}, {DATA_FIELD: "must be a JSON object ({...})"})
     assert read_form(None, {DATA_FIELD: "{"}) == ({}, {DATA_FIELD: "is not valid JSON"})
+    assert read_form(None, {DATA_FIELD: '{"x": Infinity}'}) == (
+        {},
+        {DATA_FIELD: "is not valid JSON (Infinity is no JSON number)"},
+    )
+    assert read_form(None, {DATA_FIELD: '{"x": ' + "[" * 100_000}) == ({}, {DATA_FIELD: "is nested too deeply"})
     [again] = form_fields(None, {DATA_FIELD: "{"}, {DATA_FIELD: "is not valid JSON"})
     assert (again.value, again.error) == ("{", "is not valid JSON")
 

@@ -222,6 +222,24 @@ async def test_starting_from_a_form_and_from_json(client: Client, plugin: Workfl
     assert unknown.status_code == 404 and "Not found" in unknown.text
 
 
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('{"ratio": NaN}', "is not valid JSON (NaN is no JSON number)"),
+        ('{"ratio": [Infinity]}', "is not valid JSON (Infinity is no JSON number)"),
+        ('{"deep": ' + "[" * 50_000 + "]" * 50_000 + "}", "is nested too deeply"),
+    ],
+)
+async def test_json_the_api_refuses_is_refused_by_the_start_form_too(database_url: str, text: str, error: str) -> None:
+    # Python's JSON reader takes NaN and Infinity (which would be stored as null) and gives up on
+    # deep nesting with a RecursionError (a 500): the form answers 400 next to the field, starts nothing.
+    async with AsyncTestClient(ui_app(persistence=None, database_url=database_url)) as client:
+        refused = await post_form(client, "/start/open", {"data": text}, ALICE)
+        assert (refused.status_code, field_errors(refused.text)) == (400, {"data": error})
+        listed = await client.get("/workflows/instances", headers=ALICE)
+        assert listed.json()["total"] == 0
+
+
 async def test_cancelling_needs_a_reason(client: Client, plugin: WorkflowPlugin) -> None:
     task = await _approval_task(client, plugin)
     refused = await post_form(client, f"/instances/{task['instance_id']}/cancel", {"reason": " "}, ALICE)

@@ -13,9 +13,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from litestar.exceptions import PermissionDeniedException
+from litestar.testing import AsyncTestClient
 
 from litestar_workflows import WorkflowPlugin
-from tests.ui.conftest import LOGIN_URL, UI, csrf_token
+from tests.ui.conftest import LOGIN_URL, UI, csrf_token, ui_app
 from tests.web.conftest import ADMIN, ALICE, BOB, CAROL, NOBODY, Client, as_user, in_app, open_task, settle, start
 
 HR = as_user("hana", "hr")
@@ -211,3 +213,24 @@ async def test_the_right_user_may(
     ids = await _alices_approval(client, plugin)
     page = await _send(client, case, "ui", ids, caller)
     assert page.status_code == status, page.text
+
+
+def _refuse_blocked(connection: Any, _: Any) -> None:
+    """A host's own rule over the workflow routes (``api_guards``): callers it marks blocked may do nothing."""
+    if connection.headers.get("x-blocked") == "yes":
+        raise PermissionDeniedException("blocked by the host's guard")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_the_hosts_api_guards_close_the_pages_too(case: Case) -> None:
+    app = ui_app(api_guards=[_refuse_blocked])
+    async with AsyncTestClient(app) as client:
+        ids = await _alices_approval(client, app.plugins.get(WorkflowPlugin))
+        blocked = {**(HR if case.name.startswith("start") else BOB), "X-Blocked": "yes"}
+        api = await _send(client, case, "api", ids, blocked)
+        page = await _send(client, case, "ui", ids, blocked)
+        assert (page.status_code, api.status_code) == (403, 403), page.text
+        if not case.ui[1].endswith("/events"):
+            assert "blocked by the host&#39;s guard" in page.text and "<h1>Not allowed</h1>" in page.text
+        allowed = await client.get(f"{UI}/", headers=BOB)
+        assert allowed.status_code == 200

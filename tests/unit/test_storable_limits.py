@@ -1,9 +1,10 @@
 """Values no database could store are refused when they are set, the same on every backend.
 
-A NUL character in any string or key, a lone surrogate, or lists and objects nested deeper
-than ``MAX_NESTING``: refused by ``ensure_storable`` with the place named, so a start fails
-before anything is stored, and a step that sets such a value fails its attempt (the engine
-keeps running everything else). Messages the engine records itself are made storable instead.
+A NUL character in any string or key, a lone surrogate, lists and objects nested deeper
+than ``MAX_NESTING``, or a float that is NaN or infinite: refused by ``ensure_storable`` with
+the place named, so a start fails before anything is stored, and a step that sets such a value
+fails its attempt (the engine keeps running everything else). Messages the engine records
+itself are made storable instead.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def nested(levels: int, inner: Any = 1) -> Any:
         ({"inner": {"a\x00": 1}}, "note.inner"),
         ([{"deep": {"deeper": "\x00"}}], "note[0].deep.deeper"),
         ("x\ud800", "note"),
+        (float("nan"), "note"),
+        ({"ratios": [1.5, float("-inf")]}, "note.ratios[1]"),
     ],
 )
 def test_nul_characters_and_lone_surrogates_are_refused_naming_the_place(value: Any, where: str) -> None:
@@ -84,6 +87,8 @@ async def test_a_start_with_unstorable_data_is_refused_and_stores_nothing(any_en
         {"a\x00": 1},
         {"items": [{"x": "\x00"}]},
         {"tree": nested(MAX_NESTING + 1)},
+        {"ratio": float("inf")},
+        {"ratios": [0.5, float("nan")]},
     ]
     for data in bad_starts:
         with pytest.raises(WorkflowValidationError):
@@ -116,6 +121,18 @@ async def _returns_nul(context: WorkflowContext) -> str:
     return "result\x00"
 
 
+async def _sets_nan_through_set(context: WorkflowContext) -> None:
+    context.set("ratio", float("nan"))
+
+
+async def _writes_infinity_into_data(context: WorkflowContext) -> None:
+    context.data["ratio"] = float("inf")
+
+
+async def _returns_infinity(context: WorkflowContext) -> float:
+    return float("-inf")
+
+
 async def _writes_a_key_that_is_no_string(context: WorkflowContext) -> None:
     context.data[7] = 1  # type: ignore[index]  # what a step must not do: keys are strings
 
@@ -128,6 +145,9 @@ async def _writes_a_key_that_is_no_string(context: WorkflowContext) -> None:
         (_writes_a_nul_key, "NUL"),
         (_sets_a_deep_value, "nested too deeply"),
         (_returns_nul, "NUL"),
+        (_sets_nan_through_set, "not a finite number"),
+        (_writes_infinity_into_data, "not a finite number"),
+        (_returns_infinity, "not a finite number"),
         (_writes_a_key_that_is_no_string, "str"),
     ],
 )
@@ -197,3 +217,28 @@ async def test_an_assignee_too_long_to_store_refuses_the_start_or_fails_the_inst
     assert done.status is WorkflowStatus.FAILED
     assert done.error is not None and "assignee" in done.error and f"{MAX_NAME_LENGTH} characters" in done.error
     assert await engine.get_tasks(instance_id=started.id) == []
+
+
+async def test_only_finite_floats_are_stored_and_they_survive_a_restart(database_url: str) -> None:
+    from litestar_workflows.db import SQLAlchemyPersistence
+
+    registry = WorkflowRegistry()
+    definition = chain("ratios", [BaseHumanStep("check")])
+    registry.register_definition(definition)
+    first = SQLAlchemyPersistence(url=database_url, create_all=True)
+    engine = LocalExecutionEngine(registry, first)
+    for ratio in (float("nan"), float("inf"), float("-inf")):
+        # Before: accepted, and read back after a restart as None (SQLite) or refused by the database.
+        with pytest.raises(WorkflowValidationError, match="not a finite number") as raised:
+            await engine.start_workflow(definition, {"ratios": {"q1": ratio}})
+        assert raised.value.fields.keys() == {"ratios.q1"}
+    assert await first.list_instances() == []
+    data = {"ratio": 0.1, "share": 12345.678, "tiny": -5e-324, "listed": [2.5, -0.5]}
+    kept = await engine.start_workflow(definition, data)
+    await engine.wait_for(kept.id, timeout=10)
+    await engine.stop(0)
+    await first.close()
+    second = SQLAlchemyPersistence(url=database_url)
+    restarted = LocalExecutionEngine(registry, second)
+    assert (await restarted.get_instance(kept.id)).data == data
+    await second.close()

@@ -23,6 +23,7 @@ from litestar_workflows import (
     TimerStep,
     WorkflowContext,
     WorkflowDefinition,
+    WorkflowEngineConfig,
     WorkflowPlugin,
     WorkflowPluginConfig,
 )
@@ -116,8 +117,7 @@ def make_config(**overrides: Any) -> WorkflowPluginConfig:
         "persistence": InMemoryPersistence(),
         "identity_resolver": header_identity,
         "admin_role": "admin",
-        "poll_interval": 0.05,
-        "grace_period": 0.5,
+        "engine_config": WorkflowEngineConfig(poll_interval=0.05, grace_period=0.5),
     }
     options.update(overrides)
     return WorkflowPluginConfig(**options)

@@ -312,9 +312,13 @@ class SQLAlchemyPersistence:
             self._engine = None
             self._sessions = None
 
+    def known_instances(self) -> Sequence[WorkflowInstanceData]:
+        """None: a database is only read by awaiting it."""
+        return ()
+
     @_shielded
-    async def sync_definitions(self, registry: WorkflowRegistry) -> None:
-        """Record every registered definition (name, version, description, graph) if new.
+    async def open(self, registry: WorkflowRegistry) -> None:
+        """Check the database answers, create the tables if configured, check them, record the definitions.
 
         Refuses (``DefinitionChangedError``) a definition whose steps or edges differ from the
         ones recorded under its version, and warns about running or waiting instances of

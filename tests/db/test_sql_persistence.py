@@ -310,8 +310,8 @@ async def test_due_timers_and_definitions_are_queryable(sql: SQLAlchemyPersisten
     assert await sql.list_due_timers(clock.now) == []
     due = await sql.list_due_timers(clock.now + dt.timedelta(hours=2))
     assert [(item[0], item[2]) for item in due] == [(instance.id, clock.now + dt.timedelta(hours=1))]
-    await sql.sync_definitions(registry)
-    await sql.sync_definitions(registry)  # idempotent
+    await sql.open(registry)
+    await sql.open(registry)  # idempotent
     async with sql.engine.connect() as connection:
         rows = (await connection.execute(text("SELECT name, version FROM workflow_definition"))).all()
     assert [tuple(row) for row in rows] == [("later", "1")]

@@ -79,7 +79,7 @@ async def test_a_lock_held_elsewhere_sends_the_commit_to_the_writer_thread_and_t
     calls = _count_calls(monkeypatch)
     path = tmp_path / "locked.sqlite3"
     engine, persistence = _engine(path)
-    await persistence.sync_definitions(engine.registry)  # creates the tables
+    await persistence.open(engine.registry)  # creates the tables
     rival = sqlite3.connect(path, isolation_level=None)
     rival.execute("BEGIN IMMEDIATE")  # another writer (say a transactional step's session) holds the lock
     ticks = 0
@@ -135,7 +135,7 @@ async def test_changes_arriving_together_still_share_a_group_transaction(
 async def test_closing_waits_for_a_lone_commit_under_way(tmp_path: Path) -> None:
     path = tmp_path / "closing.sqlite3"
     engine, persistence = _engine(path)
-    await persistence.sync_definitions(engine.registry)
+    await persistence.open(engine.registry)
     await engine.stop(0)  # no more steps run after the start: only the start's commit matters here
     threads = persistence._threads
     assert threads is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from litestar_workflows import (
     BaseHumanStep,
@@ -12,10 +13,12 @@ from litestar_workflows import (
     Edge,
     InMemoryPersistence,
     LocalExecutionEngine,
+    StepDispatcher,
     StepStatus,
     TransactionalStep,
     WorkflowContext,
     WorkflowDefinition,
+    WorkflowInstanceData,
     WorkflowRegistry,
     WorkflowStatus,
 )
@@ -48,6 +51,40 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+class HeldDispatches:
+    """A dispatcher that keeps what it is given until :meth:`release` hands it to the real one."""
+
+    def __init__(self, inner: StepDispatcher) -> None:
+        self.inner = inner
+        self.held: list[tuple[UUID, str, datetime | None]] = []
+        self.holding = True
+
+    def dispatch(self, instance_id: UUID, token_id: str, not_before: datetime | None = None) -> None:
+        if self.holding:
+            self.held.append((instance_id, token_id, not_before))
+        else:
+            self.inner.dispatch(instance_id, token_id, not_before)
+
+    async def release(self) -> None:
+        self.holding = False
+        for item in self.held:
+            self.inner.dispatch(*item)
+        await asyncio.sleep(0.01)
+
+    async def close(self, grace_period: float = 0.0) -> None:
+        await self.inner.close(grace_period)
+
+
+async def _history_of(store: InMemoryPersistence, instance_id: UUID, length: int) -> WorkflowInstanceData:
+    """The stored instance once its history has ``length`` entries (a bounded wait)."""
+    for _ in range(1000):
+        stored = await store.load_instance(instance_id)
+        if stored is not None and len(stored.context.step_history) >= length:
+            return stored
+        await asyncio.sleep(0.001)
+    raise AssertionError("the step was never recorded")
 
 
 def gated(gate: Gate) -> WorkflowDefinition:
@@ -194,31 +231,32 @@ async def test_transactional_step_records_failures_and_retries_in_memory() -> No
 async def test_a_step_committed_late_by_an_engine_whose_lease_expired_is_run_on_by_the_new_holder() -> None:
     """The heir claimed the instance, but the old holder's attempt ended and was committed first.
 
-    The heir's dispatched token is gone by then and the next one was committed by an engine that
-    no longer holds the lease: the heir's next claim finds it and runs the instance to its end.
+    The heir's dispatched token is gone by then (its attempt of it is refused by the revision
+    check) and the next one was committed by an engine that no longer holds the lease: the
+    heir's next claim finds it and runs the instance to its end.
     """
     registry, store, clock = WorkflowRegistry(), InMemoryPersistence(), FakeClock()
     gate = Gate("gate")
     registry.register_definition(gated(gate))
     old = LocalExecutionEngine(registry, store, owner_id="old", clock=clock, lease_seconds=30)
     heir = LocalExecutionEngine(registry, store, owner_id="heir", clock=clock, lease_seconds=30)
+    held = HeldDispatches(heir.dispatcher)
+    heir.dispatcher = held
     instance = await old.start_workflow("gated")
     await asyncio.sleep(0.01)
     clock.now += timedelta(seconds=31)
-    gate.opened.set()  # the old attempt ends on the next turn of the loop...
-    assert await heir.recover() == 1  # ...after the heir claimed the instance and dispatched "gate"
-    for _ in range(20):
-        await asyncio.sleep(0)
-    stored = await store.load_instance(instance.id)
-    assert stored is not None
+    assert await heir.recover() == 1  # the heir claims the instance and dispatches "gate" (held back here)...
+    gate.opened.set()  # ...then the old attempt ends and is committed before the heir's task runs
+    stored = await _history_of(store, instance.id, 1)
     assert [(e.step_name, e.result) for e in stored.context.step_history] == [("gate", 1)]  # the old attempt's
     assert [token.step for token in stored.tokens] == ["after"]
     assert store.lease_of(instance.id)[0] == "heir"  # type: ignore[index]
+    await held.release()  # the heir runs "gate" from the state it claimed; its commit is refused (revision)
 
     assert await heir.recover() == 1  # its next claim (every poll_interval), with the lease still valid
     done = await heir.wait_for(instance.id, timeout=5)
     assert done.status is WorkflowStatus.COMPLETED
-    assert [e.step_name for e in done.context.step_history] == ["gate", "after"]
-    assert gate.started == 1
+    assert [e.step_name for e in done.context.step_history] == ["gate", "after"]  # the stale attempt left no trace
+    assert gate.started == 2  # at least once: the heir ran the step again from the state it had claimed
     await old.stop(0)
     await heir.stop(0)

@@ -1,27 +1,30 @@
-"""On a SQLite file, a lone commit is written on the event loop's thread; everything else as before.
+"""On a SQLite file, one writer thread writes everything; the event loop never writes (nor flushes to disk).
 
-A change that nobody else is committing with is written right away on the loop's own thread
-(``SQLiteThreads.write_here``), never waiting for SQLite's lock there: when another connection
-holds it, the change goes to the writer thread, and the loop keeps running. Changes arriving
-together still share one group transaction.
+Commits, claims and releases of tasks, leases and the start-up's writes are jobs of one queue,
+served in order by the thread ``lsw-sqlite-writer``: commits queued together share a group
+transaction, and while another connection holds SQLite's write lock the loop keeps running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from litestar_workflows import LocalExecutionEngine, WorkflowRegistry, WorkflowStatus
-from litestar_workflows.db import SQLAlchemyPersistence
+from litestar_workflows import LocalExecutionEngine, TaskAlreadyCompletedError, WorkflowRegistry, WorkflowStatus
+from litestar_workflows.db import SQLAlchemyPersistence, isolation
 from litestar_workflows.db import persistence as persistence_module
-from litestar_workflows.db.sqlite_threads import SQLiteThreads
 from litestar_workflows.db.writer import write_changes
 from litestar_workflows.engine.persistence import InstanceChange
+from tests.contract.kit import NOW, advanced, completion, create, instance, task
 from tests.helpers import SetStep, chain
+
+WRITER = "lsw-sqlite-writer"
 
 
 def _engine(path: Path) -> tuple[LocalExecutionEngine, SQLAlchemyPersistence]:
@@ -31,27 +34,23 @@ def _engine(path: Path) -> tuple[LocalExecutionEngine, SQLAlchemyPersistence]:
     return LocalExecutionEngine(registry, persistence), persistence
 
 
-def _count_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    calls = {"here": 0, "thread": 0}
-    write_here, write = SQLiteThreads.write_here, SQLiteThreads.write
+def _threads_of(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[str]:
+    """Record the thread each call of ``module.name`` runs on."""
+    threads: list[str] = []
+    original: Callable[..., Any] = getattr(module, name)
 
-    def counting_here(self: SQLiteThreads, work: Any) -> Any:
-        calls["here"] += 1
-        return write_here(self, work)
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
 
-    async def counting_thread(self: SQLiteThreads, work: Any) -> Any:
-        calls["thread"] += 1
-        return await write(self, work)
-
-    monkeypatch.setattr(SQLiteThreads, "write_here", counting_here)
-    monkeypatch.setattr(SQLiteThreads, "write", counting_thread)
-    return calls
+    monkeypatch.setattr(module, name, recording)
+    return threads
 
 
-async def test_a_sequential_workflow_commits_on_the_loop_thread_and_survives_a_restart(
+async def test_a_sequential_workflow_is_written_by_the_writer_thread_and_survives_a_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = _count_calls(monkeypatch)
+    writes = _threads_of(monkeypatch, isolation, "write_changes")
     path = tmp_path / "lone.sqlite3"
     engine, persistence = _engine(path)
     try:
@@ -61,7 +60,8 @@ async def test_a_sequential_workflow_commits_on_the_loop_thread_and_survives_a_r
         await engine.stop(0)
         await persistence.close()
     assert done.status is WorkflowStatus.COMPLETED
-    assert calls == {"here": 4, "thread": 0}  # the start and three steps, each written alone
+    assert writes == [WRITER] * 4  # the start and three steps, each in its own transaction, none on the loop
+    assert WRITER not in {thread.name for thread in threading.enumerate()}  # closing ended the thread
 
     again, reopened = _engine(path)
     try:
@@ -73,10 +73,49 @@ async def test_a_sequential_workflow_commits_on_the_loop_thread_and_survives_a_r
     assert [e.step_name for e in stored.context.step_history] == ["a", "b", "c"]
 
 
-async def test_a_lock_held_elsewhere_sends_the_commit_to_the_writer_thread_and_the_loop_keeps_running(
+async def test_claims_leases_and_the_start_up_go_through_the_same_writer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = _count_calls(monkeypatch)
+    claims = _threads_of(monkeypatch, persistence_module, "update_open_task")
+    start_up = _threads_of(monkeypatch, persistence_module, "record_definitions")
+    engine, persistence = _engine(tmp_path / "claims.sqlite3")
+    try:
+        await persistence.open(engine.registry)
+        owner = instance()
+        review = task(owner)
+        await create(persistence, owner, opened_tasks=[review])
+        await persistence.update_open_task(review.id, claimed_by="bob", if_claimable_by="bob")
+        await persistence.update_open_task(review.id, claimed_by=None, if_claimable_by="bob")
+        leased = await persistence.claim_runnable("me", NOW, NOW, 10)
+    finally:
+        await persistence.close()
+    assert claims == [WRITER, WRITER]
+    assert start_up == [WRITER]
+    assert leased == [owner.id]
+
+
+async def test_jobs_are_written_in_the_order_they_were_queued(tmp_path: Path) -> None:
+    """A completion queued before a claim is written first: the claim finds the task completed."""
+    _, persistence = _engine(tmp_path / "order.sqlite3")
+    try:
+        owner = instance()
+        review = task(owner)
+        await create(persistence, owner, opened_tasks=[review])
+        closing = InstanceChange(advanced(owner), 0, closed_tasks=[completion(review.id, by="ann")])
+        committed, claimed = await asyncio.gather(
+            persistence.commit(closing),
+            persistence.update_open_task(review.id, claimed_by="bob", if_claimable_by="bob"),
+            return_exceptions=True,
+        )
+        assert committed is False
+        assert isinstance(claimed, TaskAlreadyCompletedError)
+        stored = await persistence.get_task(review.id)
+        assert stored is not None and stored.claimed_by == "ann"
+    finally:
+        await persistence.close()
+
+
+async def test_a_lock_held_elsewhere_makes_the_writer_wait_while_the_loop_keeps_running(tmp_path: Path) -> None:
     path = tmp_path / "locked.sqlite3"
     engine, persistence = _engine(path)
     await persistence.open(engine.registry)  # creates the tables
@@ -105,11 +144,9 @@ async def test_a_lock_held_elsewhere_sends_the_commit_to_the_writer_thread_and_t
         await engine.stop(0)
         await persistence.close()
     assert done.status is WorkflowStatus.COMPLETED
-    assert calls["thread"] >= 1  # the start went through the writer thread
-    assert calls["here"] >= 4  # it tried here first; the steps after it were written here
 
 
-async def test_changes_arriving_together_still_share_a_group_transaction(
+async def test_changes_arriving_together_share_a_group_transaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     groups: list[int] = []
@@ -118,7 +155,7 @@ async def test_changes_arriving_together_still_share_a_group_transaction(
         groups.append(len(changes))
         return write_changes(connection, changes, **options)
 
-    monkeypatch.setattr(persistence_module, "write_changes", recording)
+    monkeypatch.setattr(isolation, "write_changes", recording)
     engine, persistence = _engine(tmp_path / "groups.sqlite3")
     try:
         started = await asyncio.gather(*(engine.start_workflow("three", {"i": i}) for i in range(50)))
@@ -132,22 +169,19 @@ async def test_changes_arriving_together_still_share_a_group_transaction(
     assert max(groups) > 10
 
 
-async def test_closing_waits_for_a_lone_commit_under_way(tmp_path: Path) -> None:
+async def test_closing_writes_the_commits_queued_before_it(tmp_path: Path) -> None:
     path = tmp_path / "closing.sqlite3"
     engine, persistence = _engine(path)
     await persistence.open(engine.registry)
     await engine.stop(0)  # no more steps run after the start: only the start's commit matters here
-    threads = persistence._threads
-    assert threads is not None
     starting = asyncio.create_task(engine.start_workflow("three"))
-    await asyncio.sleep(0)  # the start's commit is now giving other tasks their turn
+    await asyncio.sleep(0)  # the start's commit is queued
     await persistence.close()
     started = await starting
 
-    assert threads._here is None  # its connection was closed, not left to the garbage collector
     again, reopened = _engine(path)
     try:
-        stored = await again.get_instance(started.id)  # and the acknowledged start was stored
+        stored = await again.get_instance(started.id)  # the acknowledged start was stored
     finally:
         await reopened.close()
     assert stored.status is WorkflowStatus.RUNNING

@@ -124,7 +124,7 @@ class _TaskRepository(SQLAlchemyAsyncRepository[HumanTaskModel]):
 
 
 async def query_instances(session: AsyncSession, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
-    """One page of instances, newest first, and how many match."""
+    """One page of instances, newest first (ties: greater id first), and how many match."""
     model = WorkflowInstanceModel
     filters: list[Any] = []
     if query.workflow_name is not None:
@@ -140,13 +140,13 @@ async def query_instances(session: AsyncSession, query: InstanceQuery) -> tuple[
         filters.append(model.started_by.is_(None) if starter is None else model.started_by == starter)
     if query.scope is not None:
         filters.append(instance_in_scope_clause(query.scope))
-    page = OrderBy("started_at", "desc"), LimitOffset(query.limit, query.offset)
+    page = (OrderBy("started_at", "desc"), OrderBy("id", "desc")), LimitOffset(query.limit, query.offset)
     rows, total = await _page_and_total(_InstanceRepository(session=session), page, filters)
     return [instance_from_row(row, []) for row in rows], total
 
 
 async def query_tasks(session: AsyncSession, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
-    """One page of tasks, oldest first, and how many match; ``visible_to`` is evaluated in SQL."""
+    """One page of tasks, oldest first (ties: smaller id first), and how many match; ``visible_to`` in SQL."""
     model = HumanTaskModel
     filters: list[Any] = []
     if query.status is not None:
@@ -164,20 +164,22 @@ async def query_tasks(session: AsyncSession, query: TaskQuery) -> tuple[list[Hum
         filters.append(model.instance_id == query.instance_id)
     if query.visible_to is not None:
         filters.append(task_visible_to_clause(*query.visible_to))
-    page = OrderBy("created_at", "asc"), LimitOffset(query.limit, query.offset)
+    page = (OrderBy("created_at", "asc"), OrderBy("id", "asc")), LimitOffset(query.limit, query.offset)
     rows, total = await _page_and_total(_TaskRepository(session=session), page, filters)
     return [task_from_row(row) for row in rows], total
 
 
 async def _page_and_total(
-    repository: SQLAlchemyAsyncRepository[Any], page: tuple[OrderBy, LimitOffset], filters: list[Any]
+    repository: SQLAlchemyAsyncRepository[Any], page: tuple[tuple[OrderBy, ...], LimitOffset], filters: list[Any]
 ) -> tuple[Sequence[Any], int]:
     """One page of rows matching ``filters`` and how many match in all, in one query when the page has rows.
 
-    The count rides on the page's rows (a window function), so a page past the end would say
-    0: then a count of its own answers.
+    The order ends with the id, so rows that tie on time keep one order from page to page. The
+    count rides on the page's rows (a window function), so a page past the end would say 0:
+    then a count of its own answers.
     """
-    rows, total = await repository.get_many_and_count(*page, *filters)
+    orders, _ = page
+    rows, total = await repository.get_many_and_count(*orders, page[1], *filters)
     if not rows and page[1].offset > 0:
         total = await repository.count(*filters)
     return rows, total

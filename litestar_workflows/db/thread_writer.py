@@ -107,12 +107,11 @@ class ThreadWriter:
 
     def _take(self) -> list[_Job]:
         """Wait for a job, then take whatever else is queued (up to ``max_batch``; a stop ends the batch)."""
-        jobs = [self._jobs.get()]
-        while len(jobs) < self._max_batch and jobs[-1][0] is not None:
-            try:
-                jobs.append(self._jobs.get_nowait())
-            except queue.Empty:
-                break
+        queued = self._jobs
+        jobs = [queued.get()]
+        # Only this thread takes jobs: a queue that is not empty has one to take now.
+        while len(jobs) < self._max_batch and jobs[-1][0] is not None and not queued.empty():
+            jobs.append(queued.get_nowait())
         return jobs
 
     def _run(self, jobs: list[_Job]) -> None:
@@ -140,7 +139,11 @@ class ThreadWriter:
             (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None)
             for (_, _, future), outcome in zip(jobs, outcomes, strict=True)
         ]
-        for loop in {job[1] for job in jobs}:
+        loops = {job[1] for job in jobs}
+        if len(loops) == 1:  # the usual case: every caller on one event loop
+            _deliver(jobs[0][1], results)
+            return
+        for loop in loops:
             _deliver(loop, [result for job, result in zip(jobs, results, strict=True) if job[1] is loop])
 
     def _work(self, job: _Job) -> None:

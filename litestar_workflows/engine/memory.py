@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -288,11 +288,11 @@ class InMemoryPersistence:
         ]
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
-        """Filter, newest first, then slice."""
+        """Filter, newest first (ties: greater id first), then slice."""
         after, before, scope = query.started_after, query.started_before, query.scope
         matching = [
             instance
-            for instance in reversed(self._instances.values())
+            for instance in sorted(self._instances.values(), key=_started_and_id, reverse=True)
             if (query.workflow_name is None or instance.workflow_name == query.workflow_name)
             and (query.status is None or instance.status is query.status)
             and (after is None or (instance.started_at is not None and instance.started_at > after))
@@ -309,10 +309,10 @@ class InMemoryPersistence:
         return matching[query.offset : query.offset + query.limit], len(matching)
 
     async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
-        """Filter in creation order, then slice."""
+        """Filter, oldest first (ties: smaller id first), then slice."""
         matching = [
             task
-            for task in self._tasks.values()
+            for task in sorted(self._tasks.values(), key=_created_and_id)
             if (query.status is None or task.status is query.status)
             and (query.assignee is None or task.assignee == query.assignee)
             and (query.assigned_or_claimed_by in {None, task.assignee, task.claimed_by})
@@ -335,6 +335,19 @@ class InMemoryPersistence:
             ),
             key=lambda item: item[2],
         )
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _started_and_id(instance: WorkflowInstanceData) -> tuple[datetime, UUID]:
+    """The order of paged instance queries (as the SQL persistence sorts them)."""
+    return instance.started_at or _EARLIEST, instance.id
+
+
+def _created_and_id(task: HumanTaskData) -> tuple[datetime, UUID]:
+    """The order of paged task queries (as the SQL persistence sorts them)."""
+    return task.created_at or _EARLIEST, task.id
 
 
 def _closed(task: HumanTaskData, closure: TaskClosure) -> HumanTaskData:

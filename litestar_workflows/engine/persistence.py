@@ -272,10 +272,11 @@ class WorkflowPersistence(Protocol):
         ...
 
     async def claim_runnable(self, owner: str, now: datetime, until: datetime, limit: int) -> list[UUID]:
-        """Lease up to ``limit`` running instances that have a due token and a free or expired lease.
+        """Lease up to ``limit`` running instances that have a due token and a lease free, expired or ``owner``'s.
 
-        This is recovery after a crash (expired leases), due timers, and work left by a stopped
-        process, in one query; several engines may call it at once and never get the same instance.
+        The earliest due are taken first; the list is in no particular order. This is recovery
+        after a crash (expired leases), due timers, and work left by a stopped process, in one
+        query; several engines may call it at once and never get the same instance.
         """
         ...
 
@@ -326,11 +327,15 @@ class WorkflowPersistence(Protocol):
         ...
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
-        """One page of instances (newest first, without step history) and the total matching."""
+        """One page of instances and the total matching (also past the end).
+
+        Newest first by ``started_at``, ties by greater id first (one order from page to page);
+        without step history.
+        """
         ...
 
     async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
-        """One page of tasks (oldest first) and the total matching."""
+        """One page of tasks and the total matching (also past the end); oldest first by ``created_at``, ties by id."""
         ...
 
     async def list_due_timers(self, until: datetime) -> list[tuple[UUID, str, datetime]]:

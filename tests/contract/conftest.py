@@ -22,7 +22,8 @@ BACKENDS = ["memory", "sqlite", "postgresql"]
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The store under test, for tests that run their own event loops (persistence objects are theirs to close)."""
     if request.param == "memory":
         yield Backend("memory", None)
         return
@@ -31,7 +32,13 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 
 @pytest.fixture
-async def store(backend: Backend) -> AsyncIterator[WorkflowPersistence]:
-    persistence = backend.another()
-    yield persistence
-    await backend.close()
+async def backend(database: Backend) -> AsyncIterator[Backend]:
+    """The store under test; every persistence object the test opened on it is closed afterwards."""
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def store(backend: Backend) -> WorkflowPersistence:
+    """A persistence object on the store under test."""
+    return backend.another()

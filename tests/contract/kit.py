@@ -45,7 +45,10 @@ class Backend:
         return persistence
 
     async def close(self) -> None:
-        for persistence in self.opened:
+        """Close every persistence object opened so far."""
+        opened, self.opened = self.opened, []
+        self.memory = None
+        for persistence in opened:
             await persistence.close()
 
     async def lease_of(self, store: WorkflowPersistence, instance_id: UUID) -> tuple[str, datetime] | None:

@@ -1,4 +1,8 @@
-"""Several engines on one store: leases decide who advances an instance; recovery takes over."""
+"""Several engines on one store: leases decide who advances an instance; recovery takes over.
+
+On SQL each engine has a persistence object of its own (like another process); in memory they
+share the one store.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from litestar_workflows import (
     BaseHumanStep,
     BaseMachineStep,
     Edge,
-    InMemoryPersistence,
+    InProcessDispatcher,
     LocalExecutionEngine,
     StepDispatcher,
     StepStatus,
@@ -19,9 +23,12 @@ from litestar_workflows import (
     WorkflowContext,
     WorkflowDefinition,
     WorkflowInstanceData,
+    WorkflowPersistence,
     WorkflowRegistry,
     WorkflowStatus,
 )
+from litestar_workflows.db import SQLAlchemyPersistence
+from tests.contract.kit import Backend
 
 
 class Gate(BaseMachineStep):
@@ -68,23 +75,38 @@ class HeldDispatches:
             self.inner.dispatch(instance_id, token_id, not_before)
 
     async def release(self) -> None:
+        """Dispatch what was held, and wait (bounded) until those tokens ran."""
         self.holding = False
         for item in self.held:
             self.inner.dispatch(*item)
-        await asyncio.sleep(0.01)
+        assert isinstance(self.inner, InProcessDispatcher)
+        for _ in range(2000):
+            if not self.inner.pending:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("the released tokens never finished")
 
     async def close(self, grace_period: float = 0.0) -> None:
         await self.inner.close(grace_period)
 
 
-async def _history_of(store: InMemoryPersistence, instance_id: UUID, length: int) -> WorkflowInstanceData:
+async def _history_of(store: WorkflowPersistence, instance_id: UUID, length: int) -> WorkflowInstanceData:
     """The stored instance once its history has ``length`` entries (a bounded wait)."""
-    for _ in range(1000):
+    for _ in range(2000):
         stored = await store.load_instance(instance_id)
         if stored is not None and len(stored.context.step_history) >= length:
             return stored
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.005)
     raise AssertionError("the step was never recorded")
+
+
+async def _started(gate: Gate, times: int = 1) -> None:
+    """Wait (bounded) until ``gate``'s step has started ``times`` times."""
+    for _ in range(2000):
+        if gate.started >= times:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the gate started {gate.started} times, not {times}")
 
 
 def gated(gate: Gate) -> WorkflowDefinition:
@@ -93,64 +115,63 @@ def gated(gate: Gate) -> WorkflowDefinition:
     )
 
 
-async def test_a_leased_instance_is_not_claimed_by_another_engine() -> None:
-    registry, store, gate = WorkflowRegistry(), InMemoryPersistence(), Gate("gate")
+def _engines(backend: Backend, registry: WorkflowRegistry, *owners: str, **options: Any) -> list[LocalExecutionEngine]:
+    """One engine per owner, each on a persistence object of its own (on SQL: like separate processes)."""
+    return [LocalExecutionEngine(registry, backend.another(), owner_id=owner, **options) for owner in owners]
+
+
+async def test_a_leased_instance_is_not_claimed_by_another_engine(backend: Backend) -> None:
+    registry, gate = WorkflowRegistry(), Gate("gate")
     registry.register_definition(gated(gate))
-    first = LocalExecutionEngine(registry, store, owner_id="first")
-    second = LocalExecutionEngine(registry, store, owner_id="second")
+    first, second = _engines(backend, registry, "first", "second")
     instance = await first.start_workflow("gated")
-    await asyncio.sleep(0.01)
-    assert gate.started == 1
+    await _started(gate)
     assert await second.recover() == 0
-    assert store.lease_of(instance.id) is not None
-    assert store.lease_of(instance.id)[0] == "first"  # type: ignore[index]
+    lease = await backend.lease_of(first.persistence, instance.id)
+    assert lease is not None and lease[0] == "first"
     gate.opened.set()
-    done = await first.wait_for(instance.id, timeout=5)
+    done = await first.wait_for(instance.id, timeout=10)
     assert done.status is WorkflowStatus.COMPLETED
     assert gate.started == 1
-    assert store.lease_of(instance.id) is None  # released once nothing is left to run
+    assert await backend.lease_of(first.persistence, instance.id) is None  # released once nothing is left to run
     await first.stop(0)
     await second.stop(0)
 
 
-async def test_a_stopped_engine_hands_its_work_over_at_once() -> None:
-    registry, store, gate = WorkflowRegistry(), InMemoryPersistence(), Gate("gate")
+async def test_a_stopped_engine_hands_its_work_over_at_once(backend: Backend) -> None:
+    registry, gate = WorkflowRegistry(), Gate("gate")
     registry.register_definition(gated(gate))
-    first = LocalExecutionEngine(registry, store, owner_id="first")
+    first, second = _engines(backend, registry, "first", "second")
     instance = await first.start_workflow("gated")
-    await asyncio.sleep(0.01)
+    await _started(gate)
     await first.stop(0)  # the running step is cancelled; its token stays committed as READY
-    second = LocalExecutionEngine(registry, store, owner_id="second")
     gate.opened.set()
     assert await second.start() == 1
-    done = await second.wait_for(instance.id, timeout=5)
+    done = await second.wait_for(instance.id, timeout=10)
     assert done.status is WorkflowStatus.COMPLETED
     assert [e.step_name for e in done.context.step_history] == ["gate", "after"]
     await second.stop(0)
 
 
-async def test_work_of_a_dead_engine_is_taken_over_after_its_lease_expires() -> None:
-    registry, store, gate, clock = WorkflowRegistry(), InMemoryPersistence(), Gate("gate"), FakeClock()
+async def test_work_of_a_dead_engine_is_taken_over_after_its_lease_expires(backend: Backend) -> None:
+    registry, gate, clock = WorkflowRegistry(), Gate("gate"), FakeClock()
     registry.register_definition(gated(gate))
-    dead = LocalExecutionEngine(registry, store, owner_id="dead", clock=clock, lease_seconds=30)
+    dead, heir = _engines(backend, registry, "dead", "heir", clock=clock, lease_seconds=30)
     instance = await dead.start_workflow("gated")
-    await asyncio.sleep(0.01)
+    await _started(gate)
     await dead.dispatcher.close(0)  # "kill": its tasks vanish, its lease is not released
-    heir = LocalExecutionEngine(registry, store, owner_id="heir", clock=clock, lease_seconds=30)
     assert await heir.recover() == 0  # the lease is still valid
     clock.now += timedelta(seconds=31)
     gate.opened.set()
     assert await heir.recover() == 1
-    done = await heir.wait_for(instance.id, timeout=5)
+    done = await heir.wait_for(instance.id, timeout=10)
     assert done.status is WorkflowStatus.COMPLETED
     assert gate.started == 2  # at-least-once: the interrupted attempt ran again
     await heir.stop(0)
 
 
-async def test_task_completed_elsewhere_is_run_by_the_lease_holder() -> None:
-    """Branch A is running on engine one; engine two completes the task of branch B."""
-    registry, store, gate = WorkflowRegistry(), InMemoryPersistence(), Gate("slow")
-    definition = WorkflowDefinition(
+def _split(gate: Gate) -> WorkflowDefinition:
+    return WorkflowDefinition(
         "split",
         "1",
         "",
@@ -171,18 +192,20 @@ async def test_task_completed_elsewhere_is_run_by_the_lease_holder() -> None:
         "fork",
         {"join"},
     )
-    registry.register_definition(definition)
-    one = LocalExecutionEngine(registry, store, owner_id="one")
-    two = LocalExecutionEngine(registry, store, owner_id="two")
+
+
+async def test_task_completed_elsewhere_is_run_by_the_lease_holder(backend: Backend) -> None:
+    """Branch A is running on engine one; engine two completes the task of branch B."""
+    registry, gate = WorkflowRegistry(), Gate("slow")
+    registry.register_definition(_split(gate))
+    one, two = _engines(backend, registry, "one", "two")
     instance = await one.start_workflow("split")
-    await asyncio.sleep(0.01)
-    assert gate.started == 1
+    await _started(gate)
     await two.complete_human_task(instance.id, "approve", "bob", {})
-    await asyncio.sleep(0.01)
     state = await two.get_instance(instance.id)
     assert "after_approval" in state.active_steps  # two does not run it: one holds the lease
     gate.opened.set()
-    done = await one.wait_for(instance.id, timeout=5)
+    done = await one.wait_for(instance.id, timeout=10)
     assert done.status is WorkflowStatus.COMPLETED
     steps = [e.step_name for e in done.context.step_history]
     assert sorted(steps) == sorted(["fork", "slow", "approve", "after_approval", "join"])
@@ -205,8 +228,8 @@ class Ledger(TransactionalStep):
         return "booked"
 
 
-async def test_transactional_step_records_failures_and_retries_in_memory() -> None:
-    registry, store = WorkflowRegistry(), InMemoryPersistence()
+async def test_a_transactional_step_records_failures_and_retries(backend: Backend, store: WorkflowPersistence) -> None:
+    registry = WorkflowRegistry()
     ledger = Ledger("ledger", fail_times=1)
     registry.register_definition(
         WorkflowDefinition(
@@ -215,7 +238,7 @@ async def test_transactional_step_records_failures_and_retries_in_memory() -> No
     )
     engine = LocalExecutionEngine(registry, store)
     instance = await engine.start_workflow("tx")
-    done = await engine.wait_for(instance.id, timeout=5)
+    done = await engine.wait_for(instance.id, timeout=10)
     assert done.status is WorkflowStatus.COMPLETED
     assert done.context.data["booked"] is True
     history = [(e.step_name, e.status, e.attempt) for e in done.context.step_history]
@@ -224,37 +247,42 @@ async def test_transactional_step_records_failures_and_retries_in_memory() -> No
         ("ledger", StepStatus.SUCCEEDED, 2),
         ("end", StepStatus.SUCCEEDED, 1),
     ]
-    assert ledger.sessions == [None, None]  # in memory there is no database session
+    if isinstance(store, SQLAlchemyPersistence):
+        assert all(session is not None for session in ledger.sessions)  # each attempt in a transaction of its own
+        assert ledger.sessions[0] is not ledger.sessions[1]
+    else:
+        assert ledger.sessions == [None, None]  # in memory there is no database session
     await engine.stop(0)
 
 
-async def test_a_step_committed_late_by_an_engine_whose_lease_expired_is_run_on_by_the_new_holder() -> None:
+async def test_a_step_committed_late_by_an_engine_whose_lease_expired_is_run_on_by_the_new_holder(
+    backend: Backend,
+) -> None:
     """The heir claimed the instance, but the old holder's attempt ended and was committed first.
 
     The heir's dispatched token is gone by then (its attempt of it is refused by the revision
     check) and the next one was committed by an engine that no longer holds the lease: the
     heir's next claim finds it and runs the instance to its end.
     """
-    registry, store, clock = WorkflowRegistry(), InMemoryPersistence(), FakeClock()
-    gate = Gate("gate")
+    registry, clock, gate = WorkflowRegistry(), FakeClock(), Gate("gate")
     registry.register_definition(gated(gate))
-    old = LocalExecutionEngine(registry, store, owner_id="old", clock=clock, lease_seconds=30)
-    heir = LocalExecutionEngine(registry, store, owner_id="heir", clock=clock, lease_seconds=30)
+    old, heir = _engines(backend, registry, "old", "heir", clock=clock, lease_seconds=30)
     held = HeldDispatches(heir.dispatcher)
     heir.dispatcher = held
     instance = await old.start_workflow("gated")
-    await asyncio.sleep(0.01)
+    await _started(gate)
     clock.now += timedelta(seconds=31)
     assert await heir.recover() == 1  # the heir claims the instance and dispatches "gate" (held back here)...
     gate.opened.set()  # ...then the old attempt ends and is committed before the heir's task runs
-    stored = await _history_of(store, instance.id, 1)
+    stored = await _history_of(heir.persistence, instance.id, 1)
     assert [(e.step_name, e.result) for e in stored.context.step_history] == [("gate", 1)]  # the old attempt's
     assert [token.step for token in stored.tokens] == ["after"]
-    assert store.lease_of(instance.id)[0] == "heir"  # type: ignore[index]
+    lease = await backend.lease_of(heir.persistence, instance.id)
+    assert lease is not None and lease[0] == "heir"
     await held.release()  # the heir runs "gate" from the state it claimed; its commit is refused (revision)
 
     assert await heir.recover() == 1  # its next claim (every poll_interval), with the lease still valid
-    done = await heir.wait_for(instance.id, timeout=5)
+    done = await heir.wait_for(instance.id, timeout=10)
     assert done.status is WorkflowStatus.COMPLETED
     assert [e.step_name for e in done.context.step_history] == ["gate", "after"]  # the stale attempt left no trace
     assert gate.started == 2  # at least once: the heir ran the step again from the state it had claimed

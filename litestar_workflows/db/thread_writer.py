@@ -139,12 +139,11 @@ class ThreadWriter:
             (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None)
             for (_, _, future), outcome in zip(jobs, outcomes, strict=True)
         ]
-        loops = {job[1] for job in jobs}
-        if len(loops) == 1:  # the usual case: every caller on one event loop
-            _deliver(jobs[0][1], results)
-            return
-        for loop in loops:
-            _deliver(loop, [result for job, result in zip(jobs, results, strict=True) if job[1] is loop])
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
+        for (_, loop, _), result in zip(jobs, results, strict=True):
+            by_loop.setdefault(loop, []).append(result)
+        for loop, answers in by_loop.items():  # usually one: every caller on the same event loop
+            _deliver(loop, answers)
 
     def _work(self, job: _Job) -> None:
         work, loop, future = job

@@ -87,3 +87,20 @@ async def test_a_linked_creation_found_duplicate_refuses_its_whole_commit(
     assert (await stored(persistence, parent.id)).revision == 0  # the parent's change went with its child's
     assert (await stored(persistence, child.id)).data == {"who": "rival"}
     assert await persistence.load_instance(bystander.id) is not None
+
+
+async def test_a_transactional_steps_creation_found_duplicate_is_refused(
+    postgres: tuple[SQLAlchemyPersistence, AsyncEngine],
+) -> None:
+    """The same race inside a transactional step's checkpoint: its transaction rolls back, refused."""
+    persistence, rival = postgres
+    contested = instance(data={"who": "us"})
+    theirs = InstanceChange(instance(data={"who": "rival"}, instance_id=contested.id), -1)
+
+    async def in_a_checkpoint() -> bool:
+        async with persistence.transaction() as checkpoint:
+            return await checkpoint.commit(InstanceChange(contested, -1))
+
+    (outcome,) = await _while_a_rival_creates(rival, theirs, in_a_checkpoint())
+    assert isinstance(outcome, ConcurrentUpdateError), outcome
+    assert (await stored(persistence, contested.id)).data == {"who": "rival"}

@@ -1,5 +1,7 @@
 """On a SQLite file, one writer thread writes everything; the event loop never writes (nor flushes to disk).
 
+(The outage test runs both writers: the SQLite thread and PostgreSQL's group-commit task.)
+
 Commits, claims and releases of tasks, leases and the start-up's writes are jobs of one queue,
 served in order by the thread ``lsw-sqlite-writer``: commits queued together share a group
 transaction, and while another connection holds SQLite's write lock the loop keeps running.
@@ -16,9 +18,16 @@ from typing import Any
 
 import pytest
 
-from litestar_workflows import LocalExecutionEngine, TaskAlreadyCompletedError, WorkflowRegistry, WorkflowStatus
+from litestar_workflows import (
+    LocalExecutionEngine,
+    TaskAlreadyCompletedError,
+    WorkflowRegistry,
+    WorkflowStatus,
+)
+from litestar_workflows.core.exceptions import DatabaseUnavailableError
 from litestar_workflows.db import SQLAlchemyPersistence, isolation
 from litestar_workflows.db import persistence as persistence_module
+from litestar_workflows.db.thread_writer import ThreadWriter
 from litestar_workflows.db.writer import write_changes
 from litestar_workflows.engine.persistence import InstanceChange
 from tests.contract.kit import NOW, advanced, completion, create, instance, task
@@ -185,3 +194,69 @@ async def test_closing_writes_the_commits_queued_before_it(tmp_path: Path) -> No
     finally:
         await reopened.close()
     assert stored.status is WorkflowStatus.RUNNING
+
+
+async def test_an_outage_fails_the_whole_batch_and_the_writer_goes_on(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both writers (the SQLite thread, PostgreSQL's loop task): every commit of the batch gets the outage."""
+    persistence = SQLAlchemyPersistence(url=database_url, create_all=True)
+    try:
+        await persistence.ping()  # ready: tables created
+        failures = iter([sqlite3.OperationalError("disk I/O error")])
+
+        def failing_once(connection: Any, changes: list[InstanceChange], **options: Any) -> Any:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+            return write_changes(connection, changes, **options)
+
+        monkeypatch.setattr(isolation, "write_changes", failing_once)
+        first = instance()
+        with pytest.raises(DatabaseUnavailableError):
+            await persistence.commit(InstanceChange(first, -1))
+        assert await persistence.load_instance(first.id) is None
+        second = await create(persistence, instance())  # the writer serves the next commit
+        assert await persistence.load_instance(second.id) is not None
+    finally:
+        await persistence.close()
+
+
+async def test_a_file_the_writer_cannot_open_is_an_outage_for_its_callers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, persistence = _engine(tmp_path / "gone.sqlite3")
+    try:
+        await persistence.ping()
+        writer = persistence._writer
+        assert isinstance(writer, ThreadWriter)
+        writer._connection = None  # as after a connection was lost
+        opening = ThreadWriter._open
+        failures = iter([sqlite3.OperationalError("unable to open database file")])
+
+        def open_once(self: ThreadWriter) -> Any:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+            return opening(self)
+
+        monkeypatch.setattr(ThreadWriter, "_open", open_once)
+        with pytest.raises(DatabaseUnavailableError):
+            await persistence.commit(InstanceChange(instance(), -1))
+        assert await persistence.load_instance((await create(persistence, instance())).id) is not None
+    finally:
+        await persistence.close()
+
+
+async def test_a_closed_writer_takes_no_more_jobs(tmp_path: Path) -> None:
+    _, persistence = _engine(tmp_path / "closed.sqlite3")
+    await persistence.ping()
+    writer = persistence._writer
+    assert isinstance(writer, ThreadWriter)
+    await persistence.close()
+    await writer.close()  # closing twice is harmless
+    with pytest.raises(RuntimeError, match="closed"):
+        await writer.commit(InstanceChange(instance(), -1))
+    reopened = await create(persistence, instance())  # the persistence itself opens a new writer
+    assert await persistence.load_instance(reopened.id) is not None
+    await persistence.close()

@@ -17,7 +17,7 @@ _T = TypeVar("_T")
 
 class _Tracking(Protocol):
     @property
-    def inflight(self) -> set[asyncio.Future[Any]]:
+    def _inflight(self) -> set[asyncio.Future[Any]]:
         """Operations under way (``close`` waits for them)."""
         ...
 
@@ -56,7 +56,7 @@ def shielded(
     @functools.wraps(method)
     async def run(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         task: asyncio.Future[_T] = asyncio.ensure_future(method(self, *args, **kwargs))
-        inflight = self.inflight
+        inflight = self._inflight
         inflight.add(task)
         task.add_done_callback(inflight.discard)
         return await asyncio.shield(task)

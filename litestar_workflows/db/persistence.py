@@ -97,7 +97,7 @@ class SQLAlchemyPersistence:
         self._writer: _Writer | None = None
         self._file: SQLiteFile | None = None
         self._ready_lock = asyncio.Lock()
-        self.inflight: set[asyncio.Future[Any]] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
         """Operations under way that ``close`` waits for (see ``db.guards.shielded``)."""
 
     # --- the store's life -----------------------------------------------------------------------
@@ -168,8 +168,8 @@ class SQLAlchemyPersistence:
 
     async def close(self) -> None:
         """Finish the operations and commits under way, stop the writer, dispose the engine if this object made it."""
-        if self.inflight:
-            await asyncio.wait(set(self.inflight))
+        if self._inflight:
+            await asyncio.wait(set(self._inflight))
         writer, self._writer = self._writer, None
         if writer is not None:
             await writer.close()

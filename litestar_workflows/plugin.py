@@ -337,16 +337,13 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         return build
 
     async def _open_persistence(self, persistence: WorkflowPersistence) -> None:
-        """Check the database is reachable (creating tables if configured) and record the definitions."""
-        sync_definitions = getattr(persistence, "sync_definitions", None)
-        if sync_definitions is not None:
-            await sync_definitions(self._registry)
+        """Check the store is reachable (creating tables if configured) and record the definitions."""
+        await persistence.open(self._registry)
 
     async def _close_persistence(self, persistence: WorkflowPersistence) -> None:
-        """Close what the plugin built (the host's engine is left to its owner)."""
-        close = getattr(persistence, "close", None)
-        if self._build_persistence is not None and close is not None:
-            await close()
+        """Close what the plugin built (a persistence the app passed in is left to its owner)."""
+        if self._build_persistence is not None:
+            await persistence.close()
 
     def check_lifespan_order(self, app_config: AppConfig, marker: InitPlugin) -> None:
         """Refuse an app whose advanced-alchemy lifespan would run inside the engine's.

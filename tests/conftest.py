@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -54,11 +55,15 @@ async def _pg(statement: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database no other test uses, as an async SQLAlchemy URL."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'workflows.sqlite3'}"
+@contextlib.contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A database no other test uses, as an async SQLAlchemy URL: a SQLite file in ``folder``, or PostgreSQL.
+
+    PostgreSQL skips the test with the reason when it cannot be reached, except under
+    ``LSW_REQUIRE_SERVICES=1``, where that fails the test. Call it outside a running event loop.
+    """
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'workflows.sqlite3'}"
         return
     name = f"lsw_test_{uuid.uuid4().hex[:10]}"
     try:
@@ -68,5 +73,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             pytest.fail(f"PostgreSQL is required (LSW_REQUIRE_SERVICES=1) but unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_DSN}: {exc}")
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no other test uses, as an async SQLAlchemy URL."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url

@@ -1,43 +1,47 @@
-"""A change the database refuses fails alone: the rest of its group is written without it.
+"""A commit the database refuses fails alone: the rest of its batch is written without it.
 
-Group commit puts many callers' changes into one transaction, so one change the database
+Group commit puts many callers' commits into one transaction, so one commit the database
 refuses (a value it cannot hold, a constraint, a bug in how it is written) would fail every
-other change of the group. When a group's transaction fails for a reason that may lie in one of
-its changes, the group is split in two halves written one after the other, and so on, until
-every change that can be written is committed and each refused one was tried alone: its caller
-alone gets a :class:`ChangeRefusedError`. With *k* refused changes among *n*, that costs about
-2·k·log2(n) more transactions, and none at all while nothing is refused.
+other commit of the batch. When a batch's transaction fails for a reason that may lie in one of
+its commits, the batch is split in two halves written one after the other, and so on, until
+every commit that can be written is committed and each refused one was tried alone: its caller
+alone gets a :class:`ChangeRefusedError`. With *k* refused commits among *n*, that costs about
+2·k·log2(n) more transactions, and none at all while nothing is refused. A commit is never
+split: its linked changes stay with it.
 
-A database that cannot be reached, or is locked, refuses everyone alike: then the group fails
-as one, at once, instead of being split into ever smaller groups that all fail the same way.
+A database that cannot be reached, or is locked, refuses everyone alike: then the batch fails
+as one, at once, instead of being split into ever smaller batches that all fail the same way.
+
+Everything here is synchronous: it runs in the SQLite writer thread, or inside
+``AsyncConnection.run_sync`` on other databases, so a batch is one hand-off, however it is split.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
 
 from litestar_workflows.core.exceptions import ChangeRefusedError
-from litestar_workflows.db.sqlite_threads import DatabaseBusy
-from litestar_workflows.db.writer import Outcome
+from litestar_workflows.db.writer import DuplicateCreations, Outcome, write_changes
 from litestar_workflows.engine.persistence import InstanceChange
 
-__all__ = ("is_outage", "refusal", "write_isolated")
+__all__ = ("commit_batch", "is_outage", "refusal", "write_in_transaction", "write_isolated")
 
 logger = logging.getLogger("litestar_workflows.db")
 
-Write = Callable[[list[InstanceChange]], Awaitable[list[Outcome]]]
-"""Writes changes in one transaction: one outcome per change, or raises if the transaction failed."""
+Write = Callable[[list[InstanceChange]], list[Outcome]]
+"""Writes commits in one transaction: one outcome per commit, or raises if the transaction failed."""
 
 _OUTAGES = (
     OperationalError,  # connection lost, database locked, disk full, deadlock: not one change's fault
     InterfaceError,
     sqlite3.OperationalError,  # the direct pysqlite path raises the driver's own errors
     sqlite3.InterfaceError,
-    DatabaseBusy,
     OSError,  # connection refused or reset, timeouts
 )
 
@@ -68,15 +72,15 @@ def _reason(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-async def write_isolated(write: Write, changes: list[InstanceChange]) -> list[Outcome]:
+def write_isolated(write: Write, changes: list[InstanceChange]) -> list[Outcome]:
     """``write(changes)``; if it fails because of some of them, those fail alone and the others are written.
 
-    Each outcome is what ``write`` gives for that change, or a ``ChangeRefusedError`` for a change
-    the database refused when it was written alone. An outage is raised (it would fail every change).
-    Order is kept: a change is never written before one queued ahead of it.
+    Each outcome is what ``write`` gives for that commit, or a ``ChangeRefusedError`` for a commit
+    the database refused when it was written alone. An outage is raised (it would fail every
+    commit). Order is kept: a commit is never written before one queued ahead of it.
     """
     try:
-        return await write(changes)
+        return write(changes)
     except Exception as exc:
         if is_outage(exc):
             raise
@@ -84,8 +88,40 @@ async def write_isolated(write: Write, changes: list[InstanceChange]) -> list[Ou
             return [refusal(changes[0], exc)]
         logger.warning("a group of %d changes failed (%s); writing its halves apart", len(changes), type(exc).__name__)
     middle = len(changes) // 2
-    first = await write_isolated(write, changes[:middle])
-    return [*first, *await write_isolated(write, changes[middle:])]
+    return [*write_isolated(write, changes[:middle]), *write_isolated(write, changes[middle:])]
+
+
+def write_in_transaction(connection: Connection, changes: list[InstanceChange]) -> list[Outcome]:
+    """``write_changes`` in a transaction of its own on ``connection``, committed before this returns.
+
+    On PostgreSQL, commits creating an instance another transaction created meanwhile are
+    refused and the others written again in a new transaction (``DuplicateCreations``).
+    """
+    refused: dict[int, Outcome] = {}
+    remaining = list(range(len(changes)))
+    while True:
+        try:
+            with connection.begin():
+                written = write_changes(connection, [changes[index] for index in remaining])
+            break
+        except DuplicateCreations as duplicates:
+            for position, error in duplicates.refusals.items():
+                refused[remaining[position]] = error
+            remaining = [index for position, index in enumerate(remaining) if position not in duplicates.refusals]
+    outcomes = {**refused, **dict(zip(remaining, written, strict=True))}
+    return [outcomes[index] for index in range(len(changes))]
+
+
+def commit_batch(connection: Connection, changes: list[InstanceChange]) -> list[Outcome]:
+    """Write a batch of commits on ``connection`` (not in a transaction), each refused one failing alone.
+
+    If the database fails as a whole, every commit's outcome is that error (logged once).
+    """
+    try:
+        return write_isolated(functools.partial(write_in_transaction, connection), changes)
+    except Exception as exc:  # the database failed as a whole: nobody's change was recorded
+        logger.exception("group commit of %d change(s) failed", len(changes))
+        return [exc] * len(changes)
 
 
 def refusal(change: InstanceChange, exc: Exception) -> ChangeRefusedError:

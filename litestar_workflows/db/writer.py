@@ -1,25 +1,27 @@
-"""Writing a group of instance changes in one transaction, in a handful of statements.
+"""Writing a batch of commits in one transaction, in a handful of statements.
 
-All preconditions of the group are read first with one locking query (``FOR UPDATE`` on
-PostgreSQL; on SQLite the transaction began IMMEDIATE, so it already holds the write lock):
-current revisions and leases of the instances, and of the tasks being closed their state, who
-they are for and who holds their claim. Each change is then accepted or refused in Python (a
-task closure by its own check, ``TaskClosure.refusal``: the permission rule of ``core.identity``
-applied to the row as stored), and the accepted ones are written with one
-``executemany`` per statement kind. A refused change writes nothing, so no savepoints are needed,
-and the cost of a group barely depends on its size: that is what makes group commit pay off.
+A commit is an ``InstanceChange`` with its linked changes (its *members*). All preconditions of
+the batch are read first with one locking query (``FOR UPDATE`` on PostgreSQL; on SQLite the
+transaction began IMMEDIATE, so it already holds the write lock): current revisions and leases
+of the instances, and of the tasks being closed their state, who they are for and who holds
+their claim. Each commit is then accepted or refused in Python, as a whole: every member is
+checked (a task closure by its own check, ``TaskClosure.refusal``: the permission rule of
+``core.identity`` applied to the row as stored), and one refused member refuses the commit.
+The accepted ones are written with one ``executemany`` per statement kind. A refused commit
+writes nothing, so no savepoints are needed, and the cost of a batch barely depends on its
+size: that is what makes group commit pay off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.dml import UpdateBase
 
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
@@ -32,7 +34,7 @@ from litestar_workflows.db.direct import direct_query, direct_statement, support
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
 from litestar_workflows.engine.persistence import InstanceChange, next_run_at
 
-__all__ = ("Outcome", "write_changes")
+__all__ = ("DuplicateCreations", "Outcome", "note_committed", "write_changes")
 
 INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
 EXECUTIONS = cast("Table", StepExecutionModel.__table__)
@@ -100,108 +102,194 @@ _INSERT_NEW_INSTANCES = (
 _INSERT_TASKS = insert(TASKS)
 _INSERT_EXECUTIONS = insert(EXECUTIONS)
 
-Outcome = bool | Exception
-"""Per change: whether its committer holds the lease afterwards, or why it was refused."""
+Outcome = tuple[bool, ...] | Exception
+"""Per commit: for each of its members (``InstanceChange.members``), whether its committer holds
+the lease afterwards; or why the commit was refused."""
+
+
+class DuplicateCreations(Exception):
+    """PostgreSQL: instances the batch creates were created meanwhile by another transaction.
+
+    The transaction must be rolled back and the batch written again without the commits in
+    ``refusals`` (by position in the batch), whose callers get that refusal.
+    """
+
+    def __init__(self, refusals: dict[int, ConcurrentUpdateError]) -> None:
+        super().__init__(f"{len(refusals)} commit(s) create instances that exist")
+        self.refusals = refusals
+
+
+class _StoredTask(NamedTuple):
+    """A task's row as the locking read found it (or as an earlier commit of the batch left it)."""
+
+    id: Any
+    status: TaskStatus
+    assignee: str | None
+    candidate_groups: Sequence[str]
+    claimed_by: str | None
+
+
+_StoredInstance = tuple[int, str | None, datetime | None]
+"""An instance row's revision, lease owner and lease expiry."""
+
+
+@dataclass(slots=True)
+class _Stored:
+    """What the batch's commits find stored: as read, then as the commits accepted so far leave it."""
+
+    instances: dict[Any, _StoredInstance]
+    tasks: dict[Any, _StoredTask]
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The rows the accepted commits write, one list per statement."""
+
+    created: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[dict[str, Any]] = field(default_factory=list)
+    executions: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, connection: Connection, *, direct: bool) -> None:
+        batches = [
+            (_INSERT_INSTANCES, self.created),
+            (_UPDATE_INSTANCE, self.updated),
+            (_CLOSE_TASK, self.closed),
+            (_INSERT_TASKS, self.opened),
+            (_INSERT_EXECUTIONS, self.executions),
+        ]
+        dialect = connection.dialect
+        for statement, rows in batches:
+            if not rows:
+                continue
+            compiled = direct_statement(statement, dialect, tuple(rows[0])) if direct else None
+            if compiled is not None:
+                compiled.execute_many(connection, rows)
+            else:
+                connection.execute(statement, rows)
 
 
 def write_changes(connection: Connection, changes: list[InstanceChange], *, direct: bool = True) -> list[Outcome]:
-    """Write ``changes`` in the caller's transaction; return one outcome per change, in order.
+    """Write ``changes`` (each with its linked changes) in the caller's transaction; one outcome per change.
 
-    Synchronous on purpose: the whole group runs as one call, in a thread on a SQLite file or
-    through ``AsyncConnection.run_sync`` elsewhere, instead of one event-loop round trip per statement.
-    ``direct``: on pysqlite, run the writes straight on the DBAPI cursor (see ``db.direct``).
+    Synchronous on purpose: the whole batch runs as one call, in the writer thread on a SQLite
+    file or through ``AsyncConnection.run_sync`` elsewhere, instead of one event-loop round trip
+    per statement. ``direct``: on pysqlite, run the writes straight on the DBAPI cursor (see
+    ``db.direct``). Raises ``DuplicateCreations`` (PostgreSQL) when the transaction must be
+    rolled back and the batch written again without some commits.
     """
-    locking = connection.dialect.name == "postgresql"
-    ids = list({change.instance.id for change in changes})
     direct = direct and supports_direct(connection.dialect)
+    groups = [change.members() for change in changes]
+    stored = _read_stored(connection, groups, direct=direct)
+    rows = _Rows()
+    outcomes = [_accept(group, stored, rows) for group in groups]
+    if rows.created and connection.dialect.name == "postgresql":
+        _insert_new_instances(connection, rows.created, groups, outcomes)
+        rows.created = []
+    rows.write(connection, direct=direct)
+    return outcomes
+
+
+def _read_stored(connection: Connection, groups: list[list[InstanceChange]], *, direct: bool) -> _Stored:
+    """The locking read of every instance and closed task the batch touches."""
+    locking = connection.dialect.name == "postgresql"
+    ids = list({member.instance.id for group in groups for member in group})
     found = _rows(connection, _INSTANCE_ROWS_LOCKED if locking else _INSTANCE_ROWS, ids, direct=direct)
-    current = {row[0]: (row[1], row[2], row[3]) for row in found}
-    task_ids = [closure.task_id for change in changes for closure in change.closed_tasks]
+    instances = {row[0]: (row[1], row[2], row[3]) for row in found}
+    task_ids = [closure.task_id for group in groups for member in group for closure in member.closed_tasks]
     tasks: dict[Any, _StoredTask] = {}
     if task_ids:
         found = _rows(connection, _TASK_ROWS_LOCKED if locking else _TASK_ROWS, task_ids, direct=direct)
         tasks = {row[0]: _StoredTask(row[0], TaskStatus(row[1]), row[2], row[3] or (), row[4]) for row in found}
+    return _Stored(instances, tasks)
 
-    outcomes: list[Outcome] = []
-    created: list[dict[str, Any]] = []
-    updated: list[dict[str, Any]] = []
-    closed: list[dict[str, Any]] = []
-    opened: list[dict[str, Any]] = []
-    executions: list[dict[str, Any]] = []
-    for change in changes:
-        refusal = _refusal(change, current, tasks)
+
+def _accept(group: list[InstanceChange], stored: _Stored, rows: _Rows) -> Outcome:
+    """Check every member of a commit; if none is refused, add the rows of all of them (and update ``stored``)."""
+    closing: dict[Any, _StoredTask] = {}
+    for member in group:
+        refusal = _refusal(member, stored, closing)
         if refusal is not None:
-            outcomes.append(refusal)
-            continue
-        instance = change.instance
-        now = change.now or datetime.now(UTC)
-        values = instance_values(instance, next_run_at(instance, now))
-        held = _lease(change, current.get(instance.id), now, values)
-        if change.expected_revision == -1:
-            values["id"] = instance.id
-            values["started_by"] = instance.started_by  # written once: no later change touches it
-            created.append(values)
-        else:
-            values["b_id"] = instance.id
-            updated.append(values)
-        current[instance.id] = (instance.revision, values["lease_owner"], values["lease_expires_at"])
-        for closure in change.closed_tasks:
-            stored = tasks[closure.task_id]
-            claimed_by = closure.claim_after(stored.claimed_by)
-            tasks[closure.task_id] = stored._replace(status=closure.status, claimed_by=claimed_by)
-            closed.append(
-                {
-                    "b_id": closure.task_id,
-                    "status": closure.status.value,
-                    "claimed_by": claimed_by,
-                    "completed_by": closure.completed_by,
-                    "completed_at": closure.completed_at,
-                    "submitted_data": closure.data,
-                }
-            )
-        opened.extend(task_values(task) for task in change.opened_tasks)
-        executions.extend(execution_values(instance.id, execution) for execution in change.executions)
-        outcomes.append(held)
-
-    if created and locking:
-        # The locking read cannot lock rows that do not exist yet: two processes may both start
-        # the instance with one id (an idempotency key). The loser's change alone is refused.
-        inserted = {row[0] for row in connection.execute(_INSERT_NEW_INSTANCES, created)}
-        duplicates = {values["id"] for values in created} - inserted
-        if duplicates:
-            for index, change in enumerate(changes):
-                if change.expected_revision == -1 and change.instance.id in duplicates:
-                    outcomes[index] = ConcurrentUpdateError(f"instance {change.instance.id} already exists")
-            opened = [values for values in opened if values["instance_id"] not in duplicates]
-            executions = [values for values in executions if values["instance_id"] not in duplicates]
-        created = []
-
-    _write_rows(
-        connection,
-        [
-            (_INSERT_INSTANCES, created),
-            (_UPDATE_INSTANCE, updated),
-            (_CLOSE_TASK, closed),
-            (_INSERT_TASKS, opened),
-            (_INSERT_EXECUTIONS, executions),
-        ],
-        direct=direct,
-    )
-    return outcomes
+            return refusal
+    return tuple(_add(member, stored, closing, rows) for member in group)
 
 
-def _write_rows(
-    connection: Connection, batches: list[tuple[UpdateBase, list[dict[str, Any]]]], *, direct: bool
+def _refusal(change: InstanceChange, stored: _Stored, closing: dict[Any, _StoredTask]) -> Exception | None:
+    """Why ``change`` may not be written; None if it may. ``closing``: tasks as earlier members leave them."""
+    instance_id = change.instance.id
+    current = stored.instances.get(instance_id)
+    if change.expected_revision == -1:
+        if current is not None:
+            return ConcurrentUpdateError(f"instance {instance_id} already exists")
+    elif current is None:
+        return WorkflowInstanceNotFoundError(instance_id)
+    elif current[0] != change.expected_revision:
+        return ConcurrentUpdateError(
+            f"instance {instance_id} is at revision {current[0]}, not {change.expected_revision}"
+        )
+    for closure in change.closed_tasks:
+        task = closing.get(closure.task_id) or stored.tasks.get(closure.task_id)
+        if task is None:
+            return TaskNotFoundError(f"task {closure.task_id} not found")
+        refusal = closure.refusal(task)
+        if refusal is not None:
+            return refusal
+        closing[closure.task_id] = task._replace(status=closure.status, claimed_by=closure.claim_after(task.claimed_by))
+    return None
+
+
+def _add(change: InstanceChange, stored: _Stored, closing: dict[Any, _StoredTask], rows: _Rows) -> bool:
+    """Add the rows of an accepted ``change``; True if its committer holds the lease afterwards."""
+    instance = change.instance
+    now = change.now or datetime.now(UTC)
+    values = instance_values(instance, next_run_at(instance, now))
+    held = _lease(change, stored.instances.get(instance.id), now, values)
+    if change.expected_revision == -1:
+        values["id"] = instance.id
+        values["started_by"] = instance.started_by  # written once: no later change touches it
+        rows.created.append(values)
+    else:
+        values["b_id"] = instance.id
+        rows.updated.append(values)
+    stored.instances[instance.id] = (instance.revision, values["lease_owner"], values["lease_expires_at"])
+    for closure in change.closed_tasks:
+        task = stored.tasks[closure.task_id] = closing[closure.task_id]
+        rows.closed.append(
+            {
+                "b_id": closure.task_id,
+                "status": closure.status.value,
+                "claimed_by": task.claimed_by,
+                "completed_by": closure.completed_by,
+                "completed_at": closure.completed_at,
+                "submitted_data": closure.data,
+            }
+        )
+    rows.opened.extend(task_values(task) for task in change.opened_tasks)
+    rows.executions.extend(execution_values(instance.id, execution) for execution in change.executions)
+    return held
+
+
+def _insert_new_instances(
+    connection: Connection, created: list[dict[str, Any]], groups: list[list[InstanceChange]], outcomes: list[Outcome]
 ) -> None:
-    dialect = connection.dialect
-    for statement, rows in batches:
-        if not rows:
-            continue
-        compiled = direct_statement(statement, dialect, tuple(rows[0])) if direct else None
-        if compiled is not None:
-            compiled.execute_many(connection, rows)
-        else:
-            connection.execute(statement, rows)
+    """Insert the created instances, or raise ``DuplicateCreations`` naming the commits that found one existing.
+
+    The locking read cannot lock rows that do not exist yet: two processes may both start the
+    instance with one id (an idempotency key). The loser's commit alone is refused.
+    """
+    inserted = {row[0] for row in connection.execute(_INSERT_NEW_INSTANCES, created)}
+    duplicates = {values["id"] for values in created} - inserted
+    if not duplicates:
+        return
+    refusals = {
+        index: ConcurrentUpdateError(f"instance {member.instance.id} already exists")
+        for index, group in enumerate(groups)
+        if not isinstance(outcomes[index], Exception)
+        for member in group
+        if member.expected_revision == -1 and member.instance.id in duplicates
+    }
+    raise DuplicateCreations(refusals)
 
 
 def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[Any], *, direct: bool) -> Sequence[Any]:
@@ -213,48 +301,7 @@ def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[An
     return connection.execute(queries[0], {"ids": ids}).all()
 
 
-class _StoredTask(NamedTuple):
-    """A task's row as the locking read found it (or as an earlier change of the group left it)."""
-
-    id: Any
-    status: TaskStatus
-    assignee: str | None
-    candidate_groups: Sequence[str]
-    claimed_by: str | None
-
-
-def _refusal(
-    change: InstanceChange,
-    current: dict[Any, tuple[int, str | None, datetime | None]],
-    tasks: dict[Any, _StoredTask],
-) -> Exception | None:
-    instance_id = change.instance.id
-    stored = current.get(instance_id)
-    if change.expected_revision == -1:
-        if stored is not None:
-            return ConcurrentUpdateError(f"instance {instance_id} already exists")
-    elif stored is None:
-        return WorkflowInstanceNotFoundError(instance_id)
-    elif stored[0] != change.expected_revision:
-        return ConcurrentUpdateError(
-            f"instance {instance_id} is at revision {stored[0]}, not {change.expected_revision}"
-        )
-    for closure in change.closed_tasks:
-        task = tasks.get(closure.task_id)
-        if task is None:
-            return TaskNotFoundError(f"task {closure.task_id} not found")
-        refusal = closure.refusal(task)
-        if refusal is not None:
-            return refusal
-    return None
-
-
-def _lease(
-    change: InstanceChange,
-    stored: tuple[int, str | None, datetime | None] | None,
-    now: datetime,
-    values: dict[str, Any],
-) -> bool:
+def _lease(change: InstanceChange, stored: _StoredInstance | None, now: datetime, values: dict[str, Any]) -> bool:
     """Set the lease columns in ``values``; True if the committer holds the lease afterwards."""
     holder, expires = (None, None) if stored is None else (stored[1], stored[2])
     owner, until = change.lease_owner, change.lease_until
@@ -266,3 +313,11 @@ def _lease(
     values["lease_owner"] = holder
     values["lease_expires_at"] = expires
     return owner is not None and holder == owner
+
+
+def note_committed(change: InstanceChange, held: tuple[bool, ...]) -> bool:
+    """Tell ``change``'s members they were committed (history appended, ``lease_held``); the first one's lease."""
+    for member, member_held in zip(change.members(), held, strict=True):
+        member.instance.context.step_history.extend(member.executions)
+        member.lease_held = member_held
+    return held[0]

@@ -8,8 +8,8 @@ from litestar_workflows.engine.completion import TaskCompletion
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import EventBus, InMemoryEventBus, WorkflowEvent
+from litestar_workflows.engine.memory import InMemoryPersistence
 from litestar_workflows.engine.persistence import (
-    InMemoryPersistence,
     InstanceChange,
     TaskClosure,
     WorkflowPersistence,

@@ -2,10 +2,7 @@
 
 Every change goes through ``Transition`` (what changes) and ``WorkflowPersistence.commit``
 (one atomic write); runnable tokens go through the ``StepDispatcher``. The engine itself keeps
-only caches: a restarted engine on the same persistence resumes from what was committed. One
-exception, in memory only: the commonest step (one token moving on to a plain step, or ending
-the instance) is applied to the stored state object itself, storing exactly what the general
-path would (the in-memory lane of ``_run_one``).
+only caches: a restarted engine on the same persistence resumes from what was committed.
 """
 
 from __future__ import annotations
@@ -58,15 +55,14 @@ from litestar_workflows.core.values import (
     ensure_storable,
     ensure_storable_text,
     private_copy,
-    same_value,
     storable_text,
 )
 from litestar_workflows.engine.completion import TaskCompletion, closed_task
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.failures import log_failed_attempt, log_failed_instance, traceback_text
+from litestar_workflows.engine.memory import InMemoryPersistence
 from litestar_workflows.engine.persistence import (
-    InMemoryPersistence,
     InstanceChange,
     TaskClosure,
     WorkflowPersistence,
@@ -76,7 +72,6 @@ from litestar_workflows.engine.transitions import (
     Changes,
     Transition,
     new_instance,
-    place_first_token,
     succeed_simply,
     view_of,
 )
@@ -179,33 +174,6 @@ def _refused(step: Step, token: Token, outcome: _Outcome, exc: ChangeRefusedErro
         attempt=token.attempt,
     )
     return _Outcome(failed, retry_in=_retry_in(step, token))
-
-
-_ABSENT: Any = object()
-_OFF_LANE: Any = object()
-"""Marks a step that ``_run_one`` does not run in the in-memory lane."""
-_NO_LANE: dict[str, str | None] = {}
-"""The lane of an instance ``_run_one`` does not run in place (empty; never changed)."""
-
-
-def _in_place_successors(definition: WorkflowDefinition) -> dict[str, str | None]:
-    """The steps of ``definition`` the in-memory lane may run, each with where its success leads.
-
-    A step qualifies when its success just moves its token on (``graph.simple_successor``: the
-    next step, or None at the end) and it needs nothing of the general path: no gateway choice,
-    no timeout, no transaction, no ``can_execute``/``on_success`` hooks.
-    """
-    lane: dict[str, str | None] = {}
-    for name, successor in definition.graph.simple_successor.items():
-        step = definition.steps[name]
-        if (
-            step.step_type is not StepType.GATEWAY
-            and getattr(step, "timeout", None) is None
-            and not getattr(step, "transactional", False)
-            and _hooks_of(step).plain
-        ):
-            lane[name] = successor
-    return lane
 
 
 def _checked_start_data(
@@ -445,8 +413,6 @@ class LocalExecutionEngine:
         the only copy), whether this engine holds its lease (only those are advanced here), its
         lock, running tokens and ``wait_for`` futures. Keyed by ``UUID.int``: a UUID hashes in
         Python code, an int in C, and the record is looked up several times per instance."""
-        self._lanes: dict[WorkflowDefinition, dict[str, str | None]] = {}
-        """Per definition: the steps the in-memory lane runs (``_in_place_successors``)."""
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
         self._lease_delta = timedelta(seconds=lease_seconds)
         self.lease_seconds = lease_seconds
@@ -612,9 +578,6 @@ class LocalExecutionEngine:
         instance.started_by = started_by
         if metadata:
             instance.context.metadata.update(metadata)
-        memory = self._memory_changed_in_place()
-        if memory is not None and definition.graph.starts_plainly:
-            return self._start_in_memory(memory, instance, definition.initial_step, now)
         transition = Transition(definition, instance, now, fresh=True)
         transition.start()
         try:
@@ -630,35 +593,6 @@ class LocalExecutionEngine:
         else:
             await self._after_commit(transition, previous=None)
         return _snapshot(transition.state)
-
-    def _memory_changed_in_place(self) -> InMemoryPersistence | None:
-        """The in-memory persistence whose stored states the engine may change itself (``_run_one``'s lane).
-
-        Only the exact class, and only without an event bus (the in-place paths publish no events).
-        """
-        memory = self.persistence
-        if self.event_bus is None and type(memory) is InMemoryPersistence:
-            return memory
-        return None
-
-    def _start_in_memory(
-        self, memory: InMemoryPersistence, instance: WorkflowInstanceData, initial: str, now: datetime
-    ) -> WorkflowInstanceData:
-        """The usual start on in-memory persistence: what ``Transition.start`` and a commit store, directly."""
-        first = place_first_token(instance, initial)
-        instance.revision = 0
-        try:
-            held = memory.insert(instance, self.owner_id, now, self._lease_until(now))
-        except ConcurrentUpdateError:
-            raise InstanceAlreadyExistsError(instance.id) from None
-        record = self._record(instance.id)
-        record.leased = held
-        if held:
-            record.state = instance
-            self.dispatcher.dispatch(instance.id, first.id, None)
-        else:
-            self._prune(instance.id, record)
-        return _snapshot(instance)
 
     # --- running steps ------------------------------------------------------------------------
 
@@ -742,154 +676,7 @@ class LocalExecutionEngine:
             step = definition.steps[token.step]
         except LookupError:  # a version no longer registered, or a step its definition lost
             raise _definition_missing(self.registry, state, token.step) from None
-        target: str | None = _OFF_LANE  # or the step's successor, when the lane runs it
-        lane = _NO_LANE
-        memory = self._memory_changed_in_place()
-        if (
-            memory is not None
-            and record.state is state
-            and len(tokens) == 1
-            and not token.delta
-            and not token.removed
-            and not state.ended_branches
-        ):
-            known = self._lanes.get(definition)
-            if known is None:
-                known = self._lanes[definition] = _in_place_successors(definition)
-            lane = known
-            target = lane.get(token.step, _OFF_LANE)
-        if memory is not None and target is not _OFF_LANE:
-            # The in-memory lane: run the step here and apply its success to the stored state
-            # itself; while the next step qualifies too, run it in this same loop (one coroutine
-            # per branch, not one per step; every call saved here shows in the throughput).
-            running = record.running
-            chained = 0
-            started = self._clock()
-            flat = False  # whether ``before`` is known to hold no dict or list (then a plain copy is private)
-            while True:
-                before = state.context.data
-                source = state.context
-                context = WorkflowContext(  # what ``step_context`` builds, without its keyword handling
-                    source.workflow_id,
-                    source.instance_id,
-                    dict(before) if flat else private_copy(before),
-                    source.metadata,
-                    token.step,
-                    source.step_history,
-                    source.started_at,
-                    source.user_id,
-                    source.tenant_id,
-                    token.attempt,
-                    None,
-                    token_id,
-                )
-                try:
-                    result = await step.execute(context)
-                    # What ``_storable_changes`` checks, without building the changes: values the
-                    # step did not replace were checked when they were written. The data to store
-                    # keeps the committed object of every dict or list the step left as it was,
-                    # and a copy of every other (the step may keep its context and change them).
-                    after = context.data
-                    stored = dict(after)
-                    earlier = before.get
-                    flat = True
-                    for key, value in after.items():
-                        kind = type(value)
-                        if kind in PLAIN_TYPES:
-                            if type(key) is not str or NUL in key:  # cheap tests; ``ensure_storable`` explains
-                                ensure_storable(key, value)
-                            continue
-                        old = earlier(key, _ABSENT)
-                        if kind in NESTED_TYPES:
-                            flat = False
-                            if old is not _ABSENT and same_value(old, value):
-                                stored[key] = old
-                                continue
-                            ensure_storable(key, value)
-                            stored[key] = copy_nested(value)
-                        elif old is not value:
-                            ensure_storable(key, value)
-                    if type(result) not in PLAIN_TYPES:
-                        ensure_storable("result", result)
-                        result = copy_nested(result)
-                except Exception as exc:  # noqa: BLE001 - any error of user code is a failed attempt
-                    outcome = await self._failed(
-                        definition, step, context, token, started, f"{type(exc).__name__}: {exc}", exc
-                    )
-                    break
-                now = self._clock()
-                execution = StepExecution(
-                    token.step, StepStatus.SUCCEEDED, result, None, started, now, None, None, token.attempt
-                )
-                if (  # ``_still_in_place``, inline: this runs after every step
-                    record.held
-                    or record.state is not state
-                    or state.status is not WorkflowStatus.RUNNING
-                    or state.tokens[0] is not token
-                    or token.id != token_id  # the stored token object, moved on by another engine's lane
-                    or not memory.holds(state)
-                ):
-                    # Changed while the step ran (cancelled, taken over...): the general path decides.
-                    outcome = _Outcome(execution, Changes.between(before, stored))
-                    break
-                # Apply the success to the stored state itself: exactly what ``succeed_simply`` and a
-                # commit store (same data, tokens, revision, history and lease; the unit tests
-                # compare the two), without building a new state. No await from the checks above
-                # to the last change, so no reader sees a half-applied step. The dict the engine
-                # made for the step is copied once more, as the general path does: the step may
-                # keep its context (a background task it started) and write to it later. The
-                # stored token moves on, holding what the general path's new token would (copies
-                # handed out earlier have their own tokens).
-                state.context.data = stored
-                state.revision += 1
-                if target is None:
-                    state.status = WorkflowStatus.COMPLETED
-                    state.completed_at = now
-                    state.current_step = None
-                    state.tokens = []
-                    # The lease is released, as a commit of a finished instance does.
-                    record.leased = memory.record_in_place(state, execution, self.owner_id, now, None)
-                    self._settle_record(state, record)
-                    if chained:
-                        running.pop(token_id, None)
-                    return None
-                following = token.id = f"t{state.next_token}"
-                token.step = target
-                token.attempt = token.retry_base = 1
-                token.not_before = None
-                state.next_token += 1
-                state.current_step = target
-                record.leased = memory.record_in_place(state, execution, self.owner_id, now, now + self._lease_delta)
-                if not record.leased:
-                    self._settle_record(state, record)  # another engine holds the lease and runs on
-                    if chained:
-                        running.pop(token_id, None)
-                    return None
-                after_next = lane.get(target, _OFF_LANE)
-                if after_next is _OFF_LANE:
-                    if chained:
-                        running.pop(token_id, None)
-                    return following  # the caller runs it on the general path
-                running.pop(token_id, None)  # this task now runs the next token (``run_token`` tidies up)
-                running[following] = task
-                token_id = following
-                token = state.tokens[0]
-                step = definition.steps[target]
-                target = after_next
-                chained += 1
-                if chained % _STEPS_BETWEEN_YIELDS == 0:
-                    # A long chain of steps that never await lets the app breathe. The next step has
-                    # not started: like the general path between two steps, nothing runs meanwhile
-                    # (a cancel in this gap records no attempt of it).
-                    del running[token_id]
-                    await _yield_to_loop()
-                    if not self._still_in_place(memory, state, token, token_id, record):
-                        return token_id  # changed meanwhile: the caller checks it all again
-                    running[token_id] = task
-                    started = self._clock()
-                else:
-                    started = now  # the next step starts as this one is recorded: no await in between
-        elif getattr(step, "transactional", False):
+        if getattr(step, "transactional", False):
             ran = await self._run_transactional(definition, instance_id, token_id)
             if ran is None:
                 return None
@@ -956,20 +743,6 @@ class LocalExecutionEngine:
             failed = _refused(step, token, outcome, exc)
         return await self._transact(
             instance_id, lambda live: _apply_outcome(live, token_id, failed), now=failed.execution.completed_at
-        )
-
-    def _still_in_place(
-        self, memory: InMemoryPersistence, state: WorkflowInstanceData, token: Token, token_id: str, record: _Runtime
-    ) -> bool:
-        """True if ``state`` is still the stored state, at ``token`` only, and nobody else is changing it."""
-        return (
-            not record.held
-            and record.state is state
-            and state.status is WorkflowStatus.RUNNING
-            and state.tokens[0] is token
-            and token.id == token_id
-            and token.status is TokenStatus.READY
-            and memory.holds(state)
         )
 
     async def _run_transactional(
@@ -1374,9 +1147,11 @@ class LocalExecutionEngine:
         return [_snapshot(state) for state in self._known_instances()]
 
     def _known_instances(self) -> list[WorkflowInstanceData]:
-        if isinstance(self.persistence, InMemoryPersistence):
-            return list(self.persistence.all_instances())
-        return [record.state for record in self._runtime.values() if record.state is not None]
+        """What the persistence hands out without waiting (everything in memory), then this engine's cached states."""
+        known = list(self.persistence.known_instances())
+        seen = {state.id for state in known}
+        cached = [record.state for record in self._runtime.values() if record.state is not None]
+        return known + [state for state in cached if state.id not in seen]
 
     async def get_tasks(
         self, instance_id: UUID | None = None, status: TaskStatus | None = TaskStatus.OPEN

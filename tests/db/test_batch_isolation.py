@@ -10,7 +10,6 @@ group commits; only their own callers get ``ChangeRefusedError``.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,12 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from litestar_workflows import (
-    BaseHumanStep,
     LocalExecutionEngine,
     StepStatus,
     TransactionalStep,
     WorkflowContext,
-    WorkflowDefinition,
     WorkflowRegistry,
     WorkflowStatus,
 )
@@ -34,11 +31,8 @@ from litestar_workflows.core.exceptions import ChangeRefusedError
 from litestar_workflows.db import SQLAlchemyPersistence
 from litestar_workflows.db.isolation import write_isolated
 from litestar_workflows.engine.persistence import InstanceChange
-from litestar_workflows.engine.transitions import Transition, new_instance
+from tests.contract.kit import instance, task
 from tests.helpers import FuncStep, SetStep, chain
-
-REVIEW = chain("review", [BaseHumanStep("check", "Check"), SetStep("done")])
-"""Starting it opens a task: a change with an instance row, a task row and nothing else."""
 
 
 @pytest.fixture
@@ -48,12 +42,10 @@ async def sql(database_url: str) -> AsyncIterator[SQLAlchemyPersistence]:
     await persistence.close()
 
 
-def starting(data: dict[str, Any] | None = None, definition: WorkflowDefinition = REVIEW) -> InstanceChange:
-    """The change that starts a new instance of ``definition`` (as ``start_workflow`` commits it)."""
-    now = dt.datetime.now(dt.UTC)
-    transition = Transition(definition, new_instance(definition, data or {}, now), now, fresh=True)
-    transition.start()
-    return transition.to_change(-1)
+def starting(data: dict[str, Any] | None = None) -> InstanceChange:
+    """A change creating an instance that waits for a task: an instance row, a task row and nothing else."""
+    state = instance("review", data=data, status=WorkflowStatus.WAITING)
+    return InstanceChange(state, -1, opened_tasks=[task(state, step="check")])
 
 
 def orphan_task() -> InstanceChange:
@@ -256,30 +248,30 @@ class _DriverError(Exception):
     ],
     ids=["sqlite-locked", "deadlock", "admin-shutdown", "connection-invalidated", "connection-reset"],
 )
-async def test_an_outage_fails_the_group_at_once_without_splitting_it(error: Exception) -> None:
+def test_an_outage_fails_the_group_at_once_without_splitting_it(error: Exception) -> None:
     calls: list[int] = []
 
-    async def write(changes: list[InstanceChange]) -> list[Any]:
+    def write(changes: list[InstanceChange]) -> list[Any]:
         calls.append(len(changes))
         raise error
 
     with pytest.raises(type(error)):
-        await write_isolated(write, [starting() for _ in range(8)])
+        write_isolated(write, [starting() for _ in range(8)])
     assert calls == [8]
 
 
-async def test_a_group_failing_for_a_change_is_split_until_that_change_is_alone() -> None:
+def test_a_group_failing_for_a_change_is_split_until_that_change_is_alone() -> None:
     changes = [starting() for _ in range(8)]
     culprit = changes[5]
     calls: list[int] = []
 
-    async def write(group: list[InstanceChange]) -> list[Any]:
+    def write(group: list[InstanceChange]) -> list[Any]:
         calls.append(len(group))
         if culprit in group:
             raise DBAPIError("INSERT", {}, _DriverError("invalid byte sequence", "22021"))
-        return [False] * len(group)
+        return [(False,)] * len(group)
 
-    outcomes = await write_isolated(write, changes)
+    outcomes = write_isolated(write, changes)
     assert [isinstance(outcome, ChangeRefusedError) for outcome in outcomes] == [i == 5 for i in range(8)]
     assert "invalid byte sequence" in str(outcomes[5]) and "INSERT" not in str(outcomes[5])
     assert calls == [8, 4, 4, 2, 1, 1, 2]  # halves in order: one refused change costs about 2 log2(n) writes

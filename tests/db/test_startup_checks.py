@@ -67,7 +67,7 @@ async def test_missing_tables_name_the_migration_command(database_url: str) -> N
     persistence = SQLAlchemyPersistence(url=database_url)  # no create_all, no migrations run
     try:
         with pytest.raises(SchemaNotReadyError) as raised:
-            await persistence.sync_definitions(_registry(_orders()))
+            await persistence.open(_registry(_orders()))
     finally:
         await persistence.close()
     message = str(raised.value)
@@ -99,7 +99,7 @@ def test_a_schema_behind_the_release_names_the_missing_columns(database_url: str
     async def open_it(create_all: bool) -> None:
         persistence = SQLAlchemyPersistence(url=database_url, create_all=create_all)
         try:
-            await persistence.sync_definitions(_registry(_orders()))
+            await persistence.open(_registry(_orders()))
         finally:
             await persistence.close()
 
@@ -151,10 +151,10 @@ def test_a_schema_behind_the_release_names_the_missing_columns(database_url: str
 async def test_a_definition_changed_under_its_version_refuses_to_start(
     sql: SQLAlchemyPersistence, changed: WorkflowDefinition, differences: list[str]
 ) -> None:
-    await sql.sync_definitions(_registry(_orders()))
+    await sql.open(_registry(_orders()))
 
     with pytest.raises(DefinitionChangedError) as raised:
-        await sql.sync_definitions(_registry(changed, _orders(version="2", second="other")))
+        await sql.open(_registry(changed, _orders(version="2", second="other")))
 
     message = str(raised.value)
     assert f"'orders' version '1': {', '.join(differences)}" in message
@@ -164,8 +164,8 @@ async def test_a_definition_changed_under_its_version_refuses_to_start(
 
 
 async def test_description_changes_are_recorded_and_accepted(sql: SQLAlchemyPersistence) -> None:
-    await sql.sync_definitions(_registry(_orders()))
-    await sql.sync_definitions(_registry(_orders(description="Customer orders")))
+    await sql.open(_registry(_orders()))
+    await sql.open(_registry(_orders(description="Customer orders")))
     assert await _recorded(sql) == [("orders", "1", "Customer orders")]
 
 
@@ -180,7 +180,7 @@ async def test_live_instances_of_an_unregistered_version_are_warned_about(
     await engine.stop(0)
     caplog.set_level(logging.WARNING, logger="litestar_workflows")
 
-    await sql.sync_definitions(_registry(_orders(version="2")))
+    await sql.open(_registry(_orders(version="2")))
 
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         (
@@ -191,5 +191,5 @@ async def test_live_instances_of_an_unregistered_version_are_warned_about(
         )
     ]
     caplog.clear()
-    await sql.sync_definitions(_registry(first, _orders(version="2")))
+    await sql.open(_registry(first, _orders(version="2")))
     assert caplog.records == []

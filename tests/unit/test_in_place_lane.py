@@ -20,19 +20,16 @@ from uuid import UUID
 import pytest
 
 from litestar_workflows import (
-    BaseHumanStep,
     BaseMachineStep,
     InMemoryPersistence,
     LocalExecutionEngine,
     WorkflowContext,
-    WorkflowDefinition,
     WorkflowInstanceData,
     WorkflowRegistry,
     WorkflowStatus,
 )
-from litestar_workflows.core.context import StepExecution
 from litestar_workflows.engine import engine as engine_module
-from tests.helpers import FuncStep, SetStep, chain, comparable_state, fork_and_join
+from tests.helpers import FuncStep, SetStep, chain, comparable_state
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -41,86 +38,6 @@ class _GeneralPathMemory(InMemoryPersistence):
     """The same store, but the engine only changes exact ``InMemoryPersistence`` objects in place."""
 
     __slots__ = ()
-
-
-class _Flaky(BaseMachineStep):
-    def __init__(self, name: str) -> None:
-        super().__init__(name, max_retries=1)
-        self.calls = 0
-
-    async def execute(self, context: WorkflowContext) -> Any:
-        self.calls += 1
-        if self.calls % 2 == 1:
-            raise RuntimeError("every first attempt fails")
-        context.set("flaky", self.calls)
-        return self.calls
-
-
-async def _rename(context: WorkflowContext) -> dict[str, Any]:
-    value = context.data.pop("x")
-    context.set("renamed", value)
-    return {"moved": value}
-
-
-def _definitions() -> list[WorkflowDefinition]:
-    return [
-        chain("plain", [SetStep("a", "x", 1), SetStep("b", "y", "two"), FuncStep("c", _rename)]),
-        chain("nothing_set", [SetStep("a"), SetStep("b"), SetStep("c")]),
-        chain("flaky", [SetStep("a", "x", 1), _Flaky("f"), SetStep("c", "z", {"k": [1, 2]})]),
-        fork_and_join(),
-        chain("human", [SetStep("a", "x", 1), BaseHumanStep("h"), SetStep("c", "c", 1), SetStep("d", "d", 1)]),
-    ]
-
-
-async def _run_all(persistence: InMemoryPersistence) -> list[tuple[dict[str, Any], Any]]:
-    engine = LocalExecutionEngine(WorkflowRegistry(), persistence, clock=lambda: NOW, owner_id="me")
-    stored: list[tuple[dict[str, Any], Any]] = []
-    try:
-        for number, definition in enumerate(_definitions()):
-            instance_id = UUID(int=number + 1)
-            await engine.start_workflow(definition, {"n": number}, instance_id=instance_id)
-            state = await engine.wait_for(instance_id, 5)
-            if definition.name == "human":
-                (task,) = await engine.get_tasks(instance_id)
-                await engine.complete_task(task.id, "ann", {})
-                state = await engine.wait_for(instance_id, 5)
-            assert state.status is WorkflowStatus.COMPLETED, (definition.name, state)
-            committed = await persistence.load_instance(instance_id)
-            assert committed is not None
-            stored.append((comparable_state(committed), persistence.lease_of(instance_id)))
-    finally:
-        await engine.stop(0)
-    return stored
-
-
-async def test_workflows_store_the_same_in_place_and_through_commits(monkeypatch: pytest.MonkeyPatch) -> None:
-    recorded: list[tuple[str, str]] = []
-    record_in_place = InMemoryPersistence.record_in_place
-
-    def counting(
-        self: InMemoryPersistence,
-        state: WorkflowInstanceData,
-        execution: StepExecution,
-        owner: str,
-        now: datetime,
-        until: datetime | None,
-    ) -> bool:
-        recorded.append((state.workflow_name, execution.step_name))
-        return record_in_place(self, state, execution, owner, now, until)
-
-    monkeypatch.setattr(InMemoryPersistence, "record_in_place", counting)
-    in_place = await _run_all(InMemoryPersistence())
-    assert ("plain", "a") in recorded  # the lane is really taken...
-    fork_steps = [step for workflow, step in recorded if workflow == "fork"]
-    assert fork_steps == ["a", "j", "end"]  # ...but not for the gateway "g" or the forked branches b, c
-    assert recorded.count(("flaky", "f")) == 1  # the failed attempt went through a commit, the retry in place
-
-    recorded.clear()
-    general = await _run_all(_GeneralPathMemory())
-    assert recorded == []
-
-    assert in_place == general
-    assert all(lease is None for _, lease in in_place)  # released when each instance completed
 
 
 async def test_the_lease_is_renewed_by_every_step_run_in_place() -> None:

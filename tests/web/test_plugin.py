@@ -251,3 +251,63 @@ async def test_host_database_runs_the_engine_inside_its_lifespan(
         assert done.status_code == 200
     assert seen == [True]
     assert (tmp_path / "host.sqlite3").exists()
+
+
+class _RecordingStore(InMemoryPersistence):
+    """A persistence of the app's own: the plugin must treat it like any other (open, never close)."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, object]] = []
+
+    async def open(self, registry: WorkflowRegistry) -> None:
+        self.calls.append(("open", sorted(definition.name for definition in registry.list_definitions())))
+        await super().open(registry)
+
+    async def close(self) -> None:
+        self.calls.append(("close", None))
+        await super().close()
+
+
+async def test_a_persistence_of_the_apps_own_is_opened_with_the_registry_and_left_open() -> None:
+    store = _RecordingStore()
+    app = Litestar(plugins=[WorkflowPlugin(make_config(persistence=store))])
+    async with AsyncTestClient(app) as client:
+        assert store.calls == [("open", sorted(definition.name for definition in definitions()))]
+        await start(client, "approval", headers=ALICE)
+    assert store.calls == [("open", sorted(definition.name for definition in definitions()))]  # the app closes it
+    async with AsyncTestClient(app):
+        assert [call for call, _ in store.calls] == ["open", "open"]  # opened again with the app
+
+
+async def test_a_persistence_the_plugin_built_is_opened_and_closed_with_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from litestar_workflows.db import SQLAlchemyPersistence
+
+    calls: list[str] = []
+    original_open, original_close = SQLAlchemyPersistence.open, SQLAlchemyPersistence.close
+
+    async def recording_open(self: SQLAlchemyPersistence, registry: WorkflowRegistry) -> None:
+        calls.append("open")
+        await original_open(self, registry)
+
+    async def recording_close(self: SQLAlchemyPersistence) -> None:
+        calls.append("close")
+        await original_close(self)
+
+    monkeypatch.setattr(SQLAlchemyPersistence, "open", recording_open)
+    monkeypatch.setattr(SQLAlchemyPersistence, "close", recording_close)
+    app = Litestar(
+        plugins=[
+            WorkflowPlugin(
+                make_config(persistence=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'own.sqlite3'}")
+            )
+        ]
+    )
+    async with AsyncTestClient(app) as client:
+        assert calls == ["open"]
+        await start(client, "approval", headers=ALICE)
+    assert calls == ["open", "close"]

@@ -1,7 +1,7 @@
 """``engine.complete_task(task_id, Identity(...), data)``: who may complete is decided in the commit.
 
-The checks run against the task as stored, in the transaction that closes it, in memory and on
-SQLite and PostgreSQL; a refused completion changes nothing. A plain user id is the operator's
+The checks run against the task as stored, in the transaction that closes it, on every
+persistence; a refused completion changes nothing. A plain user id is the operator's
 call: recorded, not checked (beyond the task being open).
 """
 
@@ -15,7 +15,6 @@ import pytest
 from litestar_workflows import (
     BaseHumanStep,
     HumanTaskData,
-    InMemoryPersistence,
     LocalExecutionEngine,
     TaskAlreadyCompletedError,
     TaskClaimedError,
@@ -26,7 +25,6 @@ from litestar_workflows import (
 )
 from litestar_workflows.core.identity import ANONYMOUS, Identity
 from litestar_workflows.core.task_checks import TaskActor
-from litestar_workflows.db import SQLAlchemyPersistence
 from litestar_workflows.engine.persistence import InstanceChange, WorkflowPersistence
 from tests.helpers import SetStep, chain
 
@@ -51,17 +49,8 @@ def _engine(persistence: WorkflowPersistence) -> LocalExecutionEngine:
 
 
 @pytest.fixture
-async def sql_engine(database_url: str) -> AsyncIterator[LocalExecutionEngine]:
-    persistence = SQLAlchemyPersistence(url=database_url, create_all=True)
-    engine = _engine(persistence)
-    yield engine
-    await engine.stop(0)
-    await persistence.close()
-
-
-@pytest.fixture
-async def memory_engine() -> AsyncIterator[LocalExecutionEngine]:
-    engine = _engine(InMemoryPersistence())
+async def engine(store: WorkflowPersistence) -> AsyncIterator[LocalExecutionEngine]:
+    engine = _engine(store)
     yield engine
     await engine.stop(0)
 
@@ -88,7 +77,7 @@ async def _unchanged(engine: LocalExecutionEngine, task: HumanTaskData, claimed_
     assert "decision" not in instance.data
 
 
-async def _check_identities(engine: LocalExecutionEngine) -> None:
+async def test_identities_are_checked_in_the_commit(engine: LocalExecutionEngine) -> None:
     task = await _open_task(engine)
     for outsider in (MALLORY, ANONYMOUS):
         with pytest.raises(UnauthorizedTaskError, match="may not act on task"):
@@ -111,15 +100,7 @@ async def _check_identities(engine: LocalExecutionEngine) -> None:
     assert (await engine.wait_for(task.instance_id, timeout=5)).status is WorkflowStatus.COMPLETED
 
 
-async def test_identities_are_checked_in_memory(memory_engine: LocalExecutionEngine) -> None:
-    await _check_identities(memory_engine)
-
-
-async def test_identities_are_checked_on_sql(sql_engine: LocalExecutionEngine) -> None:
-    await _check_identities(sql_engine)
-
-
-async def _check_operator(engine: LocalExecutionEngine) -> None:
+async def test_an_operator_completes_by_user_id(engine: LocalExecutionEngine) -> None:
     task = await _open_task(engine)
     await engine.persistence.update_open_task(task.id, claimed_by="bob", if_claimable_by="bob")
     instance = await engine.complete_task(task.id, "operator", {"decision": "no"})  # trusted: no rule, no claim
@@ -131,14 +112,6 @@ async def _check_operator(engine: LocalExecutionEngine) -> None:
     other = await _open_task(engine)
     done = await engine.complete_human_task(other.instance_id, "review", "someone", {})
     assert done.id == other.instance_id
-
-
-async def test_an_operator_completes_by_user_id_in_memory(memory_engine: LocalExecutionEngine) -> None:
-    await _check_operator(memory_engine)
-
-
-async def test_an_operator_completes_by_user_id_on_sql(sql_engine: LocalExecutionEngine) -> None:
-    await _check_operator(sql_engine)
 
 
 def _before_commit(
@@ -158,7 +131,9 @@ def _before_commit(
     return done
 
 
-async def _check_changes_before_the_commit(engine: LocalExecutionEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_change_landing_before_the_commit_is_seen(
+    engine: LocalExecutionEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reassigned = await _open_task(engine)
     persistence = engine.persistence
     _before_commit(monkeypatch, engine, lambda: persistence.update_open_task(reassigned.id, assignee="carol"))
@@ -177,15 +152,3 @@ async def _check_changes_before_the_commit(engine: LocalExecutionEngine, monkeyp
         await engine.complete_task(claimed.id, BOB, {"decision": "yes"})
     assert error.value.claimed_by == "bobby"
     await _unchanged(engine, claimed, claimed_by="bobby")
-
-
-async def test_a_change_landing_before_the_commit_is_seen_in_memory(
-    memory_engine: LocalExecutionEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await _check_changes_before_the_commit(memory_engine, monkeypatch)
-
-
-async def test_a_change_landing_before_the_commit_is_seen_on_sql(
-    sql_engine: LocalExecutionEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await _check_changes_before_the_commit(sql_engine, monkeypatch)

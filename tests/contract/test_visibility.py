@@ -1,17 +1,18 @@
-"""The listing scope in SQL is the Python rule: random instances, tasks and scopes, same answers.
+"""Visibility filters are the Python rules: random instances, tasks and callers, same answers everywhere.
 
-``core.access.instance_in_scope`` decides whether a caller may open an instance; listings
-evaluate the same scope in SQL (``db.filters.instance_in_scope_clause``: an EXISTS over the
-instance's tasks with the task filter's condition) and in memory. For random instances (starters,
-workflows, tasks open and done, assigned or offered to groups whose names hold LIKE wildcards) and
-random scopes, every persistence must list exactly the instances the Python rule admits, with the
-same total and the same pages.
+``core.access.instance_in_scope`` decides whether a caller may open an instance, and
+``core.identity.can_act_on`` whether a user may act on a task; listings evaluate the same rules
+in SQL (``db.filters``: the task condition, and for instances an EXISTS over their tasks with it)
+and in memory. For random instances (starters, workflows, tasks open and done, assigned or
+offered to groups whose names hold LIKE wildcards) and random scopes and users, every
+persistence must list exactly what the Python rule admits, with the same total and the same pages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
@@ -26,8 +27,15 @@ from litestar_workflows.core.identity import Identity, can_act_on
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.db import SQLAlchemyPersistence
-from litestar_workflows.engine.persistence import InstanceChange, InstanceQuery, TaskQuery, WorkflowPersistence
+from litestar_workflows.engine.persistence import (
+    InstanceChange,
+    InstanceQuery,
+    TaskQuery,
+    WorkflowPersistence,
+    task_visible_to,
+)
 from litestar_workflows.policy import WorkflowPolicy
+from tests.contract.kit import Backend
 
 USERS = ["alice", "bob"]
 GROUPS = ["managers", "x_y", "x%y", "xay", "admin"]  # "_" and "%" are LIKE wildcards: "xay" must not match them
@@ -153,15 +161,37 @@ EXAMPLES = settings(
 )
 
 
-@EXAMPLES
-@given(specs=instances, scope=scopes, limit=st.integers(1, 4), offset=st.integers(0, 4))
-def test_sql_listing_is_the_python_rule(
-    database_url: str, specs: list[InstanceSpec], scope: InstanceScope, limit: int, offset: int
+async def _check_tasks(
+    persistence: WorkflowPersistence, specs: list[InstanceSpec], user: Identity, limit: int, offset: int
 ) -> None:
+    base = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=next(_windows))
+    workflow = f"w{base.toordinal()}"  # this example's tasks only: earlier ones stay in the database
+    built = _build([InstanceSpec(workflow, spec.started_by, spec.tasks) for spec in specs], base)
+    for instance, opened in built:
+        await persistence.commit(InstanceChange(instance, expected_revision=-1, opened_tasks=opened))
+    assert user.user_id is not None
+    tasks = sorted((task for _, opened in built for task in opened), key=lambda task: (task.created_at, task.id))
+    visible = [task.id for task in tasks if task_visible_to(task, user.user_id, user.groups)]  # the listing's order
+    query = TaskQuery(workflow_name=workflow, visible_to=(user.user_id, user.groups), limit=500)
+    page, total = await persistence.query_tasks(query)
+    assert ([task.id for task in page], total) == (visible, len(visible))
+    query.limit, query.offset = limit, offset
+    page, total = await persistence.query_tasks(query)
+    assert ([task.id for task in page], total) == (visible[offset : offset + limit], len(visible))
+
+
+EXAMPLES = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+
+
+def _run(backend: Backend, check: Callable[[WorkflowPersistence], Awaitable[None]]) -> None:
+    """Run one example on a fresh persistence object of ``backend`` (examples share a SQL database)."""
+
     async def run() -> None:
-        persistence = SQLAlchemyPersistence(url=database_url, create_all=True)
+        persistence = backend.another() if backend.is_sql else InMemoryPersistence()
         try:
-            await _check(persistence, specs, scope, limit, offset)
+            await check(persistence)
         finally:
             await persistence.close()
 
@@ -170,10 +200,23 @@ def test_sql_listing_is_the_python_rule(
 
 @EXAMPLES
 @given(specs=instances, scope=scopes, limit=st.integers(1, 4), offset=st.integers(0, 4))
-def test_in_memory_listing_is_the_python_rule(
-    specs: list[InstanceSpec], scope: InstanceScope, limit: int, offset: int
+def test_instance_listing_is_the_python_rule(
+    database: Backend, specs: list[InstanceSpec], scope: InstanceScope, limit: int, offset: int
 ) -> None:
-    asyncio.run(_check(InMemoryPersistence(), specs, scope, limit, offset))
+    _run(database, lambda persistence: _check(persistence, specs, scope, limit, offset))
+
+
+@EXAMPLES
+@given(
+    specs=instances,
+    user=st.builds(Identity, user_id=st.sampled_from(USERS), groups=st.frozensets(st.sampled_from(GROUPS), max_size=2)),
+    limit=st.integers(1, 4),
+    offset=st.integers(0, 4),
+)
+def test_task_listing_is_the_python_rule(
+    database: Backend, specs: list[InstanceSpec], user: Identity, limit: int, offset: int
+) -> None:
+    _run(database, lambda persistence: _check_tasks(persistence, specs, user, limit, offset))
 
 
 @pytest.mark.parametrize(
@@ -181,23 +224,23 @@ def test_in_memory_listing_is_the_python_rule(
     [("x_y", {"x_y"}, True), ("x_y", {"x%y"}, False), ("xay", {"x_y"}, False), ("x_y", {"managers", "xay"}, False)],
 )
 def test_group_names_with_like_wildcards_match_only_themselves(
-    database_url: str, offered_to: str, groups: set[str], visible: bool
+    database: Backend, offered_to: str, groups: set[str], visible: bool
 ) -> None:
     # Pinned examples of the property: in SQL, "_" and "%" in a group name are not wildcards.
     specs = [InstanceSpec("expense", "alice", [TaskSpec(None, [offered_to], done=True)])]
     scope = InstanceScope(task_actor=Identity("bob", frozenset(groups)))
+    found: list[UUID] = []
 
-    async def run() -> list[UUID]:
-        persistence = SQLAlchemyPersistence(url=database_url, create_all=True)
-        try:
-            base = datetime(2019, 1, 1, tzinfo=UTC)
-            [(instance, opened)] = _build(specs, base)
-            await persistence.commit(InstanceChange(instance, expected_revision=-1, opened_tasks=opened))
-            return (await _listing(persistence, scope, base, 10, 0))[0]
-        finally:
-            await persistence.close()
+    async def check(persistence: WorkflowPersistence) -> None:
+        base = datetime(2019, 1, 1, tzinfo=UTC)
+        [(instance, opened)] = _build(specs, base)
+        await persistence.commit(InstanceChange(instance, expected_revision=-1, opened_tasks=opened))
+        found.extend((await _listing(persistence, scope, base, 10, 0))[0])
+        tasks, _ = await persistence.query_tasks(TaskQuery(visible_to=("bob", frozenset(groups))))
+        assert bool(tasks) is visible
 
-    assert bool(asyncio.run(run())) is visible
+    _run(database, check)
+    assert bool(found) is visible
 
 
 def test_a_callers_group_holding_a_comma_matches_no_two_candidate_groups(database_url: str) -> None:

@@ -1,0 +1,55 @@
+"""How the SQL persistence's engines talk to their database: JSON, and SQLite's pragmas and BEGIN mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy import Engine, event
+
+from litestar_workflows.db.sqlite_threads import BUSY_TIMEOUT_MS
+
+__all__ = ("configure_sqlite", "json_dumps", "write_options")
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns are written by msgspec (faster than the standard library's encoder)."""
+    return msgspec.json.encode(value).decode()
+
+
+def write_options(dialect_name: str) -> dict[str, Any]:
+    """Execution options of a connection that writes.
+
+    SQLite: a deferred transaction that reads before it writes cannot wait for the write lock
+    (the busy handler is skipped: "database is locked"), so writers take it up front.
+    """
+    return {"lsw_begin": "IMMEDIATE"} if dialect_name == "sqlite" else {}
+
+
+def configure_sqlite(engine: Engine, synchronous: str) -> None:
+    """WAL, busy timeout, foreign keys, and explicit BEGIN so SAVEPOINTs work with pysqlite."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_lsw_configured", False):
+        return
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy, not the driver, begin transactions
+        cursor = dbapi_connection.cursor()
+        # The busy timeout first: switching a new file to WAL waits for other processes opening it.
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("lsw_begin", "")
+        # Straight to the DBAPI cursor: SQLAlchemy's statement machinery costs more than BEGIN itself.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(f"BEGIN {mode}".strip())
+        finally:
+            cursor.close()
+
+    engine._lsw_configured = True  # type: ignore[attr-defined]  # a marker on SQLAlchemy's object: configure once

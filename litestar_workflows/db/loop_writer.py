@@ -1,0 +1,113 @@
+"""PostgreSQL (and SQLite in memory): group commit from one task on the event loop.
+
+``commit`` calls from many instances wait while one writer task puts everything queued into one
+database transaction (``db.isolation.commit_batch``, as one ``run_sync`` call: the driver does
+the I/O, the loop keeps running), then wakes every caller. A caller's ``commit`` returns only
+after its transaction committed, so a step's result is recorded before the next step starts,
+while one round trip and one flush serve many instances. Other writes (leases, claims) run on
+connections of their own: the database's row locks order them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from litestar_workflows.db.isolation import commit_batch
+from litestar_workflows.engine.persistence import InstanceChange
+
+__all__ = ("LoopWriter",)
+
+logger = logging.getLogger("litestar_workflows.db")
+
+_T = TypeVar("_T")
+
+
+class LoopWriter:
+    """The group-commit task of an async engine.
+
+    Args:
+        engine: The persistence's async engine.
+        options: Execution options of write connections (how SQLite begins its transactions).
+        max_batch: At most this many commits share one transaction.
+    """
+
+    __slots__ = ("_closing", "_engine", "_max_batch", "_options", "_pending", "_wake", "_writer")
+
+    def __init__(self, engine: AsyncEngine, options: dict[str, Any], max_batch: int) -> None:
+        self._engine = engine
+        self._options = options
+        self._max_batch = max_batch
+        self._pending: list[tuple[InstanceChange, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def commit(self, change: InstanceChange) -> tuple[bool, ...]:
+        """Queue ``change`` (with its linked changes) for the next group transaction; raises its refusal."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((change, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_forever())
+        self._wake.set()
+        held: tuple[bool, ...] = await future
+        return held
+
+    async def write(self, work: Callable[[Connection], _T]) -> _T:
+        """Run ``work`` in a write transaction of its own, on a connection of its own; its result."""
+        async with self.connection() as connection:
+            return await connection.run_sync(work)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction (BEGIN IMMEDIATE on SQLite: the write lock up front)."""
+        async with self._engine.connect() as plain:
+            connection = await plain.execution_options(**self._options)
+            async with connection.begin():
+                yield connection
+
+    async def close(self) -> None:
+        """Let the writer finish what is queued and the batch it is writing, then stop it.
+
+        Cancelling it mid-batch would strand that batch's connection.
+        """
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            self._closing = True
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._write(batch)
+            if self._closing:
+                return
+
+    async def _write(self, batch: list[tuple[InstanceChange, asyncio.Future[Any]]]) -> None:
+        changes = [change for change, _ in batch]
+        try:
+            async with self._engine.connect() as plain:
+                connection = await plain.execution_options(**self._options)
+                outcomes: list[Any] = await connection.run_sync(commit_batch, changes)
+        except Exception as exc:  # no connection: nobody's change was recorded
+            logger.exception("group commit of %d change(s) failed", len(batch))
+            outcomes = [exc] * len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

@@ -1,0 +1,185 @@
+"""SQLite files: one thread writes everything, in group transactions, off the event loop.
+
+Every write of the SQL persistence on a SQLite file (commits, leases, claims of tasks, the
+start-up's schema and definitions) is a job in one queue, served by one thread that keeps one
+connection. SQLite allows one writer at a time anyway; with one thread doing all the writing,
+the engine's own writes never wait for each other's locks (claims and releases of tasks used to
+wait for SQLite's write lock on a connection of their own, behind group commits), and the disk
+flush of a commit never runs on the event loop's thread.
+
+The hand-off is kept cheap, since a workflow run one step at a time pays it at every commit:
+the loop puts a job in a ``queue.SimpleQueue`` (a lock release, no executor machinery), the
+thread takes every job queued by then (commits queued back to back share one transaction:
+group commit), and hands the results back with one ``loop.call_soon_threadsafe`` per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from litestar_workflows.db.isolation import commit_batch
+from litestar_workflows.engine.persistence import InstanceChange
+
+__all__ = ("ThreadWriter",)
+
+_T = TypeVar("_T")
+_Work = Callable[[Connection], Any]
+_Job = tuple["InstanceChange | _Work | None", asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+"""What to do (a commit, a function to run in a write transaction, or None: stop), and whom to tell."""
+_Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
+
+
+class ThreadWriter:
+    """The writer thread of a SQLite file and its queue.
+
+    Args:
+        engine: A synchronous (pysqlite) engine on the file, configured to begin transactions
+            ``IMMEDIATE`` when asked (``lsw_begin``).
+        max_batch: At most this many jobs are taken from the queue at once.
+    """
+
+    __slots__ = ("_closed", "_connection", "_engine", "_jobs", "_max_batch", "_thread")
+
+    def __init__(self, engine: Engine, max_batch: int) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._connection: Connection | None = None
+        """The thread's connection, opened on first use and kept (only the thread touches it)."""
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="lsw-sqlite-writer", daemon=True)
+        self._thread.start()
+
+    async def commit(self, change: InstanceChange) -> tuple[bool, ...]:
+        """Write ``change`` (with its linked changes) in the next group transaction; raises its refusal."""
+        held: tuple[bool, ...] = await self._submit(change)
+        return held
+
+    async def write(self, work: Callable[[Connection], _T]) -> _T:
+        """Run ``work`` in a write transaction of its own (BEGIN IMMEDIATE) in the writer thread; its result.
+
+        A caller that is cancelled stops waiting, but the thread never stops half-way: it
+        finishes (and commits or rolls back) what it started.
+        """
+        result: _T = await self._submit(work)
+        return result
+
+    async def close(self) -> None:
+        """Write everything queued so far, close the connection and end the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._submit(None, closing=True)
+        self._thread.join()
+
+    def _submit(self, payload: InstanceChange | _Work | None, *, closing: bool = False) -> asyncio.Future[Any]:
+        if self._closed and not closing:
+            msg = "the SQLite writer is closed"
+            raise RuntimeError(msg)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._jobs.put((payload, loop, future))
+        return future
+
+    # --- the thread -----------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        stop: _Job | None = None
+        while stop is None:
+            jobs = self._take()
+            if jobs[-1][0] is None:
+                stop = jobs.pop()
+            self._run(jobs)
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # closing cannot lose anything: every job was answered
+                connection.close()
+        _deliver(stop[1], [(stop[2], None, None)])
+
+    def _take(self) -> list[_Job]:
+        """Wait for a job, then take whatever else is queued (up to ``max_batch``; a stop ends the batch)."""
+        queued = self._jobs
+        jobs = [queued.get()]
+        # Only this thread takes jobs: a queue that is not empty has one to take now.
+        while len(jobs) < self._max_batch and jobs[-1][0] is not None and not queued.empty():
+            jobs.append(queued.get_nowait())
+        return jobs
+
+    def _run(self, jobs: list[_Job]) -> None:
+        """Run the jobs in order: consecutive commits in one group transaction, any other job alone."""
+        start = 0
+        while start < len(jobs):
+            end = start
+            while end < len(jobs) and isinstance(jobs[end][0], InstanceChange):
+                end += 1
+            if end > start:
+                self._commit(jobs[start:end])
+                start = end
+            else:
+                self._work(jobs[start])
+                start += 1
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        changes = [job[0] for job in jobs if isinstance(job[0], InstanceChange)]
+        try:
+            outcomes: list[Any] = commit_batch(self._open(), changes)
+        except Exception as exc:  # noqa: BLE001 - the file could not be opened: the callers' answer
+            outcomes = [exc] * len(jobs)
+        self._forget_broken_connection()
+        results: list[_Result] = [
+            (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None)
+            for (_, _, future), outcome in zip(jobs, outcomes, strict=True)
+        ]
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
+        for (_, loop, _), result in zip(jobs, results, strict=True):
+            by_loop.setdefault(loop, []).append(result)
+        for loop, answers in by_loop.items():  # usually one: every caller on the same event loop
+            _deliver(loop, answers)
+
+    def _work(self, job: _Job) -> None:
+        work, loop, future = job
+        assert callable(work)
+        try:
+            connection = self._open()
+            with connection.begin():
+                result: _Result = (future, work(connection), None)
+        except Exception as exc:  # noqa: BLE001 - whatever the work raised is its caller's answer
+            result = (future, None, exc)
+        self._forget_broken_connection()
+        _deliver(loop, [result])
+
+    def _open(self) -> Connection:
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self._engine.connect().execution_options(lsw_begin="IMMEDIATE")
+        return connection
+
+    def _forget_broken_connection(self) -> None:
+        connection = self._connection
+        if connection is not None and (connection.invalidated or connection.closed):
+            self._connection = None
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, results: list[_Result]) -> None:
+    """Hand results to their futures on ``loop`` (from the writer thread)."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(functools.partial(_settle, results))
+
+
+def _settle(results: list[_Result]) -> None:
+    for future, value, error in results:
+        if future.done():  # the caller stopped waiting
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)

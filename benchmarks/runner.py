@@ -221,7 +221,7 @@ def main() -> None:
             merged = {**previous["workloads"], **results["workloads"]}
             order = list(report.TITLES)
             # Workloads this version no longer has (W3 was two tables before) are left out.
-            results["workloads"] = {key: merged[key] for key in sorted(merged, key=order.index) if key in order}
+            results["workloads"] = {key: merged[key] for key in sorted(set(merged) & set(order), key=order.index)}
             update = {"workloads": list(only), "systems": list(keys), "at": results["started_at"]}
             update["commit"] = results["commit"]
             results["updated"] = [*previous.get("updated", []), update]

@@ -223,9 +223,11 @@ def main() -> None:
             # Workloads this version no longer has (W3 was two tables before) are left out.
             results["workloads"] = {key: merged[key] for key in sorted(set(merged) & set(order), key=order.index)}
             update = {"workloads": list(only), "systems": list(keys), "at": results["started_at"]}
-            update["commit"] = results["commit"]
+            update |= {"commit": results["commit"], "load_average": results["load_average"]}
             results["updated"] = [*previous.get("updated", []), update]
-            results["started_at"] = previous["started_at"]
+            # The top-level fields describe the run the other workloads come from.
+            for field in ("started_at", "commit", "load_average"):
+                results[field] = previous.get(field)
     report.write_json(results, path)
     charts = report.charts(results, folder)
     print(f"\nwrote {path} and {', '.join(str(chart) for chart in charts)}")

@@ -66,7 +66,7 @@ bench: $(STAMP) ## Ours vs litestar-workflows 0.3.3 vs DBOS (peers installed int
 	$(BENCH_READY)
 	$(BIN)/python -m benchmarks.runner
 
-bench-quick: $(STAMP) ## The same with small N and one run (about 4 minutes once the peers are installed)
+bench-quick: $(STAMP) ## The same with small N and one run (about 3 minutes once the peers are installed)
 	$(BENCH_READY)
 	$(BIN)/python -m benchmarks.runner --quick
 

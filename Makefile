@@ -59,12 +59,15 @@ demo: $(DEMO_STAMP) ## Run the expense example app (plugin + REST API) with uvic
 demo-script: $(DEMO_STAMP) ## Run the engine-only example workflows end to end, printing each step
 	$(BIN)/python -m examples.demo
 
+# The bench extra: matplotlib for the charts, uvloop and httptools for W3's second server stack.
+BENCH_READY = $(BIN)/python -c 'import matplotlib, uvloop, httptools' 2>/dev/null || $(PIP_INSTALL) -e '.[test,bench]'
+
 bench: $(STAMP) ## Ours vs litestar-workflows 0.3.3 vs DBOS (peers installed into benchmarks/.peers/ on first use)
-	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(PIP_INSTALL) -e '.[test,bench]'
+	$(BENCH_READY)
 	$(BIN)/python -m benchmarks.runner
 
-bench-quick: $(STAMP) ## The same with small N and one run (under 2 minutes once the peers are installed)
-	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(PIP_INSTALL) -e '.[test,bench]'
+bench-quick: $(STAMP) ## The same with small N and one run (about 3 minutes once the peers are installed)
+	$(BENCH_READY)
 	$(BIN)/python -m benchmarks.runner --quick
 
 ui-vendor: $(STAMP) ## Refresh the UI's vendored htmx and Mermaid from npm (versions in litestar_workflows/ui/static/VENDORED.json)

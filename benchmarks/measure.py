@@ -1,29 +1,25 @@
-"""How each workload is measured across systems: runs, medians, kills, servers and load generators."""
+"""How each workload is measured across systems: runs, medians, kills (W3, over HTTP, is in ``w3.py``)."""
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import os
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.systems import DRIVERS, ROOT, RunFailedError, System, parse_result, run_driver, tail, workspace
+from benchmarks.systems import RunFailedError, System, run_driver, tail, workspace
 
 TIMEOUT = 1800.0
+"""Longest a single driver run may take (a DBOS memory run of 10,000 instances takes minutes)."""
 PG_SETTLE_SECONDS = 2.0
 """Pause after a PostgreSQL run: dropping its database keeps the server busy for a moment, which
 would otherwise slow down whichever system runs next."""
-"""Longest a single driver run may take (a DBOS memory run of 10,000 instances takes minutes)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,7 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-def _row(system: System) -> dict[str, Any]:
+def row_for(system: System) -> dict[str, Any]:
     return {"system": system.key, "family": system.family, "storage": system.storage, "label": system.label}
 
 
@@ -84,7 +80,7 @@ def throughput(workload: str, systems: list[System], settings: Settings) -> list
                         _measure(workload, each, settings, run, runs, errors)
     rows = []
     for system in systems:
-        row = _row(system) | {"runs": runs[system.key], "error": errors.get(system.key)}
+        row = row_for(system) | {"runs": runs[system.key], "error": errors.get(system.key)}
         row["value"] = statistics.median(runs[system.key]) if runs[system.key] and not row["error"] else None
         rows.append(row)
     return rows
@@ -132,7 +128,7 @@ def memory(systems: list[System], settings: Settings) -> list[dict[str, Any]]:
     """Resident set of ``memory_n`` instances parked on a human task, per system (one run each)."""
     rows = []
     for system in systems:
-        row = _row(system) | {"error": None, "value": None}
+        row = row_for(system) | {"error": None, "value": None}
         with workspace(system) as (workdir, url):
             try:
                 result = run_driver(system, "memory", settings.memory_n, settings.concurrency, workdir, url, TIMEOUT)
@@ -203,7 +199,7 @@ def durability(systems: list[System], settings: Settings) -> list[dict[str, Any]
     """W4 per system: instances lost and steps run or recorded twice after a SIGKILL and a restart."""
     rows = []
     for system in systems:
-        row = _row(system) | {"error": None, "value": None, "n": settings.w4_n}
+        row = row_for(system) | {"error": None, "value": None, "n": settings.w4_n}
         with workspace(system) as (workdir, url):
             try:
                 killed = _kill_halfway(system, settings, workdir, url)
@@ -229,91 +225,5 @@ def durability(systems: list[System], settings: Settings) -> list[dict[str, Any]
             f" unfinished {row['unfinished']}, steps run twice {row['ran_twice']},"
             f" recorded twice {row['recorded_twice']}"
         )
-        rows.append(row)
-    return rows
-
-
-# --- W3: HTTP ------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _server(system: System, workdir: Path) -> Iterator[str]:
-    """``system``'s REST API under uvicorn in its own process; yields the base URL."""
-    assert system.http_app is not None
-    port = _free_port()
-    command = [str(system.python), "-m", "uvicorn", "--app-dir", str(DRIVERS), system.http_app]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    env = system.environment({"LSW_BENCH_STORAGE": system.storage})
-    with (workdir / "server.err").open("wb") as err:
-        server = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise RunFailedError(f"server exited:\n{tail((workdir / 'server.err').read_text())}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if time.monotonic() > deadline:
-                raise RunFailedError("server did not listen within 60 s")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def http(scenario: str, systems: list[System], settings: Settings) -> list[dict[str, Any]]:
-    """W3: requests/s (median of runs) and latency percentiles of the median run, per system."""
-    results: dict[str, list[dict[str, Any]]] = {system.key: [] for system in systems}
-    errors: dict[str, str] = {}
-    for run in range(settings.runs):
-        for system in systems:
-            if system.key in errors:
-                continue
-            with workspace(system) as (workdir, _):
-                try:
-                    with _server(system, workdir) as base:
-                        command = [sys.executable, "-m", "benchmarks.loadgen", "--base", base, "--api", system.family]
-                        command += ["--scenario", scenario, "--clients", str(settings.w3_clients)]
-                        command += ["--duration", str(settings.w3_duration), "--warmup", str(settings.w3_warmup)]
-                        timeout = settings.w3_duration + settings.w3_warmup + 60
-                        done = subprocess.run(
-                            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-                        )
-                        if done.returncode != 0:
-                            raise RunFailedError(f"load generator failed:\n{tail(done.stderr)}")
-                        result = parse_result(done.stdout)
-                    if result["errors"]:  # what the server said about it, while its folder still exists
-                        result["first_error"] += f"\nserver stderr:\n{tail((workdir / 'server.err').read_text())}"
-                except (RunFailedError, subprocess.TimeoutExpired) as failed:
-                    errors[system.key] = f"{system.key} w3-{scenario}: {failed}"
-                    say(f"  w3-{scenario} {system.key:<16} FAILED\n{failed}")
-                    continue
-            if result["errors"]:
-                errors[system.key] = f"{result['errors']} failed requests, first: {result['first_error']}"
-            results[system.key].append(result)
-            say(
-                f"  w3-{scenario} {system.key:<16} run {run + 1}/{settings.runs}: {result['throughput']:,.0f} req/s, "
-                f"{result['errors']} errors"
-            )
-    rows = []
-    for system in systems:
-        row = _row(system) | {"error": errors.get(system.key), "value": None, "runs": []}
-        measured = sorted(results[system.key], key=lambda result: result["throughput"])
-        if measured and not row["error"]:
-            median = measured[len(measured) // 2]
-            row |= {"value": median["throughput"], "latency_ms": median["latency_ms"]}
-            row["runs"] = [result["throughput"] for result in results[system.key]]
         rows.append(row)
     return rows

@@ -45,8 +45,9 @@ class Peer:
 LSW033 = Peer(
     "lsw033",
     "litestar-workflows 0.3.3",
-    # the same Litestar and uvicorn as ours, so W3 compares the workflow layers, not the web stack
-    ("litestar-workflows==0.3.3", "litestar==2.25.0", "uvicorn==0.54.0"),
+    # the same Litestar and uvicorn (with both of W3's server stacks) as ours, so W3 compares the
+    # workflow layers, not the web stack
+    ("litestar-workflows==0.3.3", "litestar==2.25.0", "uvicorn==0.54.0", "uvloop==0.23.0", "httptools==0.9.0"),
 )
 DBOS = Peer("dbos", "DBOS 3.4.0", ("dbos==3.4.0",))
 PEERS = (LSW033, DBOS)

@@ -17,21 +17,22 @@ import json
 import os
 import platform
 import signal
+import subprocess
 import sys
 import time
 from typing import Any
 
-from benchmarks import measure, report
+from benchmarks import measure, report, w3
 from benchmarks.measure import Settings, say
 from benchmarks.peers import PEERS, ensure_all
-from benchmarks.systems import all_systems, postgres_reachable
+from benchmarks.systems import ROOT, all_systems, postgres_reachable
 
 FULL = Settings(
     n=2000,
     runs=3,
     concurrency=256,
     w3_clients=16,
-    w3_duration=10,
+    w3_duration=5,
     w3_warmup=1,
     memory_n=10_000,
     w4_n=2000,
@@ -44,7 +45,7 @@ QUICK = Settings(
     runs=1,
     concurrency=256,
     w3_clients=16,
-    w3_duration=2,
+    w3_duration=1.5,
     w3_warmup=0.5,
     memory_n=200,
     w4_n=100,
@@ -67,6 +68,17 @@ class _TimedWorkloads(dict[str, Any]):
         super().__setitem__(key, value)
 
 
+def _commit() -> str:
+    """The checkout measured: its commit, marked ``+changes`` when files differ from it."""
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short=10", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def run(settings: Settings, only: tuple[str, ...], keys: tuple[str, ...] = ()) -> dict[str, Any]:
     postgres = postgres_reachable()
     systems = [system for system in all_systems(postgres) if not keys or system.key in keys]
@@ -76,6 +88,8 @@ def run(settings: Settings, only: tuple[str, ...], keys: tuple[str, ...] = ()) -
         "peers": {peer.name: list(peer.pins) for peer in PEERS},
         "postgres": postgres,
         "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "load_average": os.getloadavg(),
         "workloads": {},
     }
     workloads: dict[str, Any] = _TimedWorkloads()
@@ -113,20 +127,17 @@ def run(settings: Settings, only: tuple[str, ...], keys: tuple[str, ...] = ()) -
         ]
         workloads["w2"] = {"unit": "workflows/s", "size": size, "rows": rows, "notes": notes + pg_note}
     if "w3" in only:
-        http_systems = [system for system in systems if system.http_app and system.storage != "postgres"]
-        size3 = f"{settings.w3_clients} clients, {settings.w3_duration:g} s after {settings.w3_warmup:g} s warm-up"
-        say("W3 start")
-        rows = measure.http("start", http_systems, settings)
-        notes = ["each request starts a W1 instance; the server answers once the start is committed"]
-        workloads["w3-start"] = {"unit": "requests/s", "size": size3, "rows": rows, "notes": notes}
-        say("W3 start + complete")
-        rows = measure.http("approve", [system for system in http_systems if system.family == "ours"], settings)
+        http_systems = [system for system in systems if system.http_app]
+        say("W3 (HTTP)")
+        rows = w3.http(http_systems, settings)
+        size3 = f"{settings.w3_clients} connections, {settings.w3_duration:g} s after {settings.w3_warmup:g} s warm-up"
         notes = [
-            "latencies: start / complete",
-            "0.3.3 cannot do this over HTTP: its in-memory engine writes no task rows and its complete endpoint "
-            "reads them from a database it does not have",
+            "requests/s answered inside the window, median of the runs; latencies, client and server CPU of the "
+            "median run (CPU: share of one core); the approval scenario's latencies are the completion's",
+            "vs bare: against the bare Litestar POST of the same app and server stack (the ceiling)",
+            "0.3.3 only starts: its task endpoints read database rows its in-memory engine never writes",
         ]
-        workloads["w3-approve"] = {"unit": "requests/s", "size": size3, "rows": rows, "notes": notes}
+        workloads["w3"] = {"unit": "requests/s", "size": size3, "rows": rows, "notes": notes + pg_note}
     if "w4" in only:
         say("W4")
         rows = measure.durability(systems, settings)
@@ -148,7 +159,7 @@ def run(settings: Settings, only: tuple[str, ...], keys: tuple[str, ...] = ()) -
     for key, workload in workloads.items():
         say(f"{key}: {workload['seconds']:.0f} s")
         if workload["unit"] != "instances lost":
-            report.add_ratios(workload["rows"])
+            report.add_ratios(key, workload["rows"])
     return results
 
 
@@ -157,10 +168,15 @@ def _keep_other_systems(workloads: dict[str, Any], previous: dict[str, Any]) -> 
     for key, workload in workloads.items():
         if key not in previous:
             continue
-        fresh = {row["system"]: row for row in workload["rows"]}
-        workload["rows"] = [fresh.pop(row["system"], row) for row in previous[key]["rows"]] + list(fresh.values())
+        fresh = {_row_key(row): row for row in workload["rows"]}
+        workload["rows"] = [fresh.pop(_row_key(row), row) for row in previous[key]["rows"]] + list(fresh.values())
         if workload["unit"] != "instances lost":
-            report.add_ratios(workload["rows"])
+            report.add_ratios(key, workload["rows"])
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    """A row's identity across runs: its system, and for W3 also its scenario and server stack."""
+    return str(row.get("id", row["system"]))
 
 
 def main() -> None:
@@ -204,10 +220,14 @@ def main() -> None:
                 _keep_other_systems(results["workloads"], previous["workloads"])
             merged = {**previous["workloads"], **results["workloads"]}
             order = list(report.TITLES)
-            results["workloads"] = {key: merged[key] for key in sorted(merged, key=order.index)}
+            # Workloads this version no longer has (W3 was two tables before) are left out.
+            results["workloads"] = {key: merged[key] for key in sorted(set(merged) & set(order), key=order.index)}
             update = {"workloads": list(only), "systems": list(keys), "at": results["started_at"]}
+            update |= {"commit": results["commit"], "load_average": results["load_average"]}
             results["updated"] = [*previous.get("updated", []), update]
-            results["started_at"] = previous["started_at"]
+            # The top-level fields describe the run the other workloads come from.
+            for field in ("started_at", "commit", "load_average"):
+                results[field] = previous.get(field)
     report.write_json(results, path)
     charts = report.charts(results, folder)
     print(f"\nwrote {path} and {', '.join(str(chart) for chart in charts)}")

@@ -1,0 +1,1 @@
+"""Tests of the benchmark tooling: the W3 load generator against real uvicorn servers."""

@@ -1,4 +1,4 @@
-"""What completing a human task produced: the task as closed, and the instance after it."""
+"""What a start or a task completion produced, as its commit left it (so callers need not read it back)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import msgspec
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.engine.persistence import TaskClosure
 
-__all__ = ("TaskCompletion", "closed_task")
+__all__ = ("TaskCompletion", "WorkflowStart", "closed_task")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,19 @@ class TaskCompletion:
 
     task: HumanTaskData
     instance: WorkflowInstanceData
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStart:
+    """The result of ``LocalExecutionEngine.start_workflow_detailed``.
+
+    ``instance`` is the instance as the start committed it; ``opened_tasks`` the human tasks that
+    commit opened (those of a first step that is a human task), in the order they were opened.
+    Copies the caller may keep or change.
+    """
+
+    instance: WorkflowInstanceData
+    opened_tasks: list[HumanTaskData]
 
 
 def closed_task(task: HumanTaskData, closure: TaskClosure) -> HumanTaskData:

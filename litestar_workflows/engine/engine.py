@@ -57,7 +57,7 @@ from litestar_workflows.core.values import (
     private_copy,
     storable_text,
 )
-from litestar_workflows.engine.completion import TaskCompletion, closed_task
+from litestar_workflows.engine.completion import TaskCompletion, WorkflowStart, closed_task
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.failures import log_failed_attempt, log_failed_instance, traceback_text
@@ -571,6 +571,32 @@ class LocalExecutionEngine:
         stored with the instance (``context.metadata``). ``started_by`` records who started it
         (``WorkflowInstanceData.started_by``; the API's authorization policy goes by it).
         """
+        started = await self.start_workflow_detailed(
+            workflow,
+            initial_data,
+            version=version,
+            instance_id=instance_id,
+            metadata=metadata,
+            trusted_data=trusted_data,
+            started_by=started_by,
+        )
+        return started.instance
+
+    async def start_workflow_detailed(
+        self,
+        workflow: type[Workflow] | WorkflowDefinition | str,
+        initial_data: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        instance_id: UUID | None = None,
+        metadata: dict[str, Any] | None = None,
+        trusted_data: dict[str, Any] | None = None,
+        started_by: str | None = None,
+    ) -> WorkflowStart:
+        """:meth:`start_workflow`, answering with the human tasks its commit opened as well as the instance.
+
+        What the REST API answers a start with, without reading the tasks back.
+        """
         definition = self._resolve(workflow, version)
         data = _checked_start_data(definition, initial_data, trusted_data, metadata)
         now = self._clock()
@@ -592,7 +618,8 @@ class LocalExecutionEngine:
             self._publish(transition.state, None, None)
         else:
             await self._after_commit(transition, previous=None)
-        return _snapshot(transition.state)
+        opened = [task.detached() for task in transition.opened_tasks]
+        return WorkflowStart(_snapshot(transition.state), opened)
 
     # --- running steps ------------------------------------------------------------------------
 

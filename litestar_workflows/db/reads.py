@@ -14,7 +14,7 @@ from uuid import UUID
 
 from advanced_alchemy.filters import LimitOffset, OrderBy
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,8 +61,17 @@ def ping(connection: Connection) -> None:
     connection.execute(select(1)).scalar()
 
 
-_CURRENT_REVISION = (
-    select(_INSTANCES.c.revision).where(_INSTANCES.c.id == _EXECUTIONS.c.instance_id).scalar_subquery().label("lsw_now")
+# The history with the revision its instance has in the same snapshot (a subquery run once, not per row).
+_HISTORY = (
+    select(
+        _EXECUTIONS,
+        select(_INSTANCES.c.revision)
+        .where(_INSTANCES.c.id == bindparam("instance_id"))
+        .scalar_subquery()
+        .label("lsw_now"),
+    )
+    .where(_EXECUTIONS.c.instance_id == bindparam("instance_id"))
+    .order_by(_EXECUTIONS.c.id)
 )
 _TORN_READS_TOLERATED = 100
 
@@ -80,11 +89,7 @@ def load_instance(connection: Connection, instance_id: UUID) -> WorkflowInstance
         row = connection.execute(select(_INSTANCES).where(_INSTANCES.c.id == instance_id)).first()
         if row is None:
             return None
-        executions = connection.execute(
-            select(_EXECUTIONS, _CURRENT_REVISION)
-            .where(_EXECUTIONS.c.instance_id == instance_id)
-            .order_by(_EXECUTIONS.c.id)
-        ).all()
+        executions = connection.execute(_HISTORY, {"instance_id": instance_id}).all()
         if not executions or executions[0].lsw_now == row.revision:
             return instance_from_row(_Row(row._mapping), [execution_from_row(execution) for execution in executions])
     msg = f"instance {instance_id} changed during each of {_TORN_READS_TOLERATED} reads"

@@ -66,6 +66,14 @@ class SQLPersistenceConfig:
     (PostgreSQL ignores it.)"""
     max_batch: int = 512
     """At most this many changes, from concurrent instances, share one transaction (group commit)."""
+    pool_size: int = 20
+    """Connections kept open to the plugin's own ``database_url`` database (PostgreSQL; SQLite files
+    have a writer thread and reader threads of their own). Size it to what the engine and the API use
+    at once: one per request reading at the same moment (an instance, a task, a listing) plus the
+    group-commit writer, the lease and claim loop and a transactional step's transaction. Requests
+    beyond it open connections that are closed again when handed back (up to ``pool_size`` more,
+    then they wait): on PostgreSQL each new connection costs milliseconds, so a pool smaller than the
+    load churns. The host's ``sqlalchemy_config`` brings its own pool, sized by the host."""
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous not in ("FULL", "NORMAL", "EXTRA"):
@@ -74,9 +82,11 @@ class SQLPersistenceConfig:
                 f"{self.sqlite_synchronous!r} (OFF would not be durable)"
             )
             raise ImproperlyConfiguredException(msg)
-        if type(self.max_batch) is not int or self.max_batch < 1:
-            msg = f"SQLPersistenceConfig.max_batch must be a whole number of at least 1, got {self.max_batch!r}"
-            raise ImproperlyConfiguredException(msg)
+        for name in ("max_batch", "pool_size"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                msg = f"SQLPersistenceConfig.{name} must be a whole number of at least 1, got {value!r}"
+                raise ImproperlyConfiguredException(msg)
 
 
 @dataclass
@@ -145,6 +155,12 @@ class WorkflowPluginConfig:
     API's routes have them either way."""
     sse_keepalive: float = 15.0
     """Seconds between keep-alive comments on an idle event stream."""
+    freeze_gc: bool = True
+    """Once the engine is up, collect garbage once and move every object still alive (modules,
+    routes, definitions, the app) out of the garbage collector's reach with ``gc.freeze()``: full
+    collections then walk only what requests create, instead of the whole app, which under load
+    showed as pauses of tens of milliseconds. Process-wide: turn it off if the host manages the
+    collector itself."""
     ui: UIConfig | None = None
     """The browser UI (task inbox, instances, start forms) under ``path + ui.path``; off when None.
     Needs the ``ui`` extra (Jinja2). See docs/ui.md."""

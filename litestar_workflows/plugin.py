@@ -14,6 +14,7 @@ through ``app.plugins.get(WorkflowPlugin).engine``.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -199,6 +200,9 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         restore_signals = on_termination(self.end_event_streams)
         try:
             async with self.run_engine():
+                if self._config.freeze_gc:
+                    gc.collect()
+                    gc.freeze()  # what start-up built lives as long as the app: not worth walking again
                 try:
                     yield
                 finally:
@@ -332,6 +336,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
                 create_all=config.create_all if sqlalchemy_config is not None else True,
                 max_batch=settings.max_batch,
                 sqlite_synchronous=settings.sqlite_synchronous,
+                pool_size=settings.pool_size,
             )
 
         return build

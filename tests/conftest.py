@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,16 @@ from pathlib import Path
 import pytest
 
 from litestar_workflows import InMemoryEventBus, InMemoryPersistence, LocalExecutionEngine, WorkflowRegistry
+
+
+@pytest.fixture(autouse=True)
+def _collectable_again() -> Iterator[None]:
+    """Undo the ``gc.freeze()`` of an app's start-up (``WorkflowPluginConfig.freeze_gc``) after each test.
+
+    A test process starts hundreds of apps: what one froze would otherwise never be collected.
+    """
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

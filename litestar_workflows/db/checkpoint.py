@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +38,10 @@ class SQLCheckpoint:
         change.members()  # ``ValueError`` before anything is written
         try:
             connection = await self.session.connection()
-            outcomes: list[Outcome] = await connection.run_sync(write_changes, [change])
+            # Careful: a duplicate creation must refuse this commit alone; the step's work cannot be redone.
+            outcomes: list[Outcome] = await connection.run_sync(
+                functools.partial(write_changes, careful=True), [change]
+            )
             outcome = outcomes[0]
             if not isinstance(outcome, Exception):
                 await self.session.commit()

@@ -1,20 +1,34 @@
-"""How the SQL persistence's engines talk to their database: JSON, and SQLite's pragmas and BEGIN mode."""
+"""How the SQL persistence's engines talk to their database: JSON, the pool, and SQLite's pragmas and BEGIN mode."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 
 from litestar_workflows.db.sqlite_threads import BUSY_TIMEOUT_MS
 
-__all__ = ("configure_sqlite", "json_dumps", "write_options")
+__all__ = ("configure_sqlite", "json_dumps", "pool_options", "write_options")
 
 
 def json_dumps(value: Any) -> str:
     """JSON columns are written by msgspec (faster than the standard library's encoder)."""
     return msgspec.json.encode(value).decode()
+
+
+def pool_options(url: str, pool_size: int) -> dict[str, Any]:
+    """``create_async_engine`` options for an engine the persistence makes from ``url``.
+
+    Not for SQLite, whose file gets a writer thread and reader threads of their own (and whose
+    in-memory database a single static connection). Elsewhere a pool of ``pool_size`` connections
+    kept open, and as many again opened for a moment under load: the default pool (5 and 10) is
+    smaller than one server's concurrent requests, and a connection handed back to a full pool is
+    closed, so under load most requests paid for a new PostgreSQL connection (milliseconds each).
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        return {}
+    return {"pool_size": pool_size, "max_overflow": pool_size}
 
 
 def write_options(dialect_name: str) -> dict[str, Any]:

@@ -1,13 +1,20 @@
-"""The group commit's writes, compiled once and run straight on the DBAPI cursor (pysqlite).
+"""The group commit's writes, compiled once and run straight on the DBAPI cursor (pysqlite, asyncpg).
 
 SQLAlchemy's per-execution machinery (cache lookup, execution context, parameter processing,
 result setup) costs about 80 µs per statement here, more than SQLite needs to run it: most of a
-group commit's CPU. For the writer's few fixed statements, the SQL text and the columns' bind
-processors are taken from SQLAlchemy once, and each group is written with one ``executemany``
-per statement on the raw cursor, inside the transaction SQLAlchemy began. The values still go
-through the very processors SQLAlchemy would apply (JSON, UUID, timestamps), so what is stored
-is identical; a statement SQLAlchemy would add parameters to (column defaults computed in
-Python) is not rendered, and the caller runs it through SQLAlchemy as before.
+group commit's CPU. On PostgreSQL it is more: the dialect's ``INSERT ... ON CONFLICT`` is not
+cacheable, so SQLAlchemy compiles it again at every execution. For the writer's few fixed
+statements, the SQL text and the columns' bind processors are taken from SQLAlchemy once, and
+each group is written with one ``executemany`` per statement on the raw cursor, inside the
+transaction SQLAlchemy began. The values still go through the very processors SQLAlchemy would
+apply (JSON, UUID, timestamps), so what is stored is identical; a statement SQLAlchemy would add
+parameters to (column defaults computed in Python) is not rendered, and the caller runs it
+through SQLAlchemy as before.
+
+On asyncpg the cursor is SQLAlchemy's own DB-API adapter (an ``executemany`` is one pipelined
+round trip); its errors are wrapped as SQLAlchemy would wrap them (``DBAPIError`` subclasses, the
+connection invalidated when the database went away), so callers tell an outage from a refusal as
+for any other statement.
 
 Bypassing the execution machinery also bypasses its events: these statements are not logged by
 ``echo`` and not seen by ``before_cursor_execute`` listeners.
@@ -16,11 +23,13 @@ Bypassing the execution machinery also bypasses its events: these statements are
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 __all__ = ("DirectQuery", "DirectStatement", "direct_query", "direct_statement", "supports_direct")
@@ -49,9 +58,34 @@ class DirectStatement:
         """Run the statement once per row, in the connection's current transaction."""
         cursor = connection.connection.cursor()
         try:
-            cursor.executemany(self.sql, [self.parameters(values) for values in rows])
+            with _wrapped(connection, self.sql):
+                cursor.executemany(self.sql, [self.parameters(values) for values in rows])
         finally:
             cursor.close()
+
+
+@contextmanager
+def _wrapped(connection: Connection, sql: str) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy would (pysqlite's are left alone: callers know them)."""
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        yield
+        return
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as exc:
+        gone = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+        if gone:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=gone,
+            dialect=dialect,
+        ) from exc
 
 
 _CACHE: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, tuple[str, ...]], DirectStatement | None]] = (
@@ -60,8 +94,10 @@ _CACHE: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, tuple[str, ...]], Dir
 
 
 def supports_direct(dialect: Dialect) -> bool:
-    """Only pysqlite: positional ``?`` parameters and a synchronous DBAPI cursor."""
-    return dialect.name == "sqlite" and dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
+    """pysqlite (``?`` parameters) and asyncpg (``$1``, through SQLAlchemy's synchronous DB-API adapter)."""
+    if dialect.name == "sqlite":
+        return dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
+    return dialect.name == "postgresql" and dialect.driver == "asyncpg" and dialect.paramstyle == "numeric_dollar"
 
 
 def direct_statement(statement: UpdateBase, dialect: Dialect, keys: Sequence[str]) -> DirectStatement | None:
@@ -94,8 +130,9 @@ class DirectQuery:
         """The rows, each value converted as SQLAlchemy would."""
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(self.statement.sql, self.statement.parameters(values))
-            raw = cursor.fetchall()
+            with _wrapped(connection, self.statement.sql):
+                cursor.execute(self.statement.sql, self.statement.parameters(values))
+                raw = cursor.fetchall()
         finally:
             cursor.close()
         processors = self.processors

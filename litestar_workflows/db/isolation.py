@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 from litestar_workflows.core.exceptions import ChangeRefusedError
 from litestar_workflows.db.writer import DuplicateCreations, Outcome, write_changes
@@ -51,13 +51,22 @@ _PASSING_SQLSTATES = frozenset(("08", "40", "53", "55", "57", "58"))
 serialization), insufficient resources, lock not available, operator intervention, system error."""
 
 
+_UNIQUE_VIOLATION = "23505"
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE the driver reported (asyncpg and psycopg name it differently), if any."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return sqlstate if isinstance(sqlstate, str) else None
+
+
 def is_outage(exc: BaseException) -> bool:
     """True if ``exc`` says the database failed as a whole (or for a moment), not that it refused a change."""
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate[:2] in _PASSING_SQLSTATES:
+        sqlstate = _sqlstate(exc)
+        if sqlstate is not None and sqlstate[:2] in _PASSING_SQLSTATES:
             return True
     return isinstance(exc, _OUTAGES)
 
@@ -99,15 +108,20 @@ def write_in_transaction(connection: Connection, changes: list[InstanceChange]) 
     """
     refused: dict[int, Outcome] = {}
     remaining = list(range(len(changes)))
+    careful = False
     while True:
         try:
             with connection.begin():
-                written = write_changes(connection, [changes[index] for index in remaining])
+                written = write_changes(connection, [changes[index] for index in remaining], careful=careful)
             break
         except DuplicateCreations as duplicates:
             for position, error in duplicates.refusals.items():
                 refused[remaining[position]] = error
             remaining = [index for position, index in enumerate(remaining) if position not in duplicates.refusals]
+        except IntegrityError as exc:
+            if careful or _sqlstate(exc) != _UNIQUE_VIOLATION:
+                raise
+            careful = True  # an instance created meanwhile, maybe: find out which commits it refuses
     outcomes = {**refused, **dict(zip(remaining, written, strict=True))}
     return [outcomes[index] for index in range(len(changes))]
 

@@ -14,10 +14,11 @@ from uuid import UUID
 
 from advanced_alchemy.filters import LimitOffset, OrderBy
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from litestar_workflows.core.exceptions import ConcurrentUpdateError
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.db.codec import execution_from_row, instance_from_row, task_from_row
@@ -60,15 +61,39 @@ def ping(connection: Connection) -> None:
     connection.execute(select(1)).scalar()
 
 
+# The history with the revision its instance has in the same snapshot (a subquery run once, not per row).
+_HISTORY = (
+    select(
+        _EXECUTIONS,
+        select(_INSTANCES.c.revision)
+        .where(_INSTANCES.c.id == bindparam("instance_id"))
+        .scalar_subquery()
+        .label("lsw_now"),
+    )
+    .where(_EXECUTIONS.c.instance_id == bindparam("instance_id"))
+    .order_by(_EXECUTIONS.c.id)
+)
+_TORN_READS_TOLERATED = 100
+
+
 def load_instance(connection: Connection, instance_id: UUID) -> WorkflowInstanceData | None:
-    """The instance with its step history in recorded order, or None."""
-    row = connection.execute(select(_INSTANCES).where(_INSTANCES.c.id == instance_id)).first()
-    if row is None:
-        return None
-    executions = connection.execute(
-        select(_EXECUTIONS).where(_EXECUTIONS.c.instance_id == instance_id).order_by(_EXECUTIONS.c.id)
-    ).all()
-    return instance_from_row(_Row(row._mapping), [execution_from_row(execution) for execution in executions])
+    """The instance with its step history in recorded order, or None; both as of one commit.
+
+    The row and its history are two statements. Outside a snapshot (PostgreSQL reads without a
+    transaction, or under READ COMMITTED) a commit may land between them: the history would then
+    hold steps the row does not know yet. The history's statement reads the revision the instance
+    has in its own snapshot, and a read that straddled a commit is done again. (A history that is
+    empty is never newer than the row: steps are only ever added.)
+    """
+    for _ in range(_TORN_READS_TOLERATED):
+        row = connection.execute(select(_INSTANCES).where(_INSTANCES.c.id == instance_id)).first()
+        if row is None:
+            return None
+        executions = connection.execute(_HISTORY, {"instance_id": instance_id}).all()
+        if not executions or executions[0].lsw_now == row.revision:
+            return instance_from_row(_Row(row._mapping), [execution_from_row(execution) for execution in executions])
+    msg = f"instance {instance_id} changed during each of {_TORN_READS_TOLERATED} reads"
+    raise ConcurrentUpdateError(msg)
 
 
 def get_task(connection: Connection, task_id: UUID) -> HumanTaskData | None:

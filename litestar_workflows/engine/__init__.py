@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar_workflows.core.graph import WorkflowGraph
 from litestar_workflows.core.protocols import ExecutionEngine, WorkflowInstance
-from litestar_workflows.engine.completion import TaskCompletion
+from litestar_workflows.engine.completion import TaskCompletion, WorkflowStart
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import EventBus, InMemoryEventBus, WorkflowEvent
@@ -32,4 +32,5 @@ __all__ = (
     "WorkflowInstance",
     "WorkflowPersistence",
     "WorkflowRegistry",
+    "WorkflowStart",
 )

@@ -1,4 +1,7 @@
-"""Completing human tasks: the engine calls (by task id, or by step), and what they answer."""
+"""Completing human tasks (the engine calls, by task id or by step), and what a start or a completion answers.
+
+The answers are as their commit left them, so callers need not read them back.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from litestar_workflows.engine.commands import TaskCompleted
 from litestar_workflows.engine.persistence import TaskClosure
 from litestar_workflows.engine.runtime import InstanceRuntime, definition_missing, snapshot
 
-__all__ = ("TaskCompletion", "TaskCompletions", "closed_task")
+__all__ = ("TaskCompletion", "TaskCompletions", "WorkflowStart", "closed_task")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,19 @@ class TaskCompletion:
 
     task: HumanTaskData
     instance: WorkflowInstanceData
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStart:
+    """The result of ``LocalExecutionEngine.start_workflow_detailed``.
+
+    ``instance`` is the instance as the start committed it; ``opened_tasks`` the human tasks that
+    commit opened (those of a first step that is a human task), in the order they were opened.
+    Copies the caller may keep or change.
+    """
+
+    instance: WorkflowInstanceData
+    opened_tasks: list[HumanTaskData]
 
 
 def closed_task(task: HumanTaskData, closure: TaskClosure) -> HumanTaskData:

@@ -35,7 +35,7 @@ from litestar_workflows.core.protocols import Step, Workflow
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.core.values import NUL, PLAIN_TYPES, ensure_storable, ensure_storable_text
 from litestar_workflows.engine.commands import Cancel, Retry, Schedule, SignalReceived, Start
-from litestar_workflows.engine.completion import TaskCompletions
+from litestar_workflows.engine.completion import TaskCompletions, WorkflowStart
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.leases import LeaseLoops
@@ -169,6 +169,32 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         stored with the instance (``context.metadata``). ``started_by`` records who started it
         (``WorkflowInstanceData.started_by``; the API's authorization policy goes by it).
         """
+        started = await self.start_workflow_detailed(
+            workflow,
+            initial_data,
+            version=version,
+            instance_id=instance_id,
+            metadata=metadata,
+            trusted_data=trusted_data,
+            started_by=started_by,
+        )
+        return started.instance
+
+    async def start_workflow_detailed(
+        self,
+        workflow: type[Workflow] | WorkflowDefinition | str,
+        initial_data: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        instance_id: UUID | None = None,
+        metadata: dict[str, Any] | None = None,
+        trusted_data: dict[str, Any] | None = None,
+        started_by: str | None = None,
+    ) -> WorkflowStart:
+        """:meth:`start_workflow`, answering with the human tasks its commit opened as well as the instance.
+
+        What the REST API answers a start with, without reading the tasks back.
+        """
         definition = self._resolve(workflow, version)
         data = _checked_start_data(definition, initial_data, trusted_data, metadata)
         now = self._clock()
@@ -186,7 +212,8 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         elif (record := self._runtime.get(instance.id.int)) is not None:
             record.leased = False
         await self._after_commit(transition, previous=None)
-        return snapshot(transition.state)
+        opened = [task.detached() for task in transition.opened_tasks]
+        return WorkflowStart(snapshot(transition.state), opened)
 
     async def signal(self, instance_id: UUID, step_name: str, payload: Any = None) -> WorkflowInstanceData:
         """Deliver an outside event to the webhook step ``step_name``; its payload lands in the context."""

@@ -146,13 +146,13 @@ class InstancePages(Controller):
         data, errors = read_form(definition.input_schema, posted)
         if not errors:
             try:
-                instance, _ = await operations.start_instance(
+                started, _ = await operations.start_instance(
                     ui_pages.api, workflow_identity, name, data, version=definition.version
                 )
             except WorkflowValidationError as exc:
                 errors = dict(exc.fields) or {"(form)": "; ".join(exc.errors) or str(exc)}
             else:
-                target = ui_pages.url(f"/instances/{instance.id}", notice="started")
+                target = ui_pages.url(f"/instances/{started.instance.id}", notice="started")
                 return Redirect(target, status_code=HTTP_303_SEE_OTHER)
         return _start_page(request, ui_pages, workflow_identity, definition, values=posted, errors=errors)
 

@@ -29,7 +29,7 @@ from litestar.exceptions import ClientException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from litestar_workflows.core.exceptions import InstanceAlreadyExistsError, WorkflowsError
-from litestar_workflows.core.models import WorkflowInstanceData
+from litestar_workflows.engine.completion import WorkflowStart
 from litestar_workflows.engine.engine import LocalExecutionEngine
 
 __all__ = (
@@ -84,8 +84,11 @@ async def start_idempotently(
     request_data: Mapping[str, Any],
     initial_data: dict[str, Any],
     trusted_data: dict[str, Any] | None = None,
-) -> tuple[WorkflowInstanceData, bool]:
-    """Start ``workflow`` once per (caller, key); returns (instance, replayed).
+) -> tuple[WorkflowStart, bool]:
+    """Start ``workflow`` once per (caller, key); returns (start, replayed).
+
+    A first call's start holds the tasks its commit opened; a replay's holds the instance an
+    earlier call started, as read now, and no tasks (which of them are open is read by the caller).
 
     ``request_data`` is the data as sent (fingerprinted); ``initial_data`` what the instance
     starts with; ``trusted_data`` server-side values such as the starting user (see
@@ -94,7 +97,7 @@ async def start_idempotently(
     fingerprint = request_fingerprint(workflow, version, request_data)
     instance_id = idempotent_instance_id(caller, key, fingerprint=fingerprint)
     try:
-        instance = await engine.start_workflow(
+        started = await engine.start_workflow_detailed(
             workflow,
             initial_data,
             version=version,
@@ -113,11 +116,11 @@ async def start_idempotently(
         if await engine.persistence.load_instance(instance_id) is None:
             raise
     else:
-        return instance, False
+        return started, False
     existing = await engine.get_instance(instance_id)
     if existing.context.metadata.get(FINGERPRINT_METADATA_KEY) != fingerprint:
         raise IdempotencyKeyReusedException(
             detail="this Idempotency-Key was already used with a different request body "
             f"(it started instance {instance_id}); use a new key for a new request"
         )
-    return existing, True
+    return WorkflowStart(existing, []), True

@@ -26,6 +26,7 @@ from litestar_workflows.core.exceptions import (
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.core.types import StepStatus, TaskStatus, WorkflowStatus
+from litestar_workflows.engine.completion import WorkflowStart
 from litestar_workflows.engine.persistence import UNSET, InstanceQuery, TaskQuery, _Unset
 from litestar_workflows.policy import caller_name, require
 from litestar_workflows.web.access import visible_instance
@@ -131,18 +132,21 @@ async def start_instance(
     *,
     version: str | None = None,
     idempotency_key: str | None = None,
-) -> tuple[WorkflowInstanceData, bool]:
-    """Start ``workflow`` for the caller (who is recorded as ``started_by``); returns (instance, replayed)."""
+) -> tuple[WorkflowStart, bool]:
+    """Start ``workflow`` for the caller (who is recorded as ``started_by``); returns (start, replayed).
+
+    A replay's start holds no tasks (see ``start_idempotently``).
+    """
     require_start(api, identity, api.registry.get_definition(workflow, version))
     initial = dict(data)
     started_by_key = api.config.started_by_key
     # Set by the server, so added after the data was checked against the workflow's input type.
     trusted = {} if started_by_key is None else {started_by_key: identity.user_id}
     if idempotency_key is None:
-        instance = await api.engine.start_workflow(
+        started = await api.engine.start_workflow_detailed(
             workflow, initial, version=version, trusted_data=trusted, started_by=identity.user_id
         )
-        return instance, False
+        return started, False
     return await start_idempotently(
         api.engine,
         caller=identity.user_id,

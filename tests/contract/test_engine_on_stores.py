@@ -205,3 +205,19 @@ async def test_two_engines_on_one_store_run_each_step_once(backend: Backend) -> 
     finally:
         await first.stop(0)
         await second.stop(0)
+
+
+async def test_a_start_answers_with_the_tasks_its_commit_stored(store: WorkflowPersistence) -> None:
+    registry = WorkflowRegistry()
+    registry.register_definition(chain("ask", [BaseHumanStep("review", "Review", form_schema=APPROVAL_FORM)]))
+    registry.register_definition(approval())
+    await store.open(registry)
+    engine = LocalExecutionEngine(registry, store)
+    started = await engine.start_workflow_detailed("ask", {"n": 1}, started_by="ann")
+    stored = await store.list_tasks(instance_id=started.instance.id)
+    assert [task.step_name for task in stored] == ["review"]
+    assert started.opened_tasks == stored  # field for field, as the API answers the start
+    assert started.instance == await store.load_instance(started.instance.id)
+    machine_first = await engine.start_workflow_detailed("approval")
+    assert machine_first.opened_tasks == []  # its task opens once the machine step ran, after the answer
+    await engine.stop(0)

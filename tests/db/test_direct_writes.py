@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import msgspec
+import pytest
 from sqlalchemy import create_engine, event
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from litestar_workflows import (
     BaseHumanStep,
@@ -18,10 +23,12 @@ from litestar_workflows import (
     ParallelGateway,
     WorkflowRegistry,
 )
+from litestar_workflows.db.connect import json_dumps
 from litestar_workflows.db.direct import direct_query
 from litestar_workflows.db.models import WorkflowInstanceModel
 from litestar_workflows.db.writer import _INSTANCE_ROWS, write_changes
 from litestar_workflows.engine.persistence import InstanceChange
+from tests.conftest import fresh_database
 from tests.helpers import SetStep, flow
 
 
@@ -110,3 +117,46 @@ async def test_direct_writes_store_the_same_bytes_as_sqlalchemy(tmp_path: Path) 
     assert len(direct["workflow_instance"]) == 2
     assert len(direct["workflow_human_task"]) == 2
     assert len(direct["workflow_step_execution"]) == len([e for c in recorder.changes for e in c.executions])
+
+
+async def _write_all_postgres(url: str, changes: list[InstanceChange], *, direct: bool) -> dict[str, list[Any]]:
+    engine = create_async_engine(url, json_serializer=json_dumps, json_deserializer=msgspec.json.decode)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(WorkflowInstanceModel.metadata.create_all)
+        for change in changes:
+            async with engine.begin() as connection:
+                outcomes = await connection.run_sync(functools.partial(write_changes, direct=direct), [change])
+                assert not any(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+        tables: dict[str, list[Any]] = {}
+        async with engine.connect() as connection:
+            for table in WorkflowInstanceModel.metadata.sorted_tables:
+                found = await connection.exec_driver_sql(f'SELECT * FROM "{table.name}"')
+                tables[table.name] = sorted((tuple(row) for row in found), key=repr)
+        return tables
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def two_postgres_databases(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    with fresh_database("postgresql", tmp_path) as one, fresh_database("postgresql", tmp_path) as other:
+        yield one, other
+
+
+async def test_direct_writes_on_postgresql_store_the_same_rows_as_sqlalchemy(
+    two_postgres_databases: tuple[str, str],
+) -> None:
+    recorder = RecordingPersistence()
+    engine = LocalExecutionEngine(WorkflowRegistry(), recorder)
+    first = await engine.start_workflow(review(), {"note": "first"})
+    await engine.wait_for(first.id, timeout=5)
+    await engine.complete_human_task(first.id, "approve", "bob", {"approved": True})
+    await engine.wait_for(first.id, timeout=5)
+    direct, through_sqlalchemy = two_postgres_databases
+    written = [
+        await _write_all_postgres(direct, recorder.changes, direct=True),
+        await _write_all_postgres(through_sqlalchemy, recorder.changes, direct=False),
+    ]
+    assert written[0] == written[1]
+    assert len(written[0]["workflow_step_execution"]) == len([e for c in recorder.changes for e in c.executions])

@@ -46,7 +46,7 @@ async def _while_a_rival_creates(rival: AsyncEngine, created: InstanceChange, *o
     async with rival.connect() as connection:
         await connection.begin()
         assert await connection.run_sync(write_changes, [created]) == [(False,)]
-        # Our batch reads before the rival commits, then blocks on the contested insert.
+        # Our batch blocks on the contested insert until the rival commits.
         pending = asyncio.gather(*ours, return_exceptions=True)
         await asyncio.sleep(0.5)
         await connection.commit()

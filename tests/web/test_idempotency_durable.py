@@ -191,9 +191,9 @@ async def test_a_database_error_from_a_concurrent_insert_counts_as_a_repeat(
         msg = 'duplicate key value violates unique constraint "pk_workflow_instance"'
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(engine, "start_workflow", unique_violation)
+    monkeypatch.setattr(engine, "start_workflow_detailed", unique_violation)
     again, replayed = await start_idempotently(engine, **options)
-    assert (again.id, replayed) == (first.id, True)
+    assert (again.instance.id, replayed) == (first.instance.id, True)
     with pytest.raises(RuntimeError, match="duplicate key"):  # no such instance: a real error
         await start_idempotently(engine, **{**options, "key": "other"})
     await engine.stop(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -98,6 +99,22 @@ async def test_detail_has_status_data_history_and_open_tasks(client: Client, plu
     assert task["step"] == "approve"
     assert task["candidate_groups"] == ["managers"]
     assert task["status"] == "open"
+
+
+async def test_a_start_answers_with_its_task_from_the_commit(
+    client: Client, plugin: WorkflowPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreadable(_store: object, **_filters: Any) -> list[Any]:
+        msg = "the start's answer must not read the tasks back"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(type(plugin.persistence), "list_tasks", unreadable)
+    started = await start(client, "open", headers=BOB)  # the first step is a human task
+    [task] = started["open_tasks"]
+    assert (started["status"], task["step"], task["status"]) == ("waiting", "anyone", "open")
+    monkeypatch.undo()
+    detail = (await client.get(f"/workflows/instances/{started['id']}", headers=BOB)).json()
+    assert detail["open_tasks"] == started["open_tasks"]
 
 
 async def test_unknown_instance_is_404_and_a_bad_id_400(client: Client) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ async def test_the_sql_persistence_is_built_with_the_settings_in_either_database
             super().__init__(*args, **options)
 
     monkeypatch.setattr(litestar_workflows.db, "SQLAlchemyPersistence", Recorded)
-    settings = SQLPersistenceConfig(sqlite_synchronous="NORMAL", max_batch=7)
+    settings = SQLPersistenceConfig(sqlite_synchronous="NORMAL", max_batch=7, pool_size=3)
     own_url = f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
     WorkflowPlugin(make_config(persistence=None, database_url=own_url, persistence_config=settings))
     sqlalchemy = _sqlalchemy(tmp_path)
@@ -113,7 +114,8 @@ async def test_the_sql_persistence_is_built_with_the_settings_in_either_database
     app = Litestar(plugins=[SQLAlchemyPlugin(config=sqlalchemy), WorkflowPlugin(host)])
     async with AsyncTestClient(app):
         pass
-    assert [(options["max_batch"], options["sqlite_synchronous"]) for options in built] == [(7, "NORMAL")] * len(built)
+    chosen = [(options["max_batch"], options["sqlite_synchronous"], options["pool_size"]) for options in built]
+    assert chosen == [(7, "NORMAL", 3)] * len(built)
     assert len(built) >= 2
 
 
@@ -126,9 +128,20 @@ async def test_the_sql_persistence_is_built_with_the_settings_in_either_database
         lambda: WorkflowEngineConfig(lease_seconds=float("nan")),
         lambda: SQLPersistenceConfig(sqlite_synchronous="OFF"),  # type: ignore[arg-type]  # what the check refuses
         lambda: SQLPersistenceConfig(max_batch=0),
+        lambda: SQLPersistenceConfig(pool_size=0),
         lambda: WorkflowPluginConfig(persistence=InMemoryPersistence(), persistence_config=SQLPersistenceConfig()),
     ],
 )
 def test_settings_are_checked(build: Any) -> None:
     with pytest.raises(ImproperlyConfiguredException):
         build()
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_start_up_moves_the_app_out_of_the_collectors_reach(freeze: bool) -> None:
+    gc.unfreeze()
+    app = Litestar(plugins=[WorkflowPlugin(make_config(freeze_gc=freeze))])
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/workflows/definitions", headers=ALICE)).status_code == 200
+        frozen = gc.get_freeze_count()
+    assert (frozen > 10_000) is freeze, frozen  # the app, its routes, Litestar and the rest of start-up

@@ -54,7 +54,8 @@ async def _detail(
 ) -> InstanceDetail:
     """The instance's detail as ``identity`` may see it.
 
-    ``tasks``: all its tasks, when just read (else its open ones are read now).
+    ``tasks``: its tasks when known (all of them just read, or those its start's commit opened);
+    else its open ones are read now.
     """
     if tasks is None:
         open_tasks = await api.persistence.list_tasks(instance_id=instance.id, status=TaskStatus.OPEN)
@@ -107,7 +108,7 @@ class InstancesController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[InstanceDetail]:
         """Start an instance."""
-        instance, replayed = await operations.start_instance(
+        started, replayed = await operations.start_instance(
             workflow_api,
             workflow_identity,
             data.workflow,
@@ -115,9 +116,9 @@ class InstancesController(Controller):
             version=data.version,
             idempotency_key=idempotency_key,
         )
-        detail = await _detail(
-            workflow_api, workflow_identity, instance
-        )  # the committed start (a replay: as just read)
+        instance = started.instance
+        # The committed start, with the tasks its commit opened (a replay: as just read, tasks read now).
+        detail = await _detail(workflow_api, workflow_identity, instance, None if replayed else started.opened_tasks)
         headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
         if replayed:
             headers["Idempotency-Replayed"] = "true"

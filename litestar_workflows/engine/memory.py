@@ -277,7 +277,11 @@ class InMemoryPersistence:
         ]
 
     async def list_instances(
-        self, *, workflow_name: str | None = None, status: WorkflowStatus | None = None
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: WorkflowStatus | None = None,
+        parent_id: UUID | None = None,
     ) -> list[WorkflowInstanceData]:
         """Instances in creation order."""
         return [
@@ -285,6 +289,7 @@ class InMemoryPersistence:
             for instance in self._instances.values()
             if (workflow_name is None or instance.workflow_name == workflow_name)
             and (status is None or instance.status is status)
+            and (parent_id is None or instance.parent_id == parent_id)
         ]
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:

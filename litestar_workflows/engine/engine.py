@@ -68,6 +68,13 @@ from litestar_workflows.engine.persistence import (
     WorkflowPersistence,
 )
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.subworkflows import (
+    ends_instance,
+    link_family,
+    linked_events,
+    publish_linked,
+    start_child,
+)
 from litestar_workflows.engine.transitions import (
     Changes,
     Transition,
@@ -76,6 +83,7 @@ from litestar_workflows.engine.transitions import (
     view_of,
 )
 from litestar_workflows.steps.base import BaseStep
+from litestar_workflows.steps.subworkflow import SubWorkflowStep
 
 __all__ = ("LocalExecutionEngine",)
 
@@ -676,6 +684,9 @@ class LocalExecutionEngine:
             step = definition.steps[token.step]
         except LookupError:  # a version no longer registered, or a step its definition lost
             raise _definition_missing(self.registry, state, token.step) from None
+        if isinstance(step, SubWorkflowStep):
+            await start_child(self, state, token, step)
+            return None
         if getattr(step, "transactional", False):
             ran = await self._run_transactional(definition, instance_id, token_id)
             if ran is None:
@@ -709,6 +720,8 @@ class LocalExecutionEngine:
                         record.state = None
                         return None
                 try:
+                    if transition.state.status.is_finished and ends_instance(transition):
+                        await link_family(self, transition)
                     record.leased = await self.persistence.commit(self._prepare_change(transition, cached.revision))
                 except (ConcurrentUpdateError, ChangeRefusedError):
                     # Another writer committed, or the database refused the change: reload and
@@ -721,7 +734,7 @@ class LocalExecutionEngine:
             transition = await self._record_outcome(instance_id, token_id, outcome, step, token)
             if transition is None:
                 return None
-        if self.event_bus is None:
+        if self.event_bus is None and not transition.linked:
             return self._publish(transition.state, state, token_id, record)
         return await self._after_commit(transition, previous=state, continue_from=token_id)
 
@@ -773,6 +786,8 @@ class LocalExecutionEngine:
                     live = transition.token(token_id)
                     assert live is not None
                     transition.step_succeeded(live, outcome.changes or Changes(), outcome.execution, outcome.chosen)
+                    if ends_instance(transition):
+                        await link_family(self, transition)
                     change = self._prepare_change(transition, state.revision)
                     try:
                         held = await checkpoint.commit(change)
@@ -1165,17 +1180,19 @@ class LocalExecutionEngine:
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
         record = self._runtime.get(instance_id.int)
-        if record is None or record.state is None or not record.leased:
-            # Not advanced here: read what was committed (it may have settled elsewhere).
-            state = await self._load_fresh(instance_id)
-            if _settled(state):
-                return _snapshot(state)
-            record = self._record(instance_id)
+        advanced_here = record is not None and record.state is not None and record.leased
+        record = self._record(instance_id)
         future: asyncio.Future[WorkflowInstanceData] = asyncio.get_running_loop().create_future()
         if record.waiters is None:
             record.waiters = []
         record.waiters.append(future)
         try:
+            if not advanced_here:
+                # Read what was committed (it may have settled elsewhere). The waiter is registered
+                # first: a change published while the read is under way still wakes it.
+                state = await self._load_fresh(instance_id)
+                if _settled(state):
+                    return _snapshot(state)
             if timeout is None:
                 return await future  # no timer to arm and cancel: a noticeable cost per instance
             async with asyncio.timeout(timeout):
@@ -1256,6 +1273,8 @@ class LocalExecutionEngine:
                 now = None
                 if not apply(transition):
                     return None
+                if ends_instance(transition):
+                    await link_family(self, transition)
                 try:
                     held = await self.persistence.commit(self._prepare_change(transition, state.revision))
                 except ConcurrentUpdateError:
@@ -1279,7 +1298,7 @@ class LocalExecutionEngine:
                 if token.status is TokenStatus.READY and (token.not_before is None or token.not_before <= now):
                     lease_until = self._lease_until(now)
                     break
-        return InstanceChange(
+        change = InstanceChange(
             state,
             expected_revision,
             transition.executions,
@@ -1289,6 +1308,9 @@ class LocalExecutionEngine:
             lease_until,
             now,
         )
+        if transition.linked:  # a sub-workflow's child, parent or children (``engine.subworkflows``)
+            change.linked = [self._prepare_change(linked, linked.state.revision - 1) for linked, _ in transition.linked]
+        return change
 
     def _settle_record(self, state: WorkflowInstanceData, record: _Runtime | None = None) -> bool:
         """Cache a committed state (or forget it) and wake waiters; True if this engine holds the lease.
@@ -1324,6 +1346,10 @@ class LocalExecutionEngine:
         Returns a token the caller may run inline (the continuation of ``continue_from``'s branch).
         """
         state = transition.state
+        if transition.linked:
+            publish_linked(self, transition)
+            for linked_state, events in linked_events(transition):
+                await self._emit(linked_state.id, events)
         if self.event_bus is None:
             return self._publish(state, previous, continue_from)
         held = self._settle_record(state)

@@ -195,6 +195,7 @@ class Transition:
         "events",
         "executions",
         "graph",
+        "linked",
         "now",
         "opened_tasks",
         "state",
@@ -214,6 +215,9 @@ class Transition:
         self.opened_tasks: list[HumanTaskData] = []
         self.closed_tasks: list[TaskClosure] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.linked: list[tuple[Transition, WorkflowInstanceData | None]] = []
+        """Changes of other instances to commit with this one, each with the state it was built from
+        (None: a new instance): a sub-workflow's child, parent or cancelled children."""
 
     def to_change(self, expected_revision: int) -> InstanceChange:
         """The atomic change to commit."""
@@ -681,4 +685,5 @@ def succeed_simply(
     transition.opened_tasks = []
     transition.closed_tasks = []
     transition.events = events
+    transition.linked = []
     return transition

@@ -1308,8 +1308,10 @@ class LocalExecutionEngine:
             lease_until,
             now,
         )
-        if transition.linked:  # a sub-workflow's child, parent or children (``engine.subworkflows``)
-            change.linked = [self._prepare_change(linked, linked.state.revision - 1) for linked, _ in transition.linked]
+        for linked in transition.linked:  # a sub-workflow's child, parent or children (``engine.subworkflows``)
+            expected = -1 if linked.previous is None else linked.previous.revision
+            linked.change = self._prepare_change(linked.transition, expected)
+            change.linked.append(linked.change)
         return change
 
     def _settle_record(self, state: WorkflowInstanceData, record: _Runtime | None = None) -> bool:

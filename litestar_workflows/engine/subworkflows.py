@@ -24,12 +24,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from litestar_workflows.core.context import StepExecution
-from litestar_workflows.core.exceptions import WorkflowNotFoundError, WorkflowsError
+from litestar_workflows.core.exceptions import ChangeRefusedError, WorkflowsError
 from litestar_workflows.core.models import Token, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.core.values import storable_text
 from litestar_workflows.engine.failures import log_failed_attempt, log_failed_instance
-from litestar_workflows.engine.transitions import Changes, Transition, new_instance, step_context, view_of
+from litestar_workflows.engine.transitions import Changes, Linked, Transition, new_instance, step_context, view_of
 from litestar_workflows.steps.subworkflow import SubWorkflowStep
 
 if TYPE_CHECKING:
@@ -47,16 +47,38 @@ def ends_instance(transition: Transition) -> bool:
     return transition.state.status.is_finished and any(event in _ENDINGS for event, _ in transition.events)
 
 
+class _NotStarted(WorkflowsError):
+    """The child could not be started (no such workflow, input not built or refused): a failed attempt."""
+
+
+def _child_of(engine: LocalExecutionEngine, step: SubWorkflowStep, parent: Transition, token: Token) -> Transition:
+    """The child's start (a new instance, its first tokens placed), linked to ``parent``'s ``token``."""
+    from litestar_workflows.engine.engine import _checked_start_data
+
+    state, now = parent.state, parent.now
+    try:
+        definition = engine.registry.get_definition(step.workflow, step.version)  # the version is fixed here
+        data = _checked_start_data(
+            definition, step.child_input(step_context(state, token, view_of(state, token))), None, None
+        )
+        child = new_instance(definition, data, now)
+        child.parent_id, child.parent_token, child.started_by = state.id, token.id, state.started_by
+        started = Transition(definition, child, now, fresh=True)
+        started.start()
+    except Exception as exc:  # the step's input function, or a start refused: a failed attempt
+        raise _NotStarted(f"the sub-workflow could not be started: {exc}") from exc
+    if started.state.status.is_finished:  # it could not even begin (a timer whose duration failed)
+        raise _NotStarted(f"the sub-workflow failed as it started: {started.state.error}")
+    return started
+
+
 async def start_child(
     engine: LocalExecutionEngine, state: WorkflowInstanceData, token: Token, step: SubWorkflowStep
 ) -> None:
     """Run ``token``'s sub-workflow step: its token waits and the child is created, in one commit.
 
-    A child that cannot be started (its workflow is not registered, its input cannot be built or
-    is refused) is a failed attempt of the step, retried like any other.
+    A child that cannot be started, or stored, is a failed attempt of the step, retried like any other.
     """
-    from litestar_workflows.engine.engine import _checked_start_data, _Outcome, _retry_in
-
     token_id = token.id
 
     def apply(transition: Transition) -> bool:
@@ -65,36 +87,36 @@ async def start_child(
             return False
         if live.status is not TokenStatus.READY:
             return False
-        child_definition = engine.registry.get_definition(step.workflow, step.version)
-        view = step_context(transition.state, live, view_of(transition.state, live))
-        data = _checked_start_data(child_definition, step.child_input(view), None, None)
-        child = new_instance(child_definition, data, transition.now)
-        child.parent_id, child.parent_token, child.started_by = state.id, token_id, transition.state.started_by
-        started = Transition(child_definition, child, transition.now, fresh=True)
-        started.start()
-        if started.state.status.is_finished:  # it could not even begin (a timer whose duration failed)
-            raise WorkflowsError(started.state.error or "the child instance failed as it started")
-        live.status, live.child_id, live.not_before = TokenStatus.WAITING, child.id, None
-        transition.linked.append((started, None))
+        started = _child_of(engine, step, transition, live)
+        live.status, live.child_id, live.not_before = TokenStatus.WAITING, started.state.id, None
+        transition.linked.append(Linked(started, None))
         transition._settle()  # WAITING when no other branch runs; the kernel will own this
         return True
 
     try:
         transition = await engine._transact(state.id, apply, loaded=state)
-    except (WorkflowsError, WorkflowNotFoundError) as exc:
-        now = engine._clock()
-        error = storable_text(f"the sub-workflow could not be started: {exc}")
-        execution = StepExecution(token.step, StepStatus.FAILED, None, error, now, now, None, None, token.attempt)
-        retry_in = _retry_in(step, token)
-        names = (state.id, state.workflow_name, state.workflow_version, token.step, token.attempt, error)
-        if retry_in is None:
-            log_failed_instance(*names, "")
-        else:
-            log_failed_attempt(*names, retry_in)
-        outcome = _Outcome(execution, retry_in=retry_in)
-        transition = await engine._record_outcome(state.id, token_id, outcome, step, token)
+    except (_NotStarted, ChangeRefusedError) as exc:
+        transition = await _record_not_started(engine, state, token, step, str(exc))
     if transition is not None:
         await engine._after_commit(transition, previous=state)
+
+
+async def _record_not_started(
+    engine: LocalExecutionEngine, state: WorkflowInstanceData, token: Token, step: SubWorkflowStep, error: str
+) -> Transition | None:
+    """Record a failed attempt of ``token``'s step (retried after its backoff while it has retries, else the end)."""
+    from litestar_workflows.engine.engine import _Outcome, _retry_in
+
+    now = engine._clock()
+    error = storable_text(error)
+    execution = StepExecution(token.step, StepStatus.FAILED, None, error, now, now, None, None, token.attempt)
+    retry_in = _retry_in(step, token)
+    names = (state.id, state.workflow_name, state.workflow_version, token.step, token.attempt, error)
+    if retry_in is None:
+        log_failed_instance(*names, "")
+    else:
+        log_failed_attempt(*names, retry_in)
+    return await engine._record_outcome(state.id, token.id, _Outcome(execution, retry_in=retry_in), step, token)
 
 
 async def link_family(engine: LocalExecutionEngine, transition: Transition) -> None:
@@ -120,7 +142,7 @@ async def _cancel_children(engine: LocalExecutionEngine, transition: Transition)
         cancelled = Transition(engine._definition_of(child), child, transition.now)
         cancelled.cancel(f"its parent {state.id} was cancelled: {state.cancel_reason}", running)
         await _cancel_children(engine, cancelled)
-        transition.linked.append((cancelled, child))
+        transition.linked.append(Linked(cancelled, child))
 
 
 async def _resume_parent(engine: LocalExecutionEngine, transition: Transition) -> None:
@@ -161,29 +183,28 @@ async def _resume_parent(engine: LocalExecutionEngine, transition: Transition) -
         resumed.step_failed(token, execution, _retry_in(step, token))
     if ends_instance(resumed):
         await link_family(engine, resumed)
-    transition.linked.append((resumed, parent))
+    transition.linked.append(Linked(resumed, parent))
 
 
 def publish_linked(engine: LocalExecutionEngine, transition: Transition) -> None:
-    """After the commit: refresh this engine's view of the linked instances and dispatch their new work.
-
-    A token is dispatched whoever holds the instance's lease: ``run_token`` takes the lease or,
-    when another live engine holds it, leaves the token to that engine.
-    """
-    for linked, previous in transition.linked:
-        state = linked.state
-        record = engine._runtime.get(state.id.int)
+    """After the commit: this engine's view of the linked instances (lease, cache, waiters), and their new work."""
+    for linked in transition.linked:
+        state = linked.transition.state
+        assert linked.change is not None
+        held = linked.change.lease_held
+        record = engine._record(state.id) if held else engine._runtime.get(state.id.int)
         if record is not None:
+            record.leased = held
             engine._settle_record(state, record)
         if state.status is WorkflowStatus.RUNNING:
-            engine._dispatch_new_work(state, previous, None, held=True)
-        publish_linked(engine, linked)
+            engine._dispatch_new_work(state, linked.previous, None, held)
+        publish_linked(engine, linked.transition)
 
 
 def linked_events(transition: Transition) -> list[tuple[WorkflowInstanceData, list[tuple[str, dict[str, object]]]]]:
     """The events of every instance linked to ``transition`` (depth first), to emit after the commit."""
     found: list[tuple[WorkflowInstanceData, list[tuple[str, dict[str, object]]]]] = []
-    for linked, _ in transition.linked:
-        found.append((linked.state, linked.events))
-        found.extend(linked_events(linked))
+    for linked in transition.linked:
+        found.append((linked.transition.state, linked.transition.events))
+        found.extend(linked_events(linked.transition))
     return found

@@ -33,6 +33,7 @@ from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
 
 __all__ = (
     "Changes",
+    "Linked",
     "Transition",
     "merge_branches",
     "new_instance",
@@ -186,6 +187,17 @@ def _common_prefix(branches: list[tuple[int, ...]]) -> tuple[int, ...]:
     return prefix
 
 
+@dataclass(slots=True)
+class Linked:
+    """A change of another instance that commits with a transition (``InstanceChange.linked``)."""
+
+    transition: Transition
+    previous: WorkflowInstanceData | None
+    """The committed state it was built from (None: it creates the instance)."""
+    change: InstanceChange | None = None
+    """The change as prepared for the commit (after it, ``lease_held`` says who advances the instance)."""
+
+
 class Transition:
     """One change of one instance, built on a copy of its committed state."""
 
@@ -215,9 +227,8 @@ class Transition:
         self.opened_tasks: list[HumanTaskData] = []
         self.closed_tasks: list[TaskClosure] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
-        self.linked: list[tuple[Transition, WorkflowInstanceData | None]] = []
-        """Changes of other instances to commit with this one, each with the state it was built from
-        (None: a new instance): a sub-workflow's child, parent or cancelled children."""
+        self.linked: list[Linked] = []
+        """Changes of other instances to commit with this one: a sub-workflow's child, parent or children."""
 
     def to_change(self, expected_revision: int) -> InstanceChange:
         """The atomic change to commit."""
@@ -654,6 +665,8 @@ def succeed_simply(
             committed.next_token,
             committed.cancel_reason,
             committed.started_by,
+            committed.parent_id,
+            committed.parent_token,
         )
         events: list[tuple[str, dict[str, Any]]] = [succeeded, ("workflow.completed", {})]
     else:
@@ -674,6 +687,8 @@ def succeed_simply(
             committed.next_token + 1,
             committed.cancel_reason,
             committed.started_by,
+            committed.parent_id,
+            committed.parent_token,
         )
         events = [succeeded]
     transition = Transition.__new__(Transition)

@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 
 from litestar_workflows import (
     BaseHumanStep,
     LocalExecutionEngine,
+    ParallelGateway,
     StepStatus,
     SubWorkflowStep,
     TaskStatus,
@@ -26,7 +28,12 @@ from litestar_workflows import (
     WorkflowStatus,
 )
 from litestar_workflows.core.types import TokenStatus
-from tests.helpers import FuncStep, SetStep, chain
+from tests.helpers import FuncStep, SetStep, chain, flow
+
+
+class TypedInput(msgspec.Struct):
+    n: int
+
 
 CHECK_FORM = {"type": "object", "properties": {"score": {"type": "integer"}}, "required": ["score"]}
 
@@ -235,3 +242,43 @@ async def test_the_childs_version_is_fixed_when_it_starts(engine: LocalExecution
     [task] = await engine.get_tasks(instance_id=child_id)
     await engine.complete_task(task.id, "bob", {"score": 1})
     assert (await settled(engine, parent.id)).status is WorkflowStatus.COMPLETED
+
+
+async def test_a_call_on_one_parallel_branch_joins_with_the_other(engine: LocalExecutionEngine) -> None:
+    """The branch with the call waits for its child while its sibling runs on; the join runs once."""
+    engine.registry.register_definition(checking())
+    parallel = flow(
+        "parallel",
+        [
+            ParallelGateway("fork", branches=["check_it", "note"]),
+            SubWorkflowStep("check_it", "checking", output=["score"]),
+            SetStep("note", "noted", True),
+            SetStep("join", "joined", True),
+        ],
+        [("check_it", "join"), ("note", "join")],
+        "fork",
+        ["join"],
+    )
+    parent = await engine.start_workflow(parallel)
+    waiting = await settled(engine, parent.id)
+    assert waiting.status is WorkflowStatus.WAITING and sorted(waiting.active_steps) == ["check_it", "join"]
+    [child_id] = [token.child_id for token in waiting.tokens if token.child_id is not None]
+    [task] = await engine.get_tasks(instance_id=child_id)
+    await engine.complete_task(task.id, "bob", {"score": 3})
+
+    done = await settled(engine, parent.id)
+    assert (done.status, done.data) == (WorkflowStatus.COMPLETED, {"noted": True, "score": 3, "joined": True})
+    assert [e.step_name for e in done.context.step_history].count("join") == 1
+
+
+async def test_a_child_whose_input_its_workflow_refuses_is_a_failed_attempt(engine: LocalExecutionEngine) -> None:
+    typed = WorkflowDefinition("typed", "1", "", {"only": SetStep("only")}, [], "only", {"only"}, input_type=TypedInput)
+    engine.registry.register_definition(typed)
+    parent = await engine.start_workflow(
+        chain("calls_typed", [SubWorkflowStep("call", "typed", input={"n": "n"})]), {"n": "x"}
+    )
+    failed = await settled(engine, parent.id)
+
+    assert failed.status is WorkflowStatus.FAILED
+    assert failed.error is not None and "the sub-workflow could not be started" in failed.error
+    assert await engine.persistence.list_instances(parent_id=parent.id) == []

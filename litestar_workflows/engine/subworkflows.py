@@ -10,7 +10,9 @@ causes it, all or nothing:
   commit: the declared output is merged and the branch moves on, or the step's attempt fails
   (retried with a new child while retries are left). A kill -9 between the child's end and the
   parent's resume cannot happen: there is no between;
-- a cancelled instance cancels its unfinished children (and theirs) in its own commit.
+- a cancelled or failed instance cancels its unfinished children (and theirs) in its own commit,
+  as it cancels its open tasks; retrying a failed parent starts its children anew, as it opens
+  its tasks again.
 
 The transitions of the other instances ride on the causing one (``Transition.linked``, with the
 state each was built from); ``publish_linked`` dispatches their new work after the commit. These
@@ -20,7 +22,7 @@ are the engine's only hooks for the kind (``_run_one``, the commit sites, ``_pre
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from typing import TYPE_CHECKING
 
 from litestar_workflows.core.context import StepExecution
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ("ends_instance", "link_family", "publish_linked", "start_child")
 
-logger = logging.getLogger("litestar_workflows.engine")
 
 _ENDINGS = frozenset({"workflow.completed", "workflow.failed", "workflow.canceled"})
 
@@ -122,15 +123,19 @@ async def _record_not_started(
 async def link_family(engine: LocalExecutionEngine, transition: Transition) -> None:
     """Link to ``transition`` (which ends its instance) what must commit with it: children cancelled, parent resumed."""
     state = transition.state
-    if state.status is WorkflowStatus.CANCELED:
+    if state.status is WorkflowStatus.CANCELED or state.status is WorkflowStatus.FAILED:
         await _cancel_children(engine, transition)
     if state.parent_id is not None:
         await _resume_parent(engine, transition)
 
 
 async def _cancel_children(engine: LocalExecutionEngine, transition: Transition) -> None:
-    """Cancel the unfinished children of ``transition``'s (cancelled) instance, and theirs, with it."""
+    """Cancel the unfinished children of ``transition``'s (cancelled or failed) instance, and theirs, with it."""
     state = transition.state
+    if state.status is WorkflowStatus.CANCELED:
+        reason = f"its parent {state.id} was cancelled: {state.cancel_reason}"
+    else:
+        reason = f"its parent {state.id} failed"
     for token in state.tokens:
         if token.child_id is None:
             continue
@@ -140,7 +145,7 @@ async def _cancel_children(engine: LocalExecutionEngine, transition: Transition)
         record = engine._runtime.get(child.id.int)
         running = list(record.running) if record is not None else []
         cancelled = Transition(engine._definition_of(child), child, transition.now)
-        cancelled.cancel(f"its parent {state.id} was cancelled: {state.cancel_reason}", running)
+        cancelled.cancel(reason, running)
         await _cancel_children(engine, cancelled)
         transition.linked.append(Linked(cancelled, child))
 
@@ -195,6 +200,11 @@ def publish_linked(engine: LocalExecutionEngine, transition: Transition) -> None
         record = engine._record(state.id) if held else engine._runtime.get(state.id.int)
         if record is not None:
             record.leased = held
+            if state.status is WorkflowStatus.CANCELED:  # stop its running steps, as cancel_workflow does
+                current = asyncio.current_task()
+                for task in record.running.values():
+                    if task is not current:
+                        task.cancel()
             engine._settle_record(state, record)
         if state.status is WorkflowStatus.RUNNING:
             engine._dispatch_new_work(state, linked.previous, None, held)

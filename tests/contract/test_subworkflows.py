@@ -69,6 +69,8 @@ async def settled(engine: LocalExecutionEngine, instance_id: UUID) -> WorkflowIn
     ``wait_for`` returns a parent as soon as it waits, and a parent waits while its child runs.
     """
     state = await engine.wait_for(instance_id, timeout=10)
+    if state.status is not WorkflowStatus.WAITING:
+        return state
     for token in state.tokens:
         if token.child_id is not None and (await settled(engine, token.child_id)).status.is_finished:
             return await settled(engine, instance_id)  # the child's end moved the parent on
@@ -282,3 +284,44 @@ async def test_a_child_whose_input_its_workflow_refuses_is_a_failed_attempt(engi
     assert failed.status is WorkflowStatus.FAILED
     assert failed.error is not None and "the sub-workflow could not be started" in failed.error
     assert await engine.persistence.list_instances(parent_id=parent.id) == []
+
+
+async def test_a_parent_that_fails_cancels_its_child_and_a_retry_starts_a_new_one(
+    engine: LocalExecutionEngine,
+) -> None:
+    """As a failed instance's open tasks are cancelled and a retry opens them again."""
+    engine.registry.register_definition(checking())
+    broken = {"yes": True}
+
+    async def fragile(context: WorkflowContext) -> None:
+        if broken["yes"]:
+            raise RuntimeError("broken")
+
+    parallel = flow(
+        "fragile",
+        [
+            ParallelGateway("fork", branches=["check_it", "risky"]),
+            SubWorkflowStep("check_it", "checking", output=["score"]),
+            FuncStep("risky", fragile),
+            SetStep("join", "joined", True),
+        ],
+        [("check_it", "join"), ("risky", "join")],
+        "fork",
+        ["join"],
+    )
+    parent = await engine.start_workflow(parallel)
+    failed = await settled(engine, parent.id)
+    assert failed.status is WorkflowStatus.FAILED
+    [first] = await engine.persistence.list_instances(parent_id=parent.id)
+    first = await engine.get_instance(first.id)
+    assert (first.status, first.cancel_reason) == (WorkflowStatus.CANCELED, f"its parent {parent.id} failed")
+
+    broken["yes"] = False
+    await engine.retry_workflow(parent.id)
+    waiting = await settled(engine, parent.id)
+    [child_id] = [token.child_id for token in waiting.tokens if token.child_id is not None]
+    assert child_id != first.id
+    [task] = await engine.get_tasks(instance_id=child_id)
+    await engine.complete_task(task.id, "bob", {"score": 2})
+    done = await settled(engine, parent.id)
+    assert (done.status, done.data) == (WorkflowStatus.COMPLETED, {"score": 2, "joined": True})

@@ -1,4 +1,4 @@
-"""Sub-workflows over REST: the instance detail links parent and children, visibility follows the parent.
+"""Sub-workflows over REST (in memory, on SQLite, on PostgreSQL): the detail links parent and children, visibility follows the parent.
 
 ``calling``: finance takes in the request (a task), then the ``check`` step runs ``checking`` as a
 child, whose task is for managers; alice starts it. Carol (finance) may see the parent through her
@@ -7,6 +7,9 @@ task, so she may see the child too; mallory may see neither.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +17,7 @@ import pytest
 from litestar import Litestar
 
 from litestar_workflows import BaseHumanStep, SubWorkflowStep, WorkflowPlugin
+from tests.conftest import fresh_database
 from tests.helpers import SetStep, chain
 from tests.web.conftest import ADMIN, ALICE, BOB, CAROL, AppFactory, Client, as_user, in_app, start
 
@@ -21,18 +25,23 @@ MALLORY = as_user("mallory")
 DECISION = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
 
-@pytest.fixture
-def app(make_app: AppFactory) -> Litestar:
-    checking = chain("checking", [BaseHumanStep("decide", form_schema=DECISION, candidate_groups=["managers"])])
-    calling = chain(
-        "calling",
-        [
-            BaseHumanStep("intake", candidate_groups=["finance"]),
-            SubWorkflowStep("check", "checking", output=["ok"]),
-            SetStep("done", "finished", True),
-        ],
-    )
-    return make_app(workflows=[checking, calling])  # the child first: a parent names a registered workflow
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, make_app: AppFactory, tmp_path: Path) -> Iterator[Litestar]:
+    """The test app in memory, on SQLite and on PostgreSQL."""
+    with contextlib.ExitStack() as stack:
+        store: dict[str, Any] = {}
+        if request.param != "memory":
+            store = {"persistence": None, "database_url": stack.enter_context(fresh_database(request.param, tmp_path))}
+        checking = chain("checking", [BaseHumanStep("decide", form_schema=DECISION, candidate_groups=["managers"])])
+        calling = chain(
+            "calling",
+            [
+                BaseHumanStep("intake", candidate_groups=["finance"]),
+                SubWorkflowStep("check", "checking", output=["ok"]),
+                SetStep("done", "finished", True),
+            ],
+        )
+        yield make_app(workflows=[checking, calling], **store)  # the child first: a parent names a registered workflow
 
 
 async def _detail(client: Client, instance_id: str, headers: dict[str, str]) -> dict[str, Any]:

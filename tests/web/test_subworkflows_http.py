@@ -1,4 +1,4 @@
-"""Sub-workflows over REST (in memory, on SQLite, on PostgreSQL): the detail links parent and children, visibility follows the parent.
+"""Sub-workflows over REST, in memory, on SQLite and on PostgreSQL: the detail links parent and children.
 
 ``calling``: finance takes in the request (a task), then the ``check`` step runs ``checking`` as a
 child, whose task is for managers; alice starts it. Carol (finance) may see the parent through her

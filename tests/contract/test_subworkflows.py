@@ -6,6 +6,7 @@ parent's commit, and the child's last commit resumes the parent.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -325,3 +326,27 @@ async def test_a_parent_that_fails_cancels_its_child_and_a_retry_starts_a_new_on
     await engine.complete_task(task.id, "bob", {"score": 2})
     done = await settled(engine, parent.id)
     assert (done.status, done.data) == (WorkflowStatus.COMPLETED, {"score": 2, "joined": True})
+
+
+async def test_cancelling_the_parent_stops_a_childs_running_step(engine: LocalExecutionEngine) -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def slow(context: WorkflowContext) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # never set: only a cancellation ends it
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    engine.registry.register_definition(chain("slow_child", [FuncStep("work", slow)]))
+    parent = await engine.start_workflow(chain("slow_parent", [SubWorkflowStep("call", "slow_child")]))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    [child] = await engine.persistence.list_instances(parent_id=parent.id)
+
+    await engine.cancel_workflow(parent.id, "no longer needed")
+
+    await asyncio.wait_for(stopped.wait(), timeout=10)  # the child's step was cancelled, as cancel_workflow does
+    cancelled = await engine.get_instance(child.id)
+    assert cancelled.status is WorkflowStatus.CANCELED
+    assert [(e.step_name, e.status) for e in cancelled.context.step_history] == [("work", StepStatus.CANCELED)]

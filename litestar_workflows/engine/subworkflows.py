@@ -1,197 +1,163 @@
-"""What the engine does for a ``SubWorkflowStep``: start a child, resume its parent, cancel it with its parent.
+"""What the engine carries out for a ``SubWorkflowStep``: a child started, its parent resumed, children cancelled.
 
-Every effect is a linked change (``InstanceChange.linked``), so it commits with the change that
-causes it, all or nothing:
+The step's kind (``steps.subworkflow``) makes a token entering the step wait, with an effect: a
+child to start. Everything the kind needs done is a linked change (``InstanceChange.linked``)
+of the commit that causes it, all or nothing, and each is the reducer's own command applied to
+the other instance (``transitions.apply_command``):
 
-- a token reaching the step: the parent's token waits (``Token.child_id``) and the child instance
-  is created, in one commit. Until that commit the token is READY, so a crash before it starts
-  the child again on recovery, and a crash after it finds the token waiting: never two children;
-- the child's last change (completed, failed, cancelled) resumes the parent in the child's own
-  commit: the declared output is merged and the branch moves on, or the step's attempt fails
-  (retried with a new child while retries are left). A kill -9 between the child's end and the
-  parent's resume cannot happen: there is no between;
-- a cancelled or failed instance cancels its unfinished children (and theirs) in its own commit,
-  as it cancels its open tasks; retrying a failed parent starts its children anew, as it opens
-  its tasks again.
+- a token entering the step: the child instance is created (``Start``) in the commit that makes
+  the token wait (``Token.child_id``): never a waiting token without its child, nor two children;
+- the child's last change (completed, failed, cancelled) resumes the parent (``ChildFinished``:
+  the declared output is merged and the branch moves on, or the parent fails) in the child's own
+  commit. A kill -9 between the child's end and the parent's resume cannot happen: there is no
+  between;
+- a cancelled or failed instance cancels its unfinished children, and theirs (``Cancel``), in its
+  own commit, as it cancels its open tasks; retrying a failed parent starts its children anew.
 
-The transitions of the other instances ride on the causing one (``Transition.linked``, with the
-state each was built from); ``publish_linked`` dispatches their new work after the commit. These
-are the engine's only hooks for the kind (``_run_one``, the commit sites, ``_prepare_change`` and
-``_after_commit`` call in here), kept apart so the kind can move onto the kernel's step-kind slot.
+The runtime calls :func:`link_family` before each commit whose transition needs it
+(:func:`needs_linking`), and :func:`publish_linked` after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING
+from uuid import UUID
 
-from litestar_workflows.core.context import StepExecution
-from litestar_workflows.core.exceptions import ChangeRefusedError, WorkflowsError
 from litestar_workflows.core.models import Token, WorkflowInstanceData
-from litestar_workflows.core.types import StepStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.core.types import TokenStatus, WorkflowStatus
 from litestar_workflows.core.values import storable_text
-from litestar_workflows.engine.failures import log_failed_attempt, log_failed_instance
-from litestar_workflows.engine.transitions import Changes, Linked, Transition, new_instance, step_context, view_of
-from litestar_workflows.steps.subworkflow import SubWorkflowStep
+from litestar_workflows.engine.branches import step_context, view_of
+from litestar_workflows.engine.commands import Cancel, ChildFinished, Start
+from litestar_workflows.engine.draft import Linked, Transition
+from litestar_workflows.engine.transitions import apply_command, new_instance
+from litestar_workflows.steps.subworkflow import START_CHILD, SubWorkflowStep
 
 if TYPE_CHECKING:
-    from litestar_workflows.engine.engine import LocalExecutionEngine
+    from litestar_workflows.engine.runtime import InstanceRuntime
 
-__all__ = ("ends_instance", "link_family", "publish_linked", "start_child")
-
+__all__ = ("link_family", "linked_events", "needs_linking", "publish_linked")
 
 _ENDINGS = frozenset({"workflow.completed", "workflow.failed", "workflow.canceled"})
 
 
-def ends_instance(transition: Transition) -> bool:
-    """True if ``transition`` completes, fails or cancels its instance (then its family may be linked in)."""
+def _ends_instance(transition: Transition) -> bool:
     return transition.state.status.is_finished and any(event in _ENDINGS for event, _ in transition.events)
 
 
-class _NotStarted(WorkflowsError):
-    """The child could not be started (no such workflow, input not built or refused): a failed attempt."""
+def needs_linking(transition: Transition) -> bool:
+    """True if ``transition`` starts children, or ends its instance (which may have a parent or children)."""
+    return bool(transition.effects) or _ends_instance(transition)
 
 
-def _child_of(engine: LocalExecutionEngine, step: SubWorkflowStep, parent: Transition, token: Token) -> Transition:
-    """The child's start (a new instance, its first tokens placed), linked to ``parent``'s ``token``."""
-    from litestar_workflows.engine.engine import _checked_start_data
+async def link_family(engine: InstanceRuntime, transition: Transition, ended: UUID | None = None) -> None:
+    """Link to ``transition`` what must commit with it: children started or cancelled, the parent resumed.
 
-    state, now = parent.state, parent.now
-    try:
-        definition = engine.registry.get_definition(step.workflow, step.version)  # the version is fixed here
-        data = _checked_start_data(
-            definition, step.child_input(step_context(state, token, view_of(state, token))), None, None
-        )
-        child = new_instance(definition, data, now)
-        child.parent_id, child.parent_token, child.started_by = state.id, token.id, state.started_by
-        started = Transition(definition, child, now, fresh=True)
-        started.start()
-    except Exception as exc:  # the step's input function, or a start refused: a failed attempt
-        raise _NotStarted(f"the sub-workflow could not be started: {exc}") from exc
-    if started.state.status.is_finished:  # it could not even begin (a timer whose duration failed)
-        raise _NotStarted(f"the sub-workflow failed as it started: {started.state.error}")
-    return started
-
-
-async def start_child(
-    engine: LocalExecutionEngine, state: WorkflowInstanceData, token: Token, step: SubWorkflowStep
-) -> None:
-    """Run ``token``'s sub-workflow step: its token waits and the child is created, in one commit.
-
-    A child that cannot be started, or stored, is a failed attempt of the step, retried like any other.
+    ``ended``: the child whose end this transition records (it is in the commit already).
     """
-    token_id = token.id
-
-    def apply(transition: Transition) -> bool:
-        live = transition.token(token_id)
-        if transition.state.status is not WorkflowStatus.RUNNING or live is None:
-            return False
-        if live.status is not TokenStatus.READY:
-            return False
-        started = _child_of(engine, step, transition, live)
-        live.status, live.child_id, live.not_before = TokenStatus.WAITING, started.state.id, None
-        transition.linked.append(Linked(started, None))
-        transition._settle()  # WAITING when no other branch runs; the kernel will own this
-        return True
-
-    try:
-        transition = await engine._transact(state.id, apply, loaded=state)
-    except (_NotStarted, ChangeRefusedError) as exc:
-        transition = await _record_not_started(engine, state, token, step, str(exc))
-    if transition is not None:
-        await engine._after_commit(transition, previous=state)
-
-
-async def _record_not_started(
-    engine: LocalExecutionEngine, state: WorkflowInstanceData, token: Token, step: SubWorkflowStep, error: str
-) -> Transition | None:
-    """Record a failed attempt of ``token``'s step (retried after its backoff while it has retries, else the end)."""
-    from litestar_workflows.engine.engine import _Outcome, _retry_in
-
-    now = engine._clock()
-    error = storable_text(error)
-    execution = StepExecution(token.step, StepStatus.FAILED, None, error, now, now, None, None, token.attempt)
-    retry_in = _retry_in(step, token)
-    names = (state.id, state.workflow_name, state.workflow_version, token.step, token.attempt, error)
-    if retry_in is None:
-        log_failed_instance(*names, "")
-    else:
-        log_failed_attempt(*names, retry_in)
-    return await engine._record_outcome(state.id, token.id, _Outcome(execution, retry_in=retry_in), step, token)
-
-
-async def link_family(engine: LocalExecutionEngine, transition: Transition) -> None:
-    """Link to ``transition`` (which ends its instance) what must commit with it: children cancelled, parent resumed."""
+    _start_children(engine, transition)
+    if not _ends_instance(transition):
+        return
     state = transition.state
     if state.status is WorkflowStatus.CANCELED or state.status is WorkflowStatus.FAILED:
-        await _cancel_children(engine, transition)
+        await _cancel_children(engine, transition, ended)
     if state.parent_id is not None:
         await _resume_parent(engine, transition)
 
 
-async def _cancel_children(engine: LocalExecutionEngine, transition: Transition) -> None:
+def _start_children(engine: InstanceRuntime, transition: Transition) -> None:
+    """Start the children of the sub-workflow steps ``transition`` entered (and theirs, if a child starts with one)."""
+    for token_id, effect in transition.effects:
+        if effect is START_CHILD and transition.state.status is not WorkflowStatus.FAILED:
+            _start_child(engine, transition, token_id)
+
+
+def _start_child(engine: InstanceRuntime, parent: Transition, token_id: str) -> None:
+    """Create the child of ``token_id``'s step with ``parent``'s commit; one that cannot start fails the parent."""
+    from litestar_workflows.engine.engine import _checked_start_data
+
+    token = parent.token(token_id)
+    assert token is not None
+    step = parent.definition.steps[token.step]
+    assert isinstance(step, SubWorkflowStep)
+    state, now = parent.state, parent.now
+    try:
+        definition = engine.registry.get_definition(step.workflow, step.version)  # the version is fixed here
+        context = step_context(state, token, view_of(state, token))
+        child = new_instance(definition, _checked_start_data(definition, step.child_input(context), None, None), now)
+        child.parent_id, child.parent_token, child.started_by = state.id, token.id, state.started_by
+        started = apply_command(definition, child, Start(), now)
+    except Exception as exc:  # noqa: BLE001 - the step's input function, or a start refused: the step fails
+        parent.fail(storable_text(f"step {token.step!r}: the sub-workflow could not be started: {exc}"))
+        return
+    if started.state.status.is_finished:  # it could not even begin (a timer whose duration failed)
+        parent.fail(storable_text(f"step {token.step!r}: the sub-workflow failed as it started: {started.state.error}"))
+        return
+    _start_children(engine, started)
+    if started.state.status is WorkflowStatus.FAILED:  # its own child could not start
+        parent.fail(storable_text(f"step {token.step!r}: the sub-workflow failed as it started: {started.state.error}"))
+        return
+    token.child_id = child.id
+    parent.linked.append(Linked(started, None))
+
+
+async def _cancel_children(engine: InstanceRuntime, transition: Transition, ended: UUID | None = None) -> None:
     """Cancel the unfinished children of ``transition``'s (cancelled or failed) instance, and theirs, with it."""
     state = transition.state
     if state.status is WorkflowStatus.CANCELED:
         reason = f"its parent {state.id} was cancelled: {state.cancel_reason}"
     else:
         reason = f"its parent {state.id} failed"
+    linked = {member.transition.state.id for member in transition.linked}
     for token in state.tokens:
-        if token.child_id is None:
+        if token.child_id is None or token.child_id in linked or token.child_id == ended:
             continue
         child = await engine.persistence.load_instance(token.child_id)
         if child is None or child.status in {WorkflowStatus.COMPLETED, WorkflowStatus.CANCELED}:
             continue
         record = engine._runtime.get(child.id.int)
-        running = list(record.running) if record is not None else []
-        cancelled = Transition(engine._definition_of(child), child, transition.now)
-        cancelled.cancel(reason, running)
+        running = tuple(record.running) if record is not None else ()
+        cancelled = apply_command(engine._definition_of(child), child, Cancel(reason, running), transition.now)
         await _cancel_children(engine, cancelled)
         transition.linked.append(Linked(cancelled, child))
 
 
-async def _resume_parent(engine: LocalExecutionEngine, transition: Transition) -> None:
-    """Resume the parent waiting for ``transition``'s (ended) instance: merge its output, or fail the step.
+async def _resume_parent(engine: InstanceRuntime, transition: Transition) -> None:
+    """Resume the parent waiting for ``transition``'s (ended) instance: merge its output, or fail it.
 
     Nothing is linked when the parent no longer waits for this child (it was cancelled or failed
     meanwhile, or retried with a new child): then the child's end concerns nobody.
     """
-    from litestar_workflows.engine.engine import _retry_in
-
     child = transition.state
     assert child.parent_id is not None
     parent = await engine.persistence.load_instance(child.parent_id)  # fresh: a cached state may be stale
     if parent is None or parent.status.is_finished:
         return
-    waiting = [t for t in parent.tokens if t.child_id == child.id and t.status is TokenStatus.WAITING]
-    if not waiting:
+    waiting = _waiting_for(parent, child)
+    if waiting is None:
         return
     definition = engine._definition_of(parent)
-    resumed = Transition(definition, parent, transition.now)
-    token = resumed.token(waiting[0].id)
-    step = definition.steps.get(waiting[0].step)
-    assert token is not None and isinstance(step, SubWorkflowStep)
-    token.child_id = None
+    step = definition.steps[waiting.step]
+    assert isinstance(step, SubWorkflowStep)
     if child.status is WorkflowStatus.COMPLETED:
-        output = step.child_output(child.context.data)
-        finished_at = transition.now
-        execution = StepExecution(
-            token.step, StepStatus.SUCCEEDED, output, None, child.started_at, finished_at, None, output, token.attempt
-        )
-        resumed.step_succeeded(token, Changes(set=output), execution, None)
+        command = ChildFinished(waiting.id, step.child_output(child.context.data))
     else:
-        error = storable_text(f"sub-workflow {child.workflow_name!r} ({child.id}) {child.status.value}: {child.error}")
-        execution = StepExecution(
-            token.step, StepStatus.FAILED, None, error, child.started_at, transition.now, None, None, token.attempt
-        )
-        token.status = TokenStatus.READY
-        resumed.step_failed(token, execution, _retry_in(step, token))
-    if ends_instance(resumed):
-        await link_family(engine, resumed)
+        error = f"sub-workflow {child.workflow_name!r} ({child.id}) {child.status.value}: {child.error}"
+        command = ChildFinished(waiting.id, {}, storable_text(error))
+    resumed = apply_command(definition, parent, command, transition.now)
+    if needs_linking(resumed):
+        await link_family(engine, resumed, child.id)
     transition.linked.append(Linked(resumed, parent))
 
 
-def publish_linked(engine: LocalExecutionEngine, transition: Transition) -> None:
+def _waiting_for(parent: WorkflowInstanceData, child: WorkflowInstanceData) -> Token | None:
+    for token in parent.tokens:
+        if token.child_id == child.id and token.status is TokenStatus.WAITING:
+            return token
+    return None
+
+
+def publish_linked(engine: InstanceRuntime, transition: Transition) -> None:
     """After the commit: this engine's view of the linked instances (lease, cache, waiters), and their new work."""
     for linked in transition.linked:
         state = linked.transition.state
@@ -205,7 +171,7 @@ def publish_linked(engine: LocalExecutionEngine, transition: Transition) -> None
                 for task in record.running.values():
                     if task is not current:
                         task.cancel()
-            engine._settle_record(state, record)
+            engine._settle_record(state)
         if state.status is WorkflowStatus.RUNNING:
             engine._dispatch_new_work(state, linked.previous, None, held)
         publish_linked(engine, linked.transition)

@@ -10,21 +10,48 @@ when a definition is registered (an unknown child workflow, a cycle of calls).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.exceptions import WorkflowValidationError
+from litestar_workflows.core.kinds import CHILD, Entry, StepKind
 from litestar_workflows.core.types import StepType
-from litestar_workflows.steps.base import BaseStep, RetryBackoff
+from litestar_workflows.steps.base import BaseStep
 
 if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
     from litestar_workflows.engine.registry import WorkflowRegistry
 
-__all__ = ("ChildInput", "SubWorkflowStep", "call_problems")
+__all__ = ("CALL", "START_CHILD", "ChildInput", "SubWorkflowStep", "call_problems")
 
 ChildInput = Mapping[str, str] | Callable[[WorkflowContext], Mapping[str, Any]]
 """The child's start data: ``{child key: parent key}``, or a function of the parent's context."""
+
+
+class _StartChild:
+    """The effect of entering a sub-workflow step: start its child with the commit (``engine.subworkflows``)."""
+
+    def __repr__(self) -> str:
+        return "START_CHILD"
+
+
+START_CHILD = _StartChild()
+
+
+class _Call(StepKind):
+    """A call of another workflow: the token waits for its child, and accepts the child's end."""
+
+    name = "sub-workflow"
+    accepts = frozenset({CHILD})
+    runs_code = False
+
+    def enter(self, step: Any, context: Callable[[], WorkflowContext]) -> Entry:
+        return _STARTS_CHILD
+
+
+_STARTS_CHILD = Entry(waits=True, effect=START_CHILD)
+CALL: StepKind = _Call()
+"""The kind of every ``SubWorkflowStep``."""
 
 
 class SubWorkflowStep(BaseStep):
@@ -41,11 +68,14 @@ class SubWorkflowStep(BaseStep):
         output: The child's keys merged into the parent's data when the child completes: a list
             of keys (same name in both), or ``{parent key: child key}``. Keys the child's data
             lacks are not merged.
-        max_retries, retry_backoff: A child that fails or is cancelled fails the step's attempt;
-            with retries left a new child is started after the backoff, otherwise the parent fails.
+
+    A child that fails, or is cancelled, fails the step and with it the parent (``retry_workflow``
+    starts a new child); a child that cannot be started (its input cannot be built, or is refused)
+    fails the parent as well, and no child is created.
     """
 
     step_type: StepType = StepType.SUBWORKFLOW
+    step_kind: ClassVar[StepKind] = CALL
 
     def __init__(
         self,
@@ -56,10 +86,8 @@ class SubWorkflowStep(BaseStep):
         input: ChildInput | None = None,
         output: Sequence[str] | Mapping[str, str] = (),
         description: str = "",
-        max_retries: int | None = None,
-        retry_backoff: RetryBackoff | None = None,
     ) -> None:
-        super().__init__(name, description or None, max_retries=max_retries, retry_backoff=retry_backoff)
+        super().__init__(name, description or None)
         if not workflow:
             msg = f"step {self.name!r}: name the child workflow"
             raise ValueError(msg)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -58,9 +57,9 @@ async def _explode(context: WorkflowContext) -> None:
     raise RuntimeError("pricing service down")
 
 
-def order(child: str = "pricing", **options: Any) -> WorkflowDefinition:
+def order(child: str = "pricing") -> WorkflowDefinition:
     """The parent: records the order, runs ``child``, then ships."""
-    call = SubWorkflowStep("price", child, input={"amount": "total"}, output={"quoted": "price"}, **options)
+    call = SubWorkflowStep("price", child, input={"amount": "total"}, output={"quoted": "price"})
     return chain("order", [SetStep("record", "recorded", True), call, SetStep("ship", "shipped", True)])
 
 
@@ -100,7 +99,7 @@ async def test_the_child_runs_with_mapped_input_and_its_declared_output_is_merge
     assert child.data == {"amount": 21, "price": 42, "internal": "not handed back"}
     assert child.started_by == "ada"  # started in the name of whoever started the parent
     price = next(e for e in done.context.step_history if e.step_name == "price")
-    assert (price.status, price.output_data) == (StepStatus.SUCCEEDED, {"quoted": 42})
+    assert (price.status, price.result) == (StepStatus.SUCCEEDED, {"quoted": 42})
 
 
 async def test_the_parent_waits_durably_while_the_child_waits_for_a_person(engine: LocalExecutionEngine) -> None:
@@ -140,9 +139,7 @@ async def test_a_failed_child_fails_the_step_and_the_parent(engine: LocalExecuti
     assert "shipped" not in failed.data
 
 
-async def test_a_failed_child_is_retried_with_a_new_child_while_the_step_has_retries(
-    engine: LocalExecutionEngine,
-) -> None:
+async def test_retrying_a_parent_whose_child_failed_starts_a_new_child(engine: LocalExecutionEngine) -> None:
     attempts: list[int] = []
 
     async def flaky(context: WorkflowContext) -> None:
@@ -152,17 +149,20 @@ async def test_a_failed_child_is_retried_with_a_new_child_while_the_step_has_ret
         context.set("price", 5)
 
     engine.registry.register_definition(chain("pricing", [FuncStep("quote", flaky)]))
-    parent = await engine.start_workflow(order(max_retries=1), {"total": 1})
+    parent = await engine.start_workflow(order(), {"total": 1})
+    assert (await settled(engine, parent.id)).status is WorkflowStatus.FAILED
+
+    await engine.retry_workflow(parent.id)
     done = await settled(engine, parent.id)
 
     assert (done.status, done.data["quoted"]) == (WorkflowStatus.COMPLETED, 5)
     children = await engine.persistence.list_instances(parent_id=parent.id)
     assert sorted(child.status for child in children) == [WorkflowStatus.COMPLETED, WorkflowStatus.FAILED]
-    runs = [(e.status, e.attempt) for e in done.context.step_history if e.step_name == "price"]
-    assert runs == [(StepStatus.FAILED, 1), (StepStatus.SUCCEEDED, 2)]
+    runs = [e.status for e in done.context.step_history if e.step_name == "price"]
+    assert runs == [StepStatus.FAILED, StepStatus.SUCCEEDED]
 
 
-async def test_a_child_whose_input_cannot_be_built_fails_the_attempt_and_starts_nothing(
+async def test_a_child_whose_input_cannot_be_built_fails_the_parent_and_starts_nothing(
     engine: LocalExecutionEngine,
 ) -> None:
     engine.registry.register_definition(pricing())
@@ -274,7 +274,7 @@ async def test_a_call_on_one_parallel_branch_joins_with_the_other(engine: LocalE
     assert [e.step_name for e in done.context.step_history].count("join") == 1
 
 
-async def test_a_child_whose_input_its_workflow_refuses_is_a_failed_attempt(engine: LocalExecutionEngine) -> None:
+async def test_a_child_whose_input_its_workflow_refuses_fails_the_parent(engine: LocalExecutionEngine) -> None:
     typed = WorkflowDefinition("typed", "1", "", {"only": SetStep("only")}, [], "only", {"only"}, input_type=TypedInput)
     engine.registry.register_definition(typed)
     parent = await engine.start_workflow(

@@ -296,17 +296,20 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
         record = self._runtime.get(instance_id.int)
-        if record is None or record.state is None or not record.leased:
-            # Not advanced here: read what was committed (it may have settled elsewhere).
-            state = await self._load_fresh(instance_id)
-            if settled(state):
-                return snapshot(state)
-            record = self._record(instance_id)
+        advanced_here = record is not None and record.state is not None and record.leased
+        record = self._record(instance_id)
         future: asyncio.Future[WorkflowInstanceData] = asyncio.get_running_loop().create_future()
         if record.waiters is None:
             record.waiters = []
         record.waiters.append(future)
         try:
+            if not advanced_here:
+                # Read what was committed (it may have settled elsewhere). The waiter is registered
+                # first: a change published while the read is under way (a sub-workflow's parent
+                # resumed by its child's commit, say) still wakes it.
+                state = await self._load_fresh(instance_id)
+                if settled(state):
+                    return snapshot(state)
             if timeout is None:
                 return await future  # no timer to arm and cancel: a noticeable cost per instance
             async with asyncio.timeout(timeout):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from litestar_workflows.core.access import InstanceScope, instance_in_scope
+from litestar_workflows.core.access import Ancestors, InstanceScope, instance_in_scope
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import AccessDeniedError, NotAuthenticatedError
 from litestar_workflows.core.identity import Identity, is_admin
@@ -140,13 +140,19 @@ class WorkflowPolicy:
         return InstanceScope(started_by=frozenset({identity.user_id}), task_actor=identity)
 
     def may_view_instance(
-        self, identity: Identity, instance: WorkflowInstanceData, tasks: Sequence[HumanTaskData]
+        self,
+        identity: Identity,
+        instance: WorkflowInstanceData,
+        tasks: Sequence[HumanTaskData],
+        ancestors: Ancestors = (),
     ) -> bool:
         """May ``identity`` see ``instance`` (whose tasks, open and done, are ``tasks``)?
 
-        Goes by :meth:`instance_scope`, so what a caller may open is what their listing shows.
+        Goes by :meth:`instance_scope`, so what a caller may open is what their listing shows: a
+        sub-workflow instance is also visible to whoever may see one of its ``ancestors`` (its
+        parent, its parent's parent..., each with its tasks).
         """
-        return instance_in_scope(self.instance_scope(identity), instance, tasks)
+        return instance_in_scope(self.instance_scope(identity), instance, tasks, ancestors)
 
     def may_cancel(self, identity: Identity, instance: WorkflowInstanceData) -> bool:
         """May ``identity`` cancel ``instance``?"""

@@ -4,17 +4,23 @@ The authorization policy (``litestar_workflows.policy``) decides who sees what b
 :class:`InstanceScope`; listing evaluates the scope in the database (so pages and totals count
 only visible instances), and everything else evaluates it here, with :func:`instance_in_scope`.
 Both must agree: a property test compares the SQL filter with this function.
+
+A sub-workflow instance is visible to whoever may see its parent (and so, up the chain, to
+whoever may see any of its ancestors), besides whoever it admits by its own right.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from litestar_workflows.core.identity import Identity, can_act_on
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 
-__all__ = ("InstanceScope", "instance_in_scope")
+__all__ = ("Ancestors", "InstanceScope", "instance_in_scope")
+
+Ancestors = Sequence[tuple[WorkflowInstanceData, Iterable[HumanTaskData]]]
+"""An instance's parent, its parent's parent and so on, each with all its tasks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +46,20 @@ class InstanceScope:
         return cls(everything=True)
 
 
-def instance_in_scope(scope: InstanceScope, instance: WorkflowInstanceData, tasks: Iterable[HumanTaskData]) -> bool:
-    """True if ``instance``, whose tasks (all of them, open or done) are ``tasks``, is in ``scope``."""
+def instance_in_scope(
+    scope: InstanceScope, instance: WorkflowInstanceData, tasks: Iterable[HumanTaskData], ancestors: Ancestors = ()
+) -> bool:
+    """True if ``instance``, whose tasks (all of them, open or done) are ``tasks``, is in ``scope``.
+
+    It is, by its own right (the scope's kinds), or because one of its ``ancestors`` is by theirs:
+    a sub-workflow instance is visible to whoever may see its parent.
+    """
+    return _by_own_right(scope, instance, tasks) or any(
+        _by_own_right(scope, ancestor, ancestor_tasks) for ancestor, ancestor_tasks in ancestors
+    )
+
+
+def _by_own_right(scope: InstanceScope, instance: WorkflowInstanceData, tasks: Iterable[HumanTaskData]) -> bool:
     if scope.everything or instance.workflow_name in scope.workflows:
         return True
     starter = instance.started_by

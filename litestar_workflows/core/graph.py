@@ -15,6 +15,7 @@ from litestar_workflows.core.types import StepType
 
 if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
+    from litestar_workflows.core.protocols import Step
 
 __all__ = ("WorkflowGraph",)
 
@@ -227,7 +228,7 @@ class WorkflowGraph:
         """The graph as a Mermaid flowchart, optionally with state classes."""
         lines = ["flowchart TD"]
         for name, step in self.definition.steps.items():
-            lines.append(f"    {_node_id(name)}{_shape(name, step.step_type, self.is_terminal(name))}")
+            lines.append(f"    {_node_id(name)}{_shape(name, step, self.is_terminal(name))}")
         for edge in self.edges:
             arrow = f" -->|{_escape(edge.label)}| " if edge.label else " --> "
             lines.append(f"    {_node_id(edge.source)}{arrow}{_node_id(edge.target)}")
@@ -272,8 +273,11 @@ def _escape(text: str) -> str:
     return text.replace('"', "#quot;").replace("|", "#124;")
 
 
-def _shape(name: str, step_type: StepType, terminal: bool) -> str:
+def _shape(name: str, step: Step, terminal: bool) -> str:
     label = _escape(name)
+    step_type = step.step_type
+    if step_type is StepType.SUBWORKFLOW:  # a call, drawn as a subroutine naming the child workflow
+        return f'[["{label}: {_escape(str(getattr(step, "workflow", "")))}"]]'
     if terminal:
         return f'(["{label}"])'
     if step_type is StepType.GATEWAY:

@@ -54,6 +54,8 @@ class Token(msgspec.Struct, gc=False):
     """For each key in ``delta`` or ``removed``, the branch that wrote it (to merge causally)."""
     retry_base: int = 1
     """The attempt that opened the current retry budget (a manual retry opens a new one)."""
+    child_id: UUID | None = None
+    """The sub-workflow instance this WAITING token waits for (``SubWorkflowStep``)."""
 
     def copy(self) -> Token:
         """A copy whose ``delta`` and ``writers`` can be changed without touching this token."""
@@ -99,6 +101,10 @@ class WorkflowInstanceData(msgspec.Struct, gc=False):
     cancel_reason: str | None = None
     started_by: str | None = None
     """The user who started the instance (None: anonymous, or started by code without one); never changes."""
+    parent_id: UUID | None = None
+    """The instance that started this one as a sub-workflow (None: a top-level instance); never changes."""
+    parent_token: str | None = None
+    """The parent's token that waits for this instance to finish; never changes."""
 
     def copy(self, *, share_history: bool = True) -> WorkflowInstanceData:
         """A copy with its own data dict and tokens, for the engine's own next state.

@@ -49,6 +49,7 @@ class StepType(StrEnum):
     WEBHOOK = "webhook"
     TIMER = "timer"
     GATEWAY = "gateway"
+    SUBWORKFLOW = "subworkflow"
 
 
 class StepStatus(StrEnum):

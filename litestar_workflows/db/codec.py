@@ -42,6 +42,7 @@ def _token_json(token: Token) -> dict[str, Any]:
         "task_id": None if token.task_id is None else str(token.task_id),
         "writers": {key: list(branch) for key, branch in token.writers.items()},
         "retry_base": token.retry_base,
+        "child_id": None if token.child_id is None else str(token.child_id),
     }
 
 
@@ -58,6 +59,7 @@ def _token_from_json(raw: dict[str, Any]) -> Token:
         None if raw["task_id"] is None else UUID(raw["task_id"]),
         {key: tuple(branch) for key, branch in raw.get("writers", {}).items()},
         raw.get("retry_base", 1),
+        None if raw.get("child_id") is None else UUID(raw["child_id"]),
     )
 
 
@@ -80,7 +82,7 @@ def _branch_from_json(raw: dict[str, Any]) -> BranchData:
 
 
 def instance_values(instance: WorkflowInstanceData, next_run_at: datetime | None) -> dict[str, Any]:
-    """Column values of an instance row (without id, lease and ``started_by``, which only a start writes)."""
+    """Column values of an instance row (not id, lease, ``started_by`` and the parent link: a start writes those)."""
     context = instance.context
     return {
         "workflow_name": instance.workflow_name,
@@ -134,6 +136,8 @@ def instance_from_row(row: Any, history: list[StepExecution]) -> WorkflowInstanc
         next_token=row.next_token,
         cancel_reason=row.cancel_reason,
         started_by=row.started_by,
+        parent_id=row.parent_id,
+        parent_token=row.parent_token,
     )
 
 

@@ -6,7 +6,7 @@ Each clause is the SQL form of a Python rule (``core.identity.can_act_on`` and
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, true
 
@@ -43,10 +43,27 @@ def task_visible_to_clause(user_id: str, groups: frozenset[str]) -> ColumnElemen
 
 
 def instance_in_scope_clause(scope: InstanceScope) -> ColumnElement[bool]:
-    """Instances in ``scope``: a condition on ``workflow_instance`` rows (with an EXISTS over their tasks)."""
+    """Instances in ``scope``: a condition on ``workflow_instance`` rows (with an EXISTS over their tasks).
+
+    A row is in scope by its own right, or when its parent is in scope: the parent is among the
+    rows in scope by their own right and their descendants (a recursive query over ``parent_id``).
+    """
     if scope.everything:
         return true()
-    columns = _INSTANCES.c
+    own = _by_own_right(scope, _INSTANCES)
+    if not own:
+        return false()
+    roots = _INSTANCES.alias("scope_roots")
+    visible = select(roots.c.id).where(or_(*_by_own_right(scope, roots))).cte("in_scope", recursive=True)
+    children = _INSTANCES.alias("scope_children")
+    visible = visible.union_all(select(children.c.id).where(children.c.parent_id == visible.c.id))
+    inherited = and_(_INSTANCES.c.parent_id.is_not(None), _INSTANCES.c.parent_id.in_(select(visible.c.id)))
+    return or_(*own, inherited)
+
+
+def _by_own_right(scope: InstanceScope, table: Any) -> list[ColumnElement[bool]]:
+    """Rows of ``table`` (``workflow_instance`` or an alias) in ``scope`` by their own right, one condition per kind."""
+    columns = table.c
     alternatives: list[ColumnElement[bool]] = []
     if scope.started_by:
         alternatives.append(columns.started_by.in_(sorted(scope.started_by)))
@@ -60,4 +77,4 @@ def instance_in_scope_clause(scope: InstanceScope) -> ColumnElement[bool]:
             _TASKS.c.instance_id == columns.id, task_visible_to_clause(actor.user_id, actor.groups)
         )
         alternatives.append(exists(tasks))
-    return or_(*alternatives) if alternatives else false()
+    return alternatives

@@ -42,6 +42,7 @@ class WorkflowInstanceModel(UUIDBase):
         Index("ix_workflow_instance_next_run_at", "next_run_at"),
         Index("ix_workflow_instance_lease_expires_at", "lease_expires_at"),
         Index("ix_workflow_instance_started_by", "started_by"),
+        Index("ix_workflow_instance_parent_id", "parent_id"),
     )
 
     workflow_name: Mapped[str] = mapped_column(String(200))
@@ -68,6 +69,12 @@ class WorkflowInstanceModel(UUIDBase):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     started_by: Mapped[str | None] = mapped_column(String(200))
     """Who started the instance (written once, at the start; ``user_id`` is the context's last actor)."""
+    parent_id: Mapped[UUID | None] = mapped_column(GUID)
+    """The instance that started this one as a sub-workflow (written once; revision ``lsw_0004_parent``).
+
+    No foreign key: a parent and the child it starts are created in one transaction, in no set order."""
+    parent_token: Mapped[str | None] = mapped_column(String(32))
+    """The parent's token that waits for this instance (written once)."""
 
 
 class StepExecutionModel(BigIntBase):

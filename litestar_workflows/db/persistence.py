@@ -312,10 +312,15 @@ class SQLAlchemyPersistence:
 
     @shielded
     async def list_instances(
-        self, *, workflow_name: str | None = None, status: WorkflowStatus | None = None
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: WorkflowStatus | None = None,
+        parent_id: UUID | None = None,
     ) -> list[WorkflowInstanceData]:
         """Instances, oldest first, without their step history (load one for it)."""
-        return await self._read(functools.partial(reads.list_instances, workflow_name=workflow_name, status=status))
+        read = functools.partial(reads.list_instances, workflow_name=workflow_name, status=status, parent_id=parent_id)
+        return await self._read(read)
 
     @shielded
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:

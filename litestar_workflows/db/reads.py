@@ -113,10 +113,12 @@ def list_tasks(connection: Connection, instance_id: UUID | None, status: TaskSta
 
 
 def list_instances(
-    connection: Connection, workflow_name: str | None, status: WorkflowStatus | None
+    connection: Connection, workflow_name: str | None, status: WorkflowStatus | None, parent_id: UUID | None = None
 ) -> list[WorkflowInstanceData]:
     """Instances, oldest first, without their step history (load one for it)."""
     statement = select(_INSTANCES).order_by(_INSTANCES.c.started_at, _INSTANCES.c.id)
+    if parent_id is not None:
+        statement = statement.where(_INSTANCES.c.parent_id == parent_id)
     if workflow_name is not None:
         statement = statement.where(_INSTANCES.c.workflow_name == workflow_name)
     if status is not None:

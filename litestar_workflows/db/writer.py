@@ -263,6 +263,8 @@ def _add(change: InstanceChange, stored: _Stored, closing: dict[Any, _StoredTask
     if change.expected_revision == -1:
         values["id"] = instance.id
         values["started_by"] = instance.started_by  # written once: no later change touches it
+        values["parent_id"] = instance.parent_id
+        values["parent_token"] = instance.parent_token
         rows.created.append(values)
     else:
         values["b_id"] = instance.id

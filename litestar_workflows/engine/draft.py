@@ -14,6 +14,7 @@ reach the join, then merge into one token that runs the join step once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,18 @@ from litestar_workflows.engine.branches import (
 )
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure
 
-__all__ = ("Transition",)
+__all__ = ("Linked", "Transition")
+
+
+@dataclass(slots=True)
+class Linked:
+    """A change of another instance that commits with a transition (``InstanceChange.linked``)."""
+
+    transition: Transition
+    previous: WorkflowInstanceData | None
+    """The committed state it was built from (None: it creates the instance)."""
+    change: InstanceChange | None = None
+    """The change as prepared for the commit (after it, ``lease_held`` says who advances the instance)."""
 
 
 class Transition:
@@ -48,6 +60,7 @@ class Transition:
         "events",
         "executions",
         "graph",
+        "linked",
         "now",
         "opened_tasks",
         "state",
@@ -69,6 +82,8 @@ class Transition:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.effects: list[tuple[str, object]] = []
         """(token id, effect) of the steps entered: what their kinds carry out along with the commit."""
+        self.linked: list[Linked] = []
+        """Changes of other instances to commit with this one: a sub-workflow's child, parent or children."""
 
     def to_change(self, expected_revision: int) -> InstanceChange:
         """The atomic change to commit."""

@@ -45,6 +45,7 @@ from litestar_workflows.engine.records import InstanceRecord
 from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.engine.runner import TokenRunner
 from litestar_workflows.engine.runtime import settled, snapshot
+from litestar_workflows.engine.subworkflows import link_family, needs_linking
 from litestar_workflows.engine.transitions import apply_command, new_instance
 
 __all__ = ("LocalExecutionEngine",)
@@ -203,6 +204,8 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         if metadata:
             instance.context.metadata.update(metadata)
         transition = apply_command(definition, instance, Start(), now)
+        if needs_linking(transition):  # a sub-workflow step first: its child starts with the instance
+            await link_family(self, transition)
         try:
             held = await self.persistence.commit(self._prepare_change(transition, -1))
         except ConcurrentUpdateError:
@@ -320,17 +323,20 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
         record = self._runtime.get(instance_id.int)
-        if record is None or record.state is None or not record.leased:
-            # Not advanced here: read what was committed (it may have settled elsewhere).
-            state = await self._load_fresh(instance_id)
-            if settled(state):
-                return snapshot(state)
-            record = self._record(instance_id)
+        advanced_here = record is not None and record.state is not None and record.leased
+        record = self._record(instance_id)
         future: asyncio.Future[WorkflowInstanceData] = asyncio.get_running_loop().create_future()
         if record.waiters is None:
             record.waiters = []
         record.waiters.append(future)
         try:
+            if not advanced_here:
+                # Read what was committed (it may have settled elsewhere). The waiter is registered
+                # first: a change published while the read is under way (a sub-workflow's parent
+                # resumed by its child's commit, say) still wakes it.
+                state = await self._load_fresh(instance_id)
+                if settled(state):
+                    return snapshot(state)
             if timeout is None:
                 return await future  # no timer to arm and cancel: a noticeable cost per instance
             async with asyncio.timeout(timeout):

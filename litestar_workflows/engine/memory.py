@@ -277,7 +277,11 @@ class InMemoryPersistence:
         ]
 
     async def list_instances(
-        self, *, workflow_name: str | None = None, status: WorkflowStatus | None = None
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: WorkflowStatus | None = None,
+        parent_id: UUID | None = None,
     ) -> list[WorkflowInstanceData]:
         """Instances in creation order."""
         return [
@@ -285,6 +289,7 @@ class InMemoryPersistence:
             for instance in self._instances.values()
             if (workflow_name is None or instance.workflow_name == workflow_name)
             and (status is None or instance.status is status)
+            and (parent_id is None or instance.parent_id == parent_id)
         ]
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:
@@ -304,9 +309,24 @@ class InMemoryPersistence:
             for task in self._tasks.values():
                 tasks_of.setdefault(task.instance_id, []).append(task)
             matching = [
-                instance for instance in matching if instance_in_scope(scope, instance, tasks_of.get(instance.id, ()))
+                instance
+                for instance in matching
+                if instance_in_scope(
+                    scope, instance, tasks_of.get(instance.id, ()), self._ancestors(instance, tasks_of)
+                )
             ]
         return matching[query.offset : query.offset + query.limit], len(matching)
+
+    def _ancestors(
+        self, instance: WorkflowInstanceData, tasks_of: dict[UUID, list[HumanTaskData]]
+    ) -> list[tuple[WorkflowInstanceData, list[HumanTaskData]]]:
+        """``instance``'s parent, its parent and so on, each with its tasks (for ``instance_in_scope``)."""
+        found: list[tuple[WorkflowInstanceData, list[HumanTaskData]]] = []
+        parent_id = instance.parent_id
+        while parent_id is not None and (parent := self._instances.get(parent_id.int)) is not None:
+            found.append((parent, tasks_of.get(parent.id, [])))
+            parent_id = parent.parent_id
+        return found
 
     async def query_tasks(self, query: TaskQuery) -> tuple[list[HumanTaskData], int]:
         """Filter, oldest first (ties: smaller id first), then slice."""

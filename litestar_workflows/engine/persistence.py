@@ -321,9 +321,16 @@ class WorkflowPersistence(Protocol):
         ...
 
     async def list_instances(
-        self, *, workflow_name: str | None = None, status: WorkflowStatus | None = None
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: WorkflowStatus | None = None,
+        parent_id: UUID | None = None,
     ) -> list[WorkflowInstanceData]:
-        """Instances, oldest first, optionally of one workflow and/or in one status."""
+        """Instances, oldest first, optionally of one workflow, in one status and/or children of ``parent_id``.
+
+        Without step history (load an instance for it).
+        """
         ...
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[WorkflowInstanceData], int]:

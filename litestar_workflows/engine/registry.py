@@ -9,6 +9,7 @@ from typing import Any
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import WorkflowNotFoundError, WorkflowValidationError
 from litestar_workflows.core.protocols import Workflow
+from litestar_workflows.steps.subworkflow import call_problems
 
 __all__ = ("WorkflowRegistry", "version_key")
 
@@ -77,7 +78,7 @@ class WorkflowRegistry:
         name and version is refused unless ``replace`` is set: running instances would change
         behaviour under their feet, so publish a new version instead.
         """
-        problems = definition.validate()
+        problems = definition.validate() + call_problems(self, definition)
         if problems:
             raise WorkflowValidationError(f"workflow {definition.name!r} is invalid", problems)
         versions = self._definitions.setdefault(definition.name, {})

@@ -31,6 +31,7 @@ from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.persistence import InstanceChange, WorkflowPersistence
 from litestar_workflows.engine.records import InstanceRecord
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.subworkflows import link_family, linked_events, needs_linking, publish_linked
 from litestar_workflows.engine.transitions import apply_command
 
 __all__ = ("MAX_COMMIT_ATTEMPTS", "InstanceRuntime", "definition_missing", "settled", "snapshot")
@@ -153,6 +154,8 @@ class InstanceRuntime:
                         record.state = None  # advanced elsewhere: the cache may be a state no longer followed
                     return None
                 now = None
+                if needs_linking(transition):
+                    await link_family(self, transition)
                 try:
                     record.leased = await self.persistence.commit(self._prepare_change(transition, state.revision))
                 except ConcurrentUpdateError:
@@ -186,7 +189,7 @@ class InstanceRuntime:
                 if token.status is TokenStatus.READY and (token.not_before is None or token.not_before <= now):
                     lease_until = self._lease_until(now)
                     break
-        return InstanceChange(
+        change = InstanceChange(
             state,
             expected_revision,
             transition.executions,
@@ -196,6 +199,11 @@ class InstanceRuntime:
             lease_until,
             now,
         )
+        for linked in transition.linked:  # a sub-workflow's child, parent or children (``engine.subworkflows``)
+            expected = -1 if linked.previous is None else linked.previous.revision
+            linked.change = self._prepare_change(linked.transition, expected)
+            change.linked.append(linked.change)
+        return change
 
     def _settle_record(self, state: WorkflowInstanceData) -> bool:
         """Cache a committed state (or forget it) and wake waiters; True if this engine holds the lease."""
@@ -227,6 +235,10 @@ class InstanceRuntime:
         Returns a token the caller may run inline (the continuation of ``continue_from``'s branch).
         """
         state = transition.state
+        if transition.linked:
+            publish_linked(self, transition)
+            for linked_state, events in linked_events(transition):
+                await self._emit(linked_state.id, events)
         held = self._settle_record(state)
         if self.event_bus is not None:
             await self._emit(state.id, transition.events)

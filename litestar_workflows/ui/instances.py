@@ -168,7 +168,9 @@ class InstancePages(Controller):
         """One instance: status, data, history, the graph, and the actions the policy allows."""
         api = ui_pages.api
         instance, tasks = await visible_instance(api, workflow_identity, instance_id)
-        detail = instance_detail(instance, [task for task in tasks if task.status is TaskStatus.OPEN], api.now())
+        children = await api.persistence.list_instances(parent_id=instance_id)
+        open_tasks = [task for task in tasks if task.status is TaskStatus.OPEN]
+        detail = instance_detail(instance, open_tasks, api.now(), children=children)
         try:
             diagram: str | None = await operations.instance_diagram(
                 api, workflow_identity, instance.workflow_name, None, instance_id
@@ -182,9 +184,8 @@ class InstancePages(Controller):
             "steps": _step_states(instance),
             "may_cancel": instance.status in _CANCELLABLE and policy.may_cancel(workflow_identity, instance),
             "may_retry": instance.status is WorkflowStatus.FAILED and policy.may_retry(workflow_identity, instance),
-            # sub-workflows: shown once instances know their parent and children
-            "parent_id": getattr(detail, "parent_id", None),
-            "children": getattr(detail, "children", None) or [],
+            "parent_id": detail.parent_id,
+            "children": [child.id for child in detail.children],
             "notice": NOTICES.get(notice or ""),
         }
         return ui_pages.render(request, "instance.html", workflow_identity, context)

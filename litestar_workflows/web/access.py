@@ -148,5 +148,19 @@ async def visible_instance(
     instance = await api.engine.get_instance(instance_id)
     tasks = await api.persistence.list_tasks(instance_id=instance_id)
     allowed = api.policy.may_view_instance(identity, instance, tasks)
+    if not allowed and instance.parent_id is not None:  # a sub-workflow: visible to whoever may see its parent
+        allowed = api.policy.may_view_instance(identity, instance, tasks, await _ancestors(api, instance))
     require(allowed, identity, f"{caller_name(identity)} may not see instance {instance_id}")
     return instance, tasks
+
+
+async def _ancestors(
+    api: WorkflowApi, instance: WorkflowInstanceData
+) -> list[tuple[WorkflowInstanceData, list[HumanTaskData]]]:
+    """The parent of a sub-workflow instance, its parent and so on, each with all its tasks."""
+    found: list[tuple[WorkflowInstanceData, list[HumanTaskData]]] = []
+    parent_id = instance.parent_id
+    while parent_id is not None and (parent := await api.persistence.load_instance(parent_id)) is not None:
+        found.append((parent, await api.persistence.list_tasks(instance_id=parent_id)))
+        parent_id = parent.parent_id
+    return found

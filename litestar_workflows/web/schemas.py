@@ -6,6 +6,7 @@ Outputs are plain snapshots built from the engine's dataclasses by the ``from_*`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -22,6 +23,7 @@ from litestar_workflows.web.params import NO_NUL
 
 __all__ = (
     "CancelInstance",
+    "ChildInstance",
     "DefinitionDetail",
     "DefinitionSummary",
     "EdgeInfo",
@@ -189,13 +191,25 @@ class InstanceSummary(msgspec.Struct, kw_only=True):
     """Who started the instance (null: anonymously, or by code that named nobody)."""
 
 
+class ChildInstance(msgspec.Struct, kw_only=True):
+    """A sub-workflow instance started by an instance's ``SubWorkflowStep``."""
+
+    id: UUID
+    workflow: str
+    status: WorkflowStatus
+
+
 class InstanceDetail(InstanceSummary, kw_only=True):
-    """A workflow instance with its data, step history and open tasks."""
+    """A workflow instance with its data, step history, open tasks, and the instances it is linked to."""
 
     data: dict[str, Any]
     cancel_reason: str | None
     history: list[StepRecord]
     open_tasks: list[TaskSummary]
+    parent_id: UUID | None = None
+    """The instance that started this one as a sub-workflow (null: a top-level instance)."""
+    children: list[ChildInstance] = []
+    """The sub-workflow instances this one started, oldest first (visible to whoever may see this one)."""
 
 
 class InstanceEvent(msgspec.Struct, kw_only=True):
@@ -336,13 +350,20 @@ def instance_summary(instance: WorkflowInstanceData) -> InstanceSummary:
 
 
 def instance_detail(
-    instance: WorkflowInstanceData, open_tasks: list[HumanTaskData], now: datetime, *, tracebacks: bool = False
+    instance: WorkflowInstanceData,
+    open_tasks: list[HumanTaskData],
+    now: datetime,
+    *,
+    tracebacks: bool = False,
+    children: Sequence[WorkflowInstanceData] = (),
 ) -> InstanceDetail:
-    """An instance with its data, full step history (tracebacks only with ``tracebacks``) and open tasks."""
+    """An instance with its data, full step history (tracebacks only with ``tracebacks``), open tasks and links."""
     return InstanceDetail(
         **msgspec.structs.asdict(instance_summary(instance)),
         data=dict(instance.data),
         cancel_reason=instance.cancel_reason,
         history=[step_record(execution, with_traceback=tracebacks) for execution in instance.context.step_history],
         open_tasks=[task_summary(task, now) for task in open_tasks],
+        parent_id=instance.parent_id,
+        children=[ChildInstance(id=child.id, workflow=child.workflow_name, status=child.status) for child in children],
     )

@@ -4,8 +4,9 @@
 ``core.identity.can_act_on`` whether a user may act on a task; listings evaluate the same rules
 in SQL (``db.filters``: the task condition, and for instances an EXISTS over their tasks with it)
 and in memory. For random instances (starters, workflows, tasks open and done, assigned or
-offered to groups whose names hold LIKE wildcards) and random scopes and users, every
-persistence must list exactly what the Python rule admits, with the same total and the same pages.
+offered to groups whose names hold LIKE wildcards, children of earlier instances, children of
+children) and random scopes and users, every persistence must list exactly what the Python rule
+admits, with the same total and the same pages.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class InstanceSpec:
     workflow: str
     started_by: str | None
     tasks: list[TaskSpec]
+    parent: int | None = None
+    """A sub-workflow instance of this earlier instance (by position; a later or own one: no parent)."""
 
 
 tasks = st.builds(
@@ -71,6 +74,7 @@ instances = st.lists(
         workflow=st.sampled_from(WORKFLOWS),
         started_by=st.one_of(st.none(), st.sampled_from(USERS)),
         tasks=st.lists(tasks, max_size=3),
+        parent=st.one_of(st.none(), st.integers(0, 7)),
     ),
     max_size=8,
 )
@@ -95,9 +99,10 @@ _windows = itertools.count()
 
 
 def _build(specs: list[InstanceSpec], base: datetime) -> list[tuple[WorkflowInstanceData, list[HumanTaskData]]]:
-    built = []
+    built: list[tuple[WorkflowInstanceData, list[HumanTaskData]]] = []
     for number, spec in enumerate(specs):
         instance_id = uuid4()
+        parent = built[spec.parent][0].id if spec.parent is not None and spec.parent < number else None
         started = base + timedelta(seconds=number)
         context = WorkflowContext(instance_id, instance_id, {}, {}, "review", [], started)
         instance = WorkflowInstanceData(
@@ -109,6 +114,7 @@ def _build(specs: list[InstanceSpec], base: datetime) -> list[tuple[WorkflowInst
             current_step="review",
             started_at=started,
             started_by=spec.started_by,
+            parent_id=parent,
         )
         opened = [
             HumanTaskData(
@@ -127,6 +133,17 @@ def _build(specs: list[InstanceSpec], base: datetime) -> list[tuple[WorkflowInst
         ]
         built.append((instance, opened))
     return built
+
+
+def _ancestors(
+    built: list[tuple[WorkflowInstanceData, list[HumanTaskData]]], instance: WorkflowInstanceData
+) -> list[tuple[WorkflowInstanceData, list[HumanTaskData]]]:
+    by_id = {candidate.id: (candidate, opened) for candidate, opened in built}
+    chain = []
+    while instance.parent_id is not None:
+        instance, opened = by_id[instance.parent_id]
+        chain.append((instance, opened))
+    return chain
 
 
 async def _listing(
@@ -151,7 +168,11 @@ async def _check(
     built = _build(specs, base)
     for instance, opened in built:
         await persistence.commit(InstanceChange(instance, expected_revision=-1, opened_tasks=opened))
-    visible = [instance.id for instance, opened in reversed(built) if instance_in_scope(scope, instance, opened)]
+    visible = [
+        instance.id
+        for instance, opened in reversed(built)
+        if instance_in_scope(scope, instance, opened, _ancestors(built, instance))
+    ]
     assert await _listing(persistence, scope, base, 500, 0) == (visible, len(visible))
     assert await _listing(persistence, scope, base, limit, offset) == (visible[offset : offset + limit], len(visible))
 

@@ -41,7 +41,7 @@ MODELS = (WorkflowDefinitionModel, WorkflowInstanceModel, StepExecutionModel, Hu
 OUR_TABLES = frozenset(model.__tablename__ for model in MODELS)
 VERSION_TABLE = "alembic_versions"
 STEP_SEQUENCE = "workflow_step_execution_id_seq"
-LSW_HEAD = "lsw_0003_step_traceback"
+LSW_HEAD = "lsw_0004_parent"
 """The newest revision of the branch."""
 GUID_COLUMNS = {
     "workflow_definition": ("id",),
@@ -460,3 +460,24 @@ def test_upgrading_a_database_with_history_adds_the_traceback_column(db_url: str
     assert _run_sync(db_url, _step_rows) == [("a", None)]
     columns = _run_sync(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("workflow_step_execution")})
     assert "traceback" not in columns
+
+
+def _parent_links(connection: Connection) -> list[tuple[object, object]]:
+    rows = connection.exec_driver_sql("SELECT parent_id, parent_token FROM workflow_instance")
+    return [(row[0], row[1]) for row in rows]
+
+
+def test_upgrading_to_lsw_0004_makes_existing_instances_top_level(db_url: str) -> None:
+    """``lsw_0004_parent`` adds the parent link (NULL: a top-level instance) and downgrades cleanly."""
+    config = _alembic_config(db_url)
+    command.upgrade(config, "lsw_0001")
+    _run_sync(db_url, _add_history_at_lsw_0001)
+
+    command.upgrade(config, f"{BRANCH_LABEL}@head")
+    assert _run_sync(db_url, _parent_links) == [(None, None)]
+    assert _run_sync(db_url, _schema_diffs) == []
+
+    command.downgrade(config, "lsw_0003_step_traceback")
+    columns = _run_sync(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("workflow_instance")})
+    assert not columns & {"parent_id", "parent_token"}
+    assert _run_sync(db_url, _step_rows) == [("a", None)]

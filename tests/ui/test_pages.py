@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
 
-import msgspec
 import pytest
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.testing import AsyncTestClient
 
-from litestar_workflows import BaseHumanStep, WorkflowPlugin
+from litestar_workflows import BaseHumanStep, SubWorkflowStep, WorkflowPlugin
 from litestar_workflows.ui import DEFAULT_CONTENT_SECURITY_POLICY, UIConfig
 from litestar_workflows.ui.config import RENDERER_CONTENT_SECURITY_POLICY
 from litestar_workflows.ui.csrf import UI_CSRF_COOKIE
 from litestar_workflows.web.api import WorkflowApi
-from litestar_workflows.web.schemas import InstanceDetail
 from tests.helpers import SetStep, chain
 from tests.ui.conftest import UI, csrf_token, field_errors, post_form, ui_app
-from tests.web.conftest import ALICE, BOB, CAROL, Client, make_config, open_task, start
+from tests.web.conftest import ALICE, BOB, CAROL, Client, in_app, make_config, open_task, start
 
 HTMX = {"HX-Request": "true"}
 
@@ -262,24 +260,18 @@ async def test_the_instance_page_shows_the_diagram_source_and_states(client: Cli
     assert f'href="{UI}/tasks/{task["id"]}"' in page.text
 
 
-async def test_sub_workflow_links_show_when_instances_know_them(
-    client: Client, plugin: WorkflowPlugin, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    class Family(InstanceDetail, kw_only=True):
-        parent_id: UUID | None
-        children: list[UUID]
+async def test_an_instance_page_links_a_sub_workflow_and_its_parent(client: Client, plugin: WorkflowPlugin) -> None:
+    registry = plugin.engine.registry
+    registry.register_definition(chain("checking", [BaseHumanStep("decide", candidate_groups=["managers"])]))
+    registry.register_definition(chain("calling", [SubWorkflowStep("check", "checking"), SetStep("done")]))
+    parent = in_app(client, functools.partial(plugin.engine.start_workflow, "calling", started_by="alice"))
+    waiting = in_app(client, plugin.engine.wait_for, parent.id, 5)
+    [child] = [token.child_id for token in waiting.tokens if token.child_id is not None]
 
-    parent, child = uuid4(), uuid4()
-    from litestar_workflows.web.schemas import instance_detail
-
-    def with_family(*args: Any) -> Family:
-        return Family(**msgspec.structs.asdict(instance_detail(*args)), parent_id=parent, children=[child])
-
-    monkeypatch.setattr("litestar_workflows.ui.instances.instance_detail", with_family)
-    task = await _approval_task(client, plugin)
-    page = await client.get(f"{UI}/instances/{task['instance_id']}", headers=ALICE)
-    assert f'href="{UI}/instances/{parent}"' in page.text
+    page = await client.get(f"{UI}/instances/{parent.id}", headers=ALICE)
     assert f'href="{UI}/instances/{child}"' in page.text
+    page = await client.get(f"{UI}/instances/{child}", headers=ALICE)
+    assert page.status_code == 200 and f'href="{UI}/instances/{parent.id}"' in page.text
 
 
 async def test_a_task_page_shows_the_request_only_to_those_who_may_see_the_instance(

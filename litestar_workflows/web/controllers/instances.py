@@ -62,7 +62,8 @@ async def _detail(
     else:
         open_tasks = [task for task in tasks if task.status is TaskStatus.OPEN]
     tracebacks = api.policy.may_view_tracebacks(identity, instance)
-    return instance_detail(instance, open_tasks, api.now(), tracebacks=tracebacks)
+    children = await api.persistence.list_instances(parent_id=instance.id)
+    return instance_detail(instance, open_tasks, api.now(), tracebacks=tracebacks, children=children)
 
 
 class InstancesController(Controller):

@@ -161,63 +161,12 @@ class WorkflowGraph:
         return depth.get(step_name, -1)
 
     @staticmethod
-    def problems_of(definition: WorkflowDefinition) -> list[str]:  # noqa: PLR0912
+    def problems_of(definition: WorkflowDefinition) -> list[str]:
         """Every structural problem of ``definition``; an empty list means it is valid."""
-        problems: list[str] = []
-        steps = definition.steps
-        if not definition.name:
-            problems.append("the workflow has no name")
-        problems.extend(definition_limit_problems(definition))
-        for key, step in steps.items():
-            if getattr(step, "name", key) != key:
-                problems.append(f"step registered as {key!r} is named {step.name!r}")
-        if definition.initial_step not in steps:
-            problems.append(f"initial step {definition.initial_step!r} does not exist")
-        if not definition.terminal_steps:
-            problems.append("no terminal step: declare terminal_steps")
-        problems.extend(
-            f"terminal step {name!r} does not exist" for name in sorted(definition.terminal_steps) if name not in steps
-        )
-        if definition.input_type is not None:
-            problems.extend(form_type_problems("input type", definition.input_type))
-        for name, step in steps.items():
-            schema = getattr(step, "form_schema", None)
-            if step.step_type is StepType.HUMAN and schema is not None:
-                problems.extend(check_form_schema(name, schema))
-            problems.extend(
-                f"parallel gateway {name!r} has unknown branch {branch!r}"
-                for branch in getattr(step, "branches", None) or ()
-                if branch not in steps
-            )
-        for edge in definition.edges:
-            problems.extend(
-                f"edge {edge.source!r} -> {edge.target!r}: {end} step {name!r} not found"
-                for end, name in (("source", edge.source), ("target", edge.target))
-                if name not in steps
-            )
-        known = set(steps)
-        dangling = definition.initial_step not in known or not definition.terminal_steps <= known
-        dangling = dangling or any(not {edge.source, edge.target} <= known for edge in definition.edges)
-        dangling = dangling or any(not set(getattr(step, "branches", None) or ()) <= known for step in steps.values())
-        if dangling:
+        problems = _naming_problems(definition)
+        if _has_dangling_names(definition):
             return problems  # reachability on a graph with dangling names would only repeat the same errors
-
-        graph = WorkflowGraph(definition)
-        reachable = graph.reach[definition.initial_step] | {definition.initial_step}
-        problems.extend(
-            f"step {name!r} is unreachable from {definition.initial_step!r}" for name in steps if name not in reachable
-        )
-        for name in steps:
-            outgoing = graph.outgoing[name]
-            if name in definition.terminal_steps:
-                if outgoing:
-                    problems.append(f"terminal step {name!r} has outgoing edges")
-                continue
-            if not outgoing:
-                problems.append(f"step {name!r} is not terminal and has no outgoing edge")
-            elif not (graph.reach[name] & definition.terminal_steps):
-                problems.append(f"step {name!r} can never reach a terminal step")
-        return problems
+        return problems + _reachability_problems(definition, WorkflowGraph(definition))
 
     def to_mermaid(
         self,
@@ -287,3 +236,70 @@ def _shape(name: str, step: Step, terminal: bool) -> str:
     if step_type in {StepType.TIMER, StepType.WEBHOOK}:
         return f'(("{label}"))'
     return f'["{label}"]'
+
+
+def _naming_problems(definition: WorkflowDefinition) -> list[str]:
+    """What is wrong with the definition's names, steps, forms and edges, read one by one."""
+    problems: list[str] = []
+    steps = definition.steps
+    if not definition.name:
+        problems.append("the workflow has no name")
+    problems.extend(definition_limit_problems(definition))
+    for key, step in steps.items():
+        if getattr(step, "name", key) != key:
+            problems.append(f"step registered as {key!r} is named {step.name!r}")
+    if definition.initial_step not in steps:
+        problems.append(f"initial step {definition.initial_step!r} does not exist")
+    if not definition.terminal_steps:
+        problems.append("no terminal step: declare terminal_steps")
+    problems.extend(
+        f"terminal step {name!r} does not exist" for name in sorted(definition.terminal_steps) if name not in steps
+    )
+    if definition.input_type is not None:
+        problems.extend(form_type_problems("input type", definition.input_type))
+    for name, step in steps.items():
+        schema = getattr(step, "form_schema", None)
+        if step.step_type is StepType.HUMAN and schema is not None:
+            problems.extend(check_form_schema(name, schema))
+        problems.extend(
+            f"parallel gateway {name!r} has unknown branch {branch!r}"
+            for branch in getattr(step, "branches", None) or ()
+            if branch not in steps
+        )
+    for edge in definition.edges:
+        problems.extend(
+            f"edge {edge.source!r} -> {edge.target!r}: {end} step {name!r} not found"
+            for end, name in (("source", edge.source), ("target", edge.target))
+            if name not in steps
+        )
+    return problems
+
+
+def _has_dangling_names(definition: WorkflowDefinition) -> bool:
+    """Whether the initial step, a terminal step, an edge or a branch names a step that does not exist."""
+    known = set(definition.steps)
+    if definition.initial_step not in known or not definition.terminal_steps <= known:
+        return True
+    if any(not {edge.source, edge.target} <= known for edge in definition.edges):
+        return True
+    return any(not set(getattr(step, "branches", None) or ()) <= known for step in definition.steps.values())
+
+
+def _reachability_problems(definition: WorkflowDefinition, graph: WorkflowGraph) -> list[str]:
+    """Steps that cannot be reached, dead ends, and steps from which no terminal step can be reached."""
+    reachable = graph.reach[definition.initial_step] | {definition.initial_step}
+    problems = [
+        f"step {name!r} is unreachable from {definition.initial_step!r}"
+        for name in definition.steps
+        if name not in reachable
+    ]
+    for name in definition.steps:
+        outgoing = graph.outgoing[name]
+        if name in definition.terminal_steps:
+            if outgoing:
+                problems.append(f"terminal step {name!r} has outgoing edges")
+        elif not outgoing:
+            problems.append(f"step {name!r} is not terminal and has no outgoing edge")
+        elif not (graph.reach[name] & definition.terminal_steps):
+            problems.append(f"step {name!r} can never reach a terminal step")
+    return problems

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Router
@@ -31,6 +31,7 @@ from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.roles import EngineRole
 from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web import schemas
 from litestar_workflows.web.access import api_gate, caller_identity
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.config.app import AppConfig
 
+    from litestar_workflows.queue.mode import QueueMode
+
 __all__ = ("WorkflowPlugin",)
 
 logger = logging.getLogger("litestar_workflows.plugin")
@@ -71,6 +74,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         "_engine",
         "_engine_used",
         "_event_bus",
+        "_queue_mode",
         "_registry",
         "_streams_end",
     )
@@ -84,6 +88,11 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             else:
                 self._registry.register(workflow)
         self._event_bus = InMemoryEventBus()
+        self._queue_mode: QueueMode | None = None
+        if self._config.queue is not None:
+            from litestar_workflows.queue.mode import QueueMode  # needs the saq extra
+
+            self._queue_mode = QueueMode(self._config.queue, self)
         self._build_persistence = self._persistence_factory()
         persistence = self._config.persistence if self._build_persistence is None else self._build_persistence()
         assert persistence is not None
@@ -165,6 +174,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         # Appended plugins are initialised after every plugin the user listed, so the lifespan the
         # inner plugin adds comes after advanced-alchemy's: the engine starts after the database
         # is up and stops before it goes down.
+        if self._queue_mode is not None:
+            self._queue_mode.on_app_init(app_config)  # before the engine's lifespan: Channels must be up first
         app_config.plugins.append(_EngineLifespanPlugin(self))
         return app_config
 
@@ -198,7 +209,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         self._streams_end.reset()
         restore_signals = on_termination(self.end_event_streams)
         try:
-            async with self.run_engine():
+            queue_serving = nullcontext() if self._queue_mode is None else self._queue_mode.serving()
+            async with queue_serving, self.run_engine():
                 try:
                     yield
                 finally:
@@ -207,16 +219,19 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             restore_signals()
 
     @asynccontextmanager
-    async def run_engine(self, *, recover: bool = True) -> AsyncIterator[LocalExecutionEngine]:
+    async def run_engine(
+        self, *, recover: bool = True, role: EngineRole | None = None
+    ) -> AsyncIterator[LocalExecutionEngine]:
         """Run the engine for the duration of the context (the lifespan, the CLI, a worker script).
 
         With ``recover``, committed work (crashed instances, due timers) is resumed and claimed
         continually; without, only work started through this engine runs (the CLI's mode).
         On exit, running steps get ``engine_config.grace_period`` seconds; the rest is left to recovery.
+        ``role`` (``engine.roles``): by default ``BOTH``, or ``WEB`` with a queue (its workers run ``WORKER``).
         """
-        if self._engine_used:
+        if self._engine_used or (role is not None and role is not self._engine.rules.role):
             persistence = self._engine.persistence if self._build_persistence is None else self._build_persistence()
-            self._engine = self._new_engine(persistence)
+            self._engine = self._new_engine(persistence, role)
         self._engine_used = True
         engine = self._engine
         try:
@@ -299,16 +314,22 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             include_in_schema=self._config.include_in_schema,
         )
 
-    def _new_engine(self, persistence: WorkflowPersistence) -> LocalExecutionEngine:
+    def _new_engine(self, persistence: WorkflowPersistence, role: EngineRole | None = None) -> LocalExecutionEngine:
         config = self._config
-        return LocalExecutionEngine(
+        mode = self._queue_mode
+        engine = LocalExecutionEngine(
             self._registry,
             persistence,
-            self._event_bus,
+            self._event_bus if mode is None else mode.event_bus,
             lease_seconds=config.engine_config.lease_seconds,
             poll_interval=config.engine_config.poll_interval,
             admin_role=config.admin_role,
+            role=role or (EngineRole.BOTH if mode is None else EngineRole.WEB),
+            recovery_grace=0.0 if mode is None else mode.config.recovery_grace,
         )
+        if mode is not None:
+            mode.attach(engine)
+        return engine
 
     def _persistence_factory(self) -> Callable[[], WorkflowPersistence] | None:
         """How the plugin builds its SQL persistence; None when the app passed its own persistence.

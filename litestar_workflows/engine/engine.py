@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import logging
 import os
@@ -68,6 +69,7 @@ from litestar_workflows.engine.persistence import (
     WorkflowPersistence,
 )
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.roles import EngineRole, RoleRules, TokenRun
 from litestar_workflows.engine.transitions import (
     Changes,
     Transition,
@@ -100,6 +102,15 @@ class _Outcome:
 
 _utcnow: Callable[[], datetime] = functools.partial(datetime.now, UTC)
 """The current UTC time (a partial, not a function: one Python call less per clock reading)."""
+
+
+class _NotRun(enum.Enum):
+    """``_run_one``'s answer when a token had nothing to run (``run_token`` then reports ``NOTHING_TO_RUN``)."""
+
+    NOT_RUN = enum.auto()
+
+
+_NOT_RUN = _NotRun.NOT_RUN
 
 
 def _snapshot(state: WorkflowInstanceData) -> WorkflowInstanceData:
@@ -387,6 +398,10 @@ class LocalExecutionEngine:
             work released by a stopped engine) once :meth:`start` was called.
         admin_role: A group whose members may complete any task, even one claimed by someone
             else (checked when a task is completed by an ``Identity``; see :meth:`complete_task`).
+        role: What this engine does in its process (``engine.roles``): ``BOTH`` (the default)
+            serves and runs; with a queue, ``WEB`` commits and dispatches, ``WORKER`` runs steps.
+        recovery_grace: Seconds due work waits for its dispatcher before recovery claims it
+            (0 in-process; a queue's workers leave the queue that long to deliver it).
     """
 
     def __init__(
@@ -401,7 +416,11 @@ class LocalExecutionEngine:
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
         admin_role: str | None = None,
+        role: EngineRole = EngineRole.BOTH,
+        recovery_grace: float = 0.0,
     ) -> None:
+        self.rules = RoleRules(role, recovery_grace)
+        """What this engine may do in its role: every role check asks this object."""
         self.registry = registry
         self.admin_role = admin_role
         self.persistence: WorkflowPersistence = persistence if persistence is not None else InMemoryPersistence()
@@ -428,7 +447,10 @@ class LocalExecutionEngine:
         due token whose lease is free or expired (a crashed process), including timers that
         fell due while no engine was up. WAITING instances stay waiting. Logs how many were
         resumed (INFO), whoever starts the engine: the app, a worker script, a CLI command.
+        The web role (``engine.roles``) recovers nothing and runs no loop: it holds no leases.
         """
+        if not self.rules.recovers:
+            return 0
         resumed = await self.recover()
         if resumed:
             logger.info("resumed %d workflow instance(s) left running by a stopped or crashed engine", resumed)
@@ -449,11 +471,16 @@ class LocalExecutionEngine:
         return {task.get_name().rpartition(".")[2]: not task.done() for task in self._background}
 
     async def recover(self) -> int:
-        """Claim and dispatch every instance with due work and a free or expired lease, once."""
+        """Claim and dispatch every instance with due work and a free or expired lease, once.
+
+        With a ``recovery_grace``, only work due (and leases expired) that long ago is claimed:
+        until then it is the dispatcher's (a queue delivers it to some worker).
+        """
         resumed = 0
+        grace = timedelta(seconds=self.rules.recovery_grace)
         while True:
             now = self._clock()
-            claimed = await self.persistence.claim_runnable(self.owner_id, now, self._lease_until(now), 200)
+            claimed = await self.persistence.claim_runnable(self.owner_id, now - grace, self._lease_until(now), 200)
             # Instances this engine is advancing right now dispatch their own next steps. One it
             # holds with nothing running here has a due token nobody runs (a stale attempt of a
             # step was committed by an engine whose lease had expired, after this one took the
@@ -596,30 +623,24 @@ class LocalExecutionEngine:
 
     # --- running steps ------------------------------------------------------------------------
 
-    async def run_token(self, instance_id: UUID, token_id: str) -> None:
-        """Run the step of a committed READY token, then keep going along its branch.
+    async def run_token(self, instance_id: UUID, token_id: str) -> TokenRun:
+        """Run the step of a committed READY token, then keep going along its branch; says what it did.
 
         This is what a dispatcher calls. Tokens that are gone, not runnable, not yet due, or
-        already running in this process are ignored, so duplicate dispatches are harmless.
+        already running in this process are ignored (``NOTHING_TO_RUN``), so duplicate dispatches
+        are harmless. ``HELD_ELSEWHERE``: another live engine holds the instance; a queue job
+        tries again later instead of dropping the token.
         """
-        record = self._record(instance_id)
-        if token_id in record.running:
-            return
-        if not record.leased:
-            now = self._clock()
-            acquired = await self.persistence.acquire_lease(instance_id, self.owner_id, now, self._lease_until(now))
-            record = self._record(instance_id)  # the record may have been dropped meanwhile
-            if not acquired:
-                self._prune(instance_id, record)
-                return  # another live engine advances this instance; it will see this token
-            record.leased = True
-            record.state = None  # the state may have moved while unleased
+        record = await self._held_for(instance_id, token_id)
+        if isinstance(record, TokenRun):
+            return record
         task = asyncio.current_task()
         assert task is not None
         current: str | None = token_id
         running = record.running
         record.pins += 1
         steps = 0
+        ran = TokenRun.NOTHING_TO_RUN
         try:
             while current is not None:
                 running[current] = task
@@ -628,6 +649,9 @@ class LocalExecutionEngine:
                 finally:
                     if running.pop(current, None) is None and running:
                         _forget(running, task)  # the in-memory lane went on to later tokens of the branch
+                if following is _NOT_RUN:
+                    break
+                ran = TokenRun.RAN
                 current = following
                 steps += 1
                 if current is not None and steps % _STEPS_BETWEEN_YIELDS == 0:
@@ -648,29 +672,55 @@ class LocalExecutionEngine:
         finally:
             record.pins -= 1
             self._prune(instance_id, record)
+        return ran
+
+    async def _held_for(self, instance_id: UUID, token_id: str) -> _Runtime | TokenRun:
+        """The instance's record with its lease held here, to run ``token_id``; or why it cannot run here."""
+        if not self.rules.runs_steps:
+            msg = f"an engine in the {self.rules.role.value} role runs no steps: dispatch through a queue"
+            raise RuntimeError(msg)
+        record = self._record(instance_id)
+        if token_id in record.running:
+            return TokenRun.NOTHING_TO_RUN
+        if not record.leased:
+            now = self._clock()
+            acquired = await self.persistence.acquire_lease(instance_id, self.owner_id, now, self._lease_until(now))
+            record = self._record(instance_id)  # the record may have been dropped meanwhile
+            if not acquired:
+                self._prune(instance_id, record)
+                return TokenRun.HELD_ELSEWHERE  # another live engine advances this instance
+            record.leased = True
+            record.state = None  # the state may have moved while unleased
+        elif record.state is not None and _ready_token(record.state, token_id) is None:
+            record.state = None  # made runnable by another process (a web commit): not in the cache yet
+        return record
 
     async def _run_one(  # noqa: PLR0912, PLR0915
         self, instance_id: UUID, token_id: str, record: _Runtime, task: asyncio.Task[Any]
-    ) -> str | None:
-        """Run one token's step and commit its outcome (the per-step hot path, kept in one coroutine)."""
+    ) -> str | _NotRun | None:
+        """Run one token's step and commit its outcome (the per-step hot path, kept in one coroutine).
+
+        Returns the token to go on with, None at the end of the branch, or ``_NOT_RUN`` when the
+        token had nothing to run (gone, not ready, not due yet).
+        """
         state = record.state
         if state is None:
             state = await self.persistence.load_instance(instance_id)
             if state is None:
-                return None
+                return _NOT_RUN
         tokens = state.tokens
         if len(tokens) == 1 and state.status is WorkflowStatus.RUNNING:  # the usual case, without a call
             token = tokens[0]
             if token.id != token_id or token.status is not TokenStatus.READY:
-                return None
+                return _NOT_RUN
         else:
             found = _ready_token(state, token_id)
             if found is None:
-                return None
+                return _NOT_RUN
             token = found
         if token.not_before is not None and token.not_before > self._clock():
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
-            return None
+            return _NOT_RUN
         try:
             definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
             step = definition.steps[token.step]
@@ -679,7 +729,7 @@ class LocalExecutionEngine:
         if getattr(step, "transactional", False):
             ran = await self._run_transactional(definition, instance_id, token_id)
             if ran is None:
-                return None
+                return _NOT_RUN
             if isinstance(ran, Transition):
                 return await self._after_commit(ran, previous=state, continue_from=token_id)
             outcome = ran  # a failed attempt: its writes were rolled back; record the failure
@@ -1165,17 +1215,18 @@ class LocalExecutionEngine:
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
         record = self._runtime.get(instance_id.int)
-        if record is None or record.state is None or not record.leased:
-            # Not advanced here: read what was committed (it may have settled elsewhere).
-            state = await self._load_fresh(instance_id)
-            if _settled(state):
-                return _snapshot(state)
-            record = self._record(instance_id)
+        advanced_here = record is not None and record.state is not None and record.leased
+        record = self._record(instance_id)
         future: asyncio.Future[WorkflowInstanceData] = asyncio.get_running_loop().create_future()
         if record.waiters is None:
             record.waiters = []
-        record.waiters.append(future)
+        record.waiters.append(future)  # before reading: a change announced meanwhile wakes it too
         try:
+            if not advanced_here:
+                # Not advanced here: read what was committed (it may have settled elsewhere).
+                state = await self._load_fresh(instance_id)
+                if _settled(state):
+                    return _snapshot(state)
             if timeout is None:
                 return await future  # no timer to arm and cancel: a noticeable cost per instance
             async with asyncio.timeout(timeout):
@@ -1185,6 +1236,24 @@ class LocalExecutionEngine:
             if waiters is not None and future in waiters:
                 waiters.remove(future)
             self._prune(instance_id, record)
+
+    async def changed_elsewhere(self, instance_id: UUID) -> None:
+        """Another process committed a change to the instance: wake this process's ``wait_for`` if it settled.
+
+        Called for events that arrive from other processes (``queue.events``). Costs a read
+        only when someone here waits on an instance this engine does not advance itself.
+        """
+        record = self._runtime.get(instance_id.int)
+        if record is None or not record.waiters or record.leased:
+            return  # an instance this engine advances settles its waiters itself
+        state = await self.persistence.load_instance(instance_id)
+        if state is not None and self._runtime.get(instance_id.int) is record:
+            self._settle_record(state, record)
+
+    def holds_lease(self, instance_id: UUID) -> bool:
+        """True if this engine holds the instance's lease (a worker then runs its due tokens itself)."""
+        record = self._runtime.get(instance_id.int)
+        return record is not None and record.leased
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -1274,7 +1343,7 @@ class LocalExecutionEngine:
         now = transition.now
         lease_until = None
         # Keep (or take) the lease while a token is due now (``next_run_at(state, now) <= now``).
-        if state.status is WorkflowStatus.RUNNING:
+        if state.status is WorkflowStatus.RUNNING and self.rules.takes_leases:
             for token in state.tokens:
                 if token.status is TokenStatus.READY and (token.not_before is None or token.not_before <= now):
                     lease_until = self._lease_until(now)
@@ -1364,7 +1433,7 @@ class LocalExecutionEngine:
                 continue
             if token.id != continue_from and _ready_in(earlier, token.id):
                 continue  # runnable before this change already: dispatched back then
-            if not held and token.not_before is None:
+            if token.not_before is None and not self.rules.dispatches_unleased(held):
                 continue  # due now but leased by another engine, which runs it
             if continue_from is not None and continuation is None and token.not_before is None:
                 continuation = token.id

@@ -160,3 +160,15 @@ def test_with_a_queue_the_plugin_serves_in_the_web_role_and_adds_saq_and_channel
     app = Litestar(plugins=[plugin])
     assert app.plugins.get(SAQPlugin) is not None
     assert app.plugins.get(ChannelsPlugin) is not None
+
+
+def test_the_expense_example_runs_in_queue_mode_when_given_a_queue_url() -> None:
+    from litestar_saq import SAQPlugin
+
+    from examples.expense.app import create_app
+
+    queued = create_app(database_url="postgresql+asyncpg://app@db/app", queue_url="postgresql://app@db/app")
+    assert queued.plugins.get(WorkflowPlugin).engine.rules.role is EngineRole.WEB
+    assert queued.plugins.get(SAQPlugin) is not None
+    in_process = create_app(database_url="sqlite+aiosqlite:///:memory:")
+    assert in_process.plugins.get(WorkflowPlugin).engine.rules.role is EngineRole.BOTH

@@ -175,7 +175,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         # inner plugin adds comes after advanced-alchemy's: the engine starts after the database
         # is up and stops before it goes down.
         if self._queue_mode is not None:
-            self._queue_mode.on_app_init(app_config)  # before the engine's lifespan: Channels must be up first
+            self._queue_mode.on_app_init(app_config)  # `litestar workers run`
         app_config.plugins.append(_EngineLifespanPlugin(self))
         return app_config
 
@@ -209,8 +209,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         self._streams_end.reset()
         restore_signals = on_termination(self.end_event_streams)
         try:
-            queue_serving = nullcontext() if self._queue_mode is None else self._queue_mode.serving()
-            async with queue_serving, self.run_engine():
+            async with self.run_engine():
                 try:
                     yield
                 finally:
@@ -242,14 +241,15 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             await self._close_persistence(engine.persistence)
             raise
         try:
-            if recover:
-                await engine.start()  # logs how many instances it resumed
-            yield engine
+            async with nullcontext() if self._queue_mode is None else self._queue_mode.running(engine.rules.role):
+                try:
+                    if recover:
+                        await engine.start()  # logs how many instances it resumed
+                    yield engine
+                finally:
+                    await engine.stop(self._config.engine_config.grace_period)
         finally:
-            try:
-                await engine.stop(self._config.engine_config.grace_period)
-            finally:
-                await self._close_persistence(engine.persistence)
+            await self._close_persistence(engine.persistence)
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -315,8 +315,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         )
 
     def _new_engine(self, persistence: WorkflowPersistence, role: EngineRole | None = None) -> LocalExecutionEngine:
-        config = self._config
-        mode = self._queue_mode
+        config, mode = self._config, self._queue_mode
         engine = LocalExecutionEngine(
             self._registry,
             persistence,
@@ -325,10 +324,9 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             poll_interval=config.engine_config.poll_interval,
             admin_role=config.admin_role,
             role=role or (EngineRole.BOTH if mode is None else EngineRole.WEB),
-            recovery_grace=0.0 if mode is None else mode.config.recovery_grace,
         )
         if mode is not None:
-            mode.attach(engine)
+            mode.attach(engine)  # the dispatcher of its role, and the queue's recovery grace
         return engine
 
     def _persistence_factory(self) -> Callable[[], WorkflowPersistence] | None:

@@ -1,9 +1,10 @@
 """The queue deployment of a ``WorkflowPlugin``: SAQ and Channels plugins, per-role engines, worker hooks.
 
 The plugin hands over three things when ``WorkflowPluginConfig.queue`` is set: the app config
-(the SAQ and Channels plugins join the app, so ``litestar workers run`` exists), each engine it
-builds (which gets the dispatcher of its role and the shared event bus) and the web process's
-lifespan (the queue connected and the event channel listened to while the app serves).
+(the SAQ plugin joins the app, so ``litestar workers run`` exists), each engine it builds (which
+gets the dispatcher of its role and the shared event bus) and each run of an engine (Channels up
+to publish events; in the web role also the queue connected and the event channel listened to),
+whoever runs it: the app's lifespan, a SAQ worker, the CLI.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from litestar.channels import ChannelsPlugin
 from litestar_saq import QueueConfig, SAQConfig, SAQPlugin
 
 from litestar_workflows.engine.dispatch import InProcessDispatcher
 from litestar_workflows.engine.engine import LocalExecutionEngine
-from litestar_workflows.engine.roles import EngineRole
+from litestar_workflows.engine.roles import EngineRole, RoleRules
 from litestar_workflows.queue.config import WorkflowQueueConfig
 from litestar_workflows.queue.dispatcher import QueueDispatcher, WorkerDispatcher
 from litestar_workflows.queue.events import ChannelsEventBus
@@ -87,11 +89,12 @@ class QueueMode:
         return self._saq.get_queue(self.config.name)
 
     def on_app_init(self, app_config: AppConfig) -> None:
-        """Add the SAQ plugin (``litestar workers ...``) and the Channels plugin (a lifespan before the engine's)."""
-        app_config.plugins.extend([self._saq, self._channels])
+        """Add the SAQ plugin: its ``litestar workers run`` starts worker processes of this app."""
+        app_config.plugins.append(self._saq)
 
     def attach(self, engine: LocalExecutionEngine) -> None:
-        """Give a new engine the dispatcher of its role."""
+        """Give a new engine the dispatcher of its role, and recovery that leaves the queue time to deliver."""
+        engine.rules = RoleRules(engine.rules.role, self.config.recovery_grace)
         queue = QueueDispatcher(self.queue, heartbeat=self.config.heartbeat, grouped=self.config.backend == "postgres")
         if engine.rules.role is EngineRole.WEB:
             engine.dispatcher = queue
@@ -99,29 +102,29 @@ class QueueMode:
             engine.dispatcher = WorkerDispatcher(engine.holds_lease, InProcessDispatcher(engine.run_token), queue)
 
     @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[None]:
-        """The web process: the queue connected (to enqueue) and the event channel listened to."""
-        queue = self.queue
-        await queue.connect()
-        try:
-
-            async def changed(instance_id: Any) -> None:
-                await self._plugin.engine.changed_elsewhere(instance_id)
-
-            async with self.event_bus.listening(changed):
+    async def running(self, role: EngineRole) -> AsyncIterator[None]:
+        """While an engine runs: Channels up (to publish); for the web role the queue connected
+        (to enqueue; SAQ connects a worker's) and the channel listened to (streams, ``wait_for``)."""
+        async with self._channels:
+            if role is not EngineRole.WEB:
                 yield
-        finally:
-            await queue.disconnect()
+                return
+            queue = self.queue
+            await queue.connect()
+            try:
+
+                async def changed(instance_id: UUID) -> None:
+                    await self._plugin.engine.changed_elsewhere(instance_id)
+
+                async with self.event_bus.listening(changed):
+                    yield
+            finally:
+                await queue.disconnect()
 
     async def _start_worker(self, ctx: Context) -> None:
-        """SAQ worker start-up: the Channels backend (to publish events) and an engine in the worker role."""
+        """SAQ worker start-up: an engine in the worker role, for as long as the worker runs."""
         stack = AsyncExitStack()
-        try:
-            await stack.enter_async_context(self._channels)
-            engine = await stack.enter_async_context(self._plugin.run_engine(role=EngineRole.WORKER))
-        except BaseException:
-            await stack.aclose()
-            raise
+        engine = await stack.enter_async_context(self._plugin.run_engine(role=EngineRole.WORKER))
         assert isinstance(engine.dispatcher, WorkerDispatcher)
         config = self.config
         self._runtime = WorkerRuntime(
@@ -130,7 +133,7 @@ class QueueMode:
         self._worker_stack = stack
 
     async def _stop_worker(self, ctx: Context) -> None:
-        """SAQ worker shutdown: stop the engine (its leases released), then the Channels backend."""
+        """SAQ worker shutdown: stop the engine (its leases released, its events flushed)."""
         self._runtime = None
         stack, self._worker_stack = self._worker_stack, None
         if stack is not None:

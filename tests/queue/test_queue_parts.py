@@ -150,7 +150,7 @@ async def test_a_job_whose_instance_is_held_elsewhere_is_rescheduled() -> None:
         await token_job_function(lambda: None)({}, instance_id=str(instance_id), token_id="t1")
 
 
-def test_with_a_queue_the_plugin_serves_in_the_web_role_and_adds_saq_and_channels() -> None:
+def test_with_a_queue_the_plugin_serves_in_the_web_role_and_adds_saq() -> None:
     from litestar import Litestar
     from litestar_saq import SAQPlugin
 
@@ -159,7 +159,6 @@ def test_with_a_queue_the_plugin_serves_in_the_web_role_and_adds_saq_and_channel
     assert isinstance(plugin.engine.dispatcher, QueueDispatcher)
     app = Litestar(plugins=[plugin])
     assert app.plugins.get(SAQPlugin) is not None
-    assert app.plugins.get(ChannelsPlugin) is not None
 
 
 def test_the_expense_example_runs_in_queue_mode_when_given_a_queue_url() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -155,3 +156,28 @@ async def _follow_while_approving(base_url: str, instance_id: str) -> list[tuple
                     )
             await approving
     return events
+
+
+def test_a_stream_on_the_web_process_ends_when_it_shuts_down(urls: tuple[str, str], tmp_path: Path) -> None:
+    queue_url, database_url = urls
+    with cluster(tmp_path, queue_url, database_url, workers=1) as running:
+        (instance_id,) = asyncio.run(start_instances(running.base_url, 1))
+        lines = asyncio.run(_follow_through_shutdown(running, str(instance_id)))
+        assert running.web is not None
+        code = running.web.wait(timeout=30)  # uvicorn re-raises the SIGTERM it handled once it shut down
+        assert code in {0, -signal.SIGTERM}, f"exit {code}: " + running.output("web")[-300:]
+        assert "Application shutdown complete" in running.output("web")
+    assert any("shutting down" in line for line in lines), lines
+
+
+async def _follow_through_shutdown(running: Cluster, instance_id: str) -> list[str]:
+    lines: list[str] = []
+    async with httpx.AsyncClient(base_url=running.base_url, headers={"X-User": "alice"}, timeout=60) as client:
+        while (await client.get(f"/instances/{instance_id}")).json()["status"] != "waiting":
+            await asyncio.sleep(0.1)
+        async with client.stream("GET", f"/instances/{instance_id}/events") as stream:
+            async for line in stream.aiter_lines():
+                lines.append(line)
+                if line.startswith("data: ") and running.web is not None and running.web.poll() is None:
+                    running.web.send_signal(signal.SIGTERM)  # a person's approval is pending: the stream would not end
+    return lines

@@ -57,7 +57,9 @@ app = Litestar(
                 workflows=[slow_workflow()],
                 database_url=os.environ["LSW_BENCH_DB"],
                 allow_anonymous=True,
-                queue=None if not queue_url else WorkflowQueueConfig(queue_url, concurrency=50, recovery_grace=30),
+                queue=None
+                if not queue_url
+                else WorkflowQueueConfig(queue_url, concurrency=10, pool_max_size=12, recovery_grace=30),
             )
         )
     ]

@@ -34,8 +34,10 @@ class WorkflowQueueConfig:
     concurrency: int = 10
     """Jobs one worker process runs at once (each job is one token; its branch goes on in process)."""
     pool_max_size: int | None = None
-    """PostgreSQL only: connections of a worker's queue pool. SAQ holds one per running job plus
-    its own (dequeue, sweep, stats): it must exceed ``concurrency``. None: ``concurrency + 5``."""
+    """PostgreSQL only: connections of a process's queue pool. Every running job borrows one for its
+    updates (start, heartbeat, finish), all at once in a burst, and SAQ keeps some for itself (its
+    LISTEN, the sweep lock, dequeuing): it must exceed ``concurrency``, or jobs wait for a
+    connection. None: ``concurrency + 5``."""
     recovery_grace: float = 10.0
     """Seconds a worker leaves due work to the queue before its recovery claims it (and a dead
     worker's lease must have expired that long ago). Lower it for faster repair of lost jobs;
@@ -69,7 +71,7 @@ class WorkflowQueueConfig:
         if self.pool_max_size is not None and self.pool_max_size <= self.concurrency:
             msg = (
                 f"WorkflowQueueConfig.pool_max_size ({self.pool_max_size}) must exceed concurrency "
-                f"({self.concurrency}): each running job holds a connection, and SAQ needs a few of its own"
+                f"({self.concurrency}): running jobs borrow one each at once, and SAQ keeps a few of its own"
             )
             raise ImproperlyConfiguredException(msg)
 

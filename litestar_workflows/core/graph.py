@@ -10,15 +10,13 @@ from litestar_workflows.core.definition import Edge
 from litestar_workflows.core.definition_limits import definition_limit_problems
 from litestar_workflows.core.form_types import form_type_problems
 from litestar_workflows.core.forms import check_form_schema
+from litestar_workflows.core.kinds import StepKind, kind_of
 from litestar_workflows.core.types import StepType
 
 if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
 
-__all__ = ("PAUSING_STEP_TYPES", "WorkflowGraph")
-
-PAUSING_STEP_TYPES = frozenset({StepType.HUMAN, StepType.WEBHOOK, StepType.TIMER})
-"""Steps whose token does not become runnable when it arrives."""
+__all__ = ("WorkflowGraph",)
 
 
 def _implied_edges(definition: WorkflowDefinition) -> list[Edge]:
@@ -41,10 +39,9 @@ class WorkflowGraph:
         "edges",
         "incoming",
         "joins",
+        "kinds",
         "outgoing",
         "reach",
-        "simple_successor",
-        "starts_plainly",
         "unconditional",
     )
 
@@ -68,27 +65,8 @@ class WorkflowGraph:
             if edges and all(edge.condition is None for edge in edges)
         }
         """Next steps of the steps whose outgoing edges have no condition (no need to evaluate)."""
-        self.simple_successor: dict[str, str | None] = {}
-        """Steps whose success just moves their token on: to the one step given (its only edge, no
-        condition, to a step that is neither a join nor one that pauses), or None when they end
-        their branch. Steps not listed need the general analysis (edge conditions, forks, joins)."""
-        for name in definition.steps:
-            if name in definition.terminal_steps:
-                self.simple_successor[name] = None
-                continue
-            targets = self.unconditional.get(name)
-            if targets is None or len(targets) != 1:
-                continue
-            target = targets[0]
-            if target not in self.joins and definition.steps[target].step_type not in PAUSING_STEP_TYPES:
-                self.simple_successor[name] = target
-        initial = definition.steps.get(definition.initial_step)
-        self.starts_plainly = (
-            initial is not None
-            and definition.initial_step not in self.joins
-            and initial.step_type not in PAUSING_STEP_TYPES
-        )
-        """The first token is simply runnable: the initial step is neither a join nor one that pauses."""
+        self.kinds: dict[str, StepKind] = {name: kind_of(step) for name, step in definition.steps.items()}
+        """The kind of each step (what entering it does, what it accepts)."""
 
     @classmethod
     def from_definition(cls, definition: WorkflowDefinition) -> WorkflowGraph:

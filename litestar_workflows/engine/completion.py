@@ -1,15 +1,30 @@
-"""What completing a human task produced: the task as closed, and the instance after it."""
+"""Completing human tasks: the engine calls (by task id, or by step), and what they answer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 import msgspec
 
+from litestar_workflows.core.exceptions import (
+    InvalidTransitionError,
+    TaskAlreadyCompletedError,
+    TaskNotFoundError,
+    UnauthorizedTaskError,
+    WorkflowAlreadyCompletedError,
+)
+from litestar_workflows.core.forms import accepted_form_data
+from litestar_workflows.core.identity import Identity
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
+from litestar_workflows.core.task_checks import TaskActor, open_task_refusal
+from litestar_workflows.core.types import TaskStatus
+from litestar_workflows.engine.commands import TaskCompleted
 from litestar_workflows.engine.persistence import TaskClosure
+from litestar_workflows.engine.runtime import InstanceRuntime, definition_missing, snapshot
 
-__all__ = ("TaskCompletion", "closed_task")
+__all__ = ("TaskCompletion", "TaskCompletions", "closed_task")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +55,108 @@ def closed_task(task: HumanTaskData, closure: TaskClosure) -> HumanTaskData:
         completed_at=closure.completed_at,
         data=closure.data,
     ).detached()
+
+
+class TaskCompletions(InstanceRuntime):
+    """Completing a task, checked in the commit that closes it (a base of ``LocalExecutionEngine``)."""
+
+    admin_role: str | None
+
+    async def complete_human_task(
+        self, instance_id: UUID, step_name: str, user_id: Identity | str, data: dict[str, Any]
+    ) -> WorkflowInstanceData:
+        """Complete the open task of ``step_name``: check, validate, merge, record who, continue.
+
+        ``user_id`` is the actor, as for :meth:`complete_task` (0.3's parameter name, kept).
+        """
+        state = await self._load_fresh(instance_id)
+        definition = self._definition_of(state)
+        if step_name not in definition.steps:
+            raise InvalidTransitionError(f"workflow {state.workflow_name!r} has no step {step_name!r}")
+        token = next((t for t in state.tokens if t.step == step_name and t.task_id is not None), None)
+        if token is None:
+            await self._raise_not_waiting(state, step_name)
+        assert token is not None and token.task_id is not None
+        task = await self.persistence.get_task(token.task_id)
+        if task is None:
+            raise TaskNotFoundError(f"task of step {step_name!r} not found")
+        return (await self._complete(task, user_id, data, state)).instance
+
+    async def complete_task(self, task_id: UUID, actor: Identity | str, data: dict[str, Any]) -> WorkflowInstanceData:
+        """Complete a task by its id: check, validate, merge, record who, continue; returns the instance.
+
+        ``actor`` is who completes it. An :class:`Identity` is checked in the commit that closes
+        the task, against the task as stored: it must be allowed to act on the task
+        (``core.identity.can_act_on`` with the engine's ``admin_role``), and the task must be
+        open and unclaimed or claimed by it (admins may complete a task someone else claimed).
+        Refusals raise ``UnauthorizedTaskError``, ``TaskAlreadyCompletedError`` or
+        ``TaskClaimedError`` (naming the holder), and change nothing.
+
+        A plain user id (``str``) is a trusted operator call (host code, the CLI): that user is
+        recorded as the completer without the permission rule or the claim being checked; the
+        task must still be open.
+        """
+        return (await self.complete_task_detailed(task_id, actor, data)).instance
+
+    async def complete_task_detailed(
+        self, task_id: UUID, actor: Identity | str, data: dict[str, Any]
+    ) -> TaskCompletion:
+        """:meth:`complete_task`, answering with the task as closed as well as the instance.
+
+        Reads the task once: the early answers (not found, refused) come from that read, the
+        final ones from the commit's own check; nothing is read again afterwards.
+        """
+        task = await self.persistence.get_task(task_id)
+        if task is None:
+            raise TaskNotFoundError(f"task {task_id} not found")
+        return await self._complete(task, actor, data)
+
+    async def _raise_not_waiting(self, state: WorkflowInstanceData, step_name: str) -> None:
+        done = [t for t in await self.persistence.list_tasks(instance_id=state.id) if t.step_name == step_name]
+        if done:
+            raise TaskAlreadyCompletedError(
+                f"the task of step {step_name!r} is already {done[-1].status.value} (instance {state.status.value})"
+            )
+        if state.status.is_finished:
+            raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
+        waiting = [t.step for t in state.tokens if t.task_id is not None]
+        raise InvalidTransitionError(
+            f"instance {state.id} is not waiting at step {step_name!r} (waiting at: {waiting or 'nothing'})"
+        )
+
+    async def _complete(
+        self,
+        task: HumanTaskData,
+        actor: Identity | str,
+        data: dict[str, Any],
+        state: WorkflowInstanceData | None = None,
+    ) -> TaskCompletion:
+        checked = None if isinstance(actor, str) else TaskActor(actor, self.admin_role)
+        # The early answer, on the task as read (before validating a form the user may not fill
+        # in); the commit checks the same against the task as stored.
+        refusal = open_task_refusal(task, checked)
+        if refusal is not None:
+            raise refusal
+        user_id = actor if isinstance(actor, str) else actor.user_id
+        if user_id is None:  # can_act_on refuses anonymous callers; this only narrows the type
+            raise UnauthorizedTaskError(f"an anonymous caller may not act on task {task.id}")
+        if state is None:
+            state = await self._load_fresh(task.instance_id)
+        if state.status.is_finished:
+            # ``task`` may have been read before someone else completed it and the instance ran to
+            # its end: then the task's own fate is the answer, as for every other late completion.
+            current = await self.persistence.get_task(task.id)
+            if current is not None and current.status is not TaskStatus.OPEN:
+                raise TaskAlreadyCompletedError(f"task {task.id} is already {current.status.value}")
+            raise WorkflowAlreadyCompletedError(f"instance {state.id} is {state.status.value}")
+        definition = self._definition_of(state)
+        step = definition.steps.get(task.step_name)
+        if step is None:
+            raise definition_missing(self.registry, state, task.step_name)
+        accepted = accepted_form_data(step, data)
+
+        command = TaskCompleted(task.token_id, task, user_id, accepted, checked)
+        transition = await self._transact(task.instance_id, command, loaded=state)
+        assert transition is not None
+        await self._after_commit(transition, previous=state)
+        return TaskCompletion(closed_task(task, transition.closed_tasks[0]), snapshot(transition.state))

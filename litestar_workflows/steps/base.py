@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from litestar_workflows.core.context import WorkflowContext
 from litestar_workflows.core.form_types import form_type_schema
 from litestar_workflows.core.forms import form_fields_of
+from litestar_workflows.core.kinds import TASK, StepKind
 from litestar_workflows.core.types import StepType
 
 __all__ = ("BaseHumanStep", "BaseMachineStep", "BaseStep", "RetryBackoff")
@@ -107,6 +108,7 @@ class BaseHumanStep(BaseStep):
     """
 
     step_type: StepType = StepType.HUMAN
+    step_kind: ClassVar[StepKind] = TASK
     title: str = ""
     form: type[Any] | None = None
     """The form as a type; ``form_schema`` is derived from it."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.kinds import EXCLUSIVE_GATEWAY, PARALLEL_GATEWAY, StepKind
 from litestar_workflows.core.types import StepType
 from litestar_workflows.steps.base import BaseStep
 
@@ -22,6 +23,7 @@ class ExclusiveGateway(BaseStep):
 
     step_type: StepType = StepType.GATEWAY
     gateway_kind: ClassVar[str] = "exclusive"
+    step_kind: ClassVar[StepKind] = EXCLUSIVE_GATEWAY
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class ParallelGateway(BaseStep):
 
     step_type: StepType = StepType.GATEWAY
     gateway_kind: ClassVar[str] = "parallel"
+    step_kind: ClassVar[StepKind] = PARALLEL_GATEWAY
 
     def __init__(self, name: str, branches: list[str], description: str = "") -> None:
         super().__init__(name, description or None)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import ClassVar
 
 from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.kinds import TIMER_WAIT, StepKind
 from litestar_workflows.core.types import StepType
 from litestar_workflows.steps.base import BaseStep
 
@@ -20,6 +22,7 @@ class TimerStep(BaseStep):
     """
 
     step_type: StepType = StepType.TIMER
+    step_kind: ClassVar[StepKind] = TIMER_WAIT
 
     def __init__(
         self,

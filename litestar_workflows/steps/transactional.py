@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from litestar_workflows.core.kinds import TRANSACTIONAL, StepKind
 from litestar_workflows.steps.base import BaseMachineStep
 
 __all__ = ("TransactionalStep",)
@@ -22,3 +23,4 @@ class TransactionalStep(BaseMachineStep):
     """
 
     transactional: ClassVar[bool] = True
+    step_kind: ClassVar[StepKind] = TRANSACTIONAL

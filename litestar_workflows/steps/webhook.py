@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from litestar_workflows.core.context import WorkflowContext
+from litestar_workflows.core.kinds import SIGNAL_WAIT, StepKind
 from litestar_workflows.core.types import StepType
 from litestar_workflows.steps.base import BaseStep
 
@@ -18,6 +19,7 @@ class WebhookStep(BaseStep):
     """
 
     step_type: StepType = StepType.WEBHOOK
+    step_kind: ClassVar[StepKind] = SIGNAL_WAIT
 
     def __init__(self, name: str, callback_key: str = "webhook_data", description: str = "") -> None:
         super().__init__(name, description or None)

@@ -12,7 +12,7 @@ from litestar_workflows import (
     WorkflowContext,
     WorkflowStatus,
 )
-from litestar_workflows.engine import engine as engine_module
+from litestar_workflows.engine import runner as runner_module
 from tests.helpers import CountStep, SetStep, flow
 
 
@@ -95,7 +95,7 @@ async def test_long_machine_loop_does_not_starve_the_event_loop(engine: LocalExe
     assert done.data["counter"] == iterations
     assert sum(1 for e in done.context.step_history if e.step_name == "inc") == iterations
     # The other coroutine ran at least once every few steps, not only after the loop ended.
-    assert ticks >= iterations // engine_module._STEPS_BETWEEN_YIELDS - 1
+    assert ticks >= iterations // runner_module.STEPS_BETWEEN_YIELDS - 1
 
 
 class KeyRecorder(BaseMachineStep):

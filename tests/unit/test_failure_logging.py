@@ -32,7 +32,7 @@ async def _charge_card(context: WorkflowContext) -> None:
     raise ValueError(msg)
 
 
-@pytest.mark.parametrize("with_event_bus", [True, False], ids=["general path", "in-memory lane"])
+@pytest.mark.parametrize("with_event_bus", [True, False], ids=["event bus", "no event bus"])
 async def test_each_attempt_is_logged_and_the_last_with_its_traceback(
     caplog: pytest.LogCaptureFixture, with_event_bus: bool
 ) -> None:

@@ -22,8 +22,8 @@ from litestar_workflows import (
     WorkflowStatus,
 )
 from litestar_workflows.engine.dispatch import InProcessDispatcher
-from litestar_workflows.engine.engine import _InstanceLock
 from litestar_workflows.engine.persistence import InstanceChange
+from litestar_workflows.engine.records import InstanceLock as _InstanceLock
 from tests.helpers import FuncStep, SetStep, chain
 
 

@@ -1,8 +1,8 @@
 """``started_by``: recorded at the start, kept through every later change on every engine path.
 
-The engine builds an instance's next state in several ways (the general transition, the short
-path of a step followed by one plain step, the in-memory lane that changes the stored state in
-place); whichever runs, the starter stays. Who starts a workflow class may be declared on it.
+Every change is a command applied by the reducer, which copies the committed state; whatever the
+command (a step's success, a task's completion, a signal), the starter stays. Who starts a
+workflow class may be declared on it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from litestar_workflows import (
 from tests.helpers import SetStep, chain
 
 
-@pytest.mark.parametrize("event_bus", [None, InMemoryEventBus()], ids=["in-place lane", "general path"])
+@pytest.mark.parametrize("event_bus", [None, InMemoryEventBus()], ids=["no event bus", "event bus"])
 async def test_started_by_survives_machine_steps_and_task_completions(event_bus: InMemoryEventBus | None) -> None:
     registry = WorkflowRegistry()
     persistence = InMemoryPersistence()

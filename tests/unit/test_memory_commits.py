@@ -1,11 +1,10 @@
-"""In memory, the commonest step is applied to the stored state itself; it must store what a commit stores.
+"""What a step's commit stores in memory: exactly what was committed, never a shared live object.
 
-With ``InMemoryPersistence`` (and no event bus), a plain step that moves the single token of an
-instance on, or ends it, changes the stored state object in place instead of building and
-committing a new one. These tests run the same workflows through that lane and through the
-general path (a subclass of ``InMemoryPersistence`` is never changed in place) and compare
-what is stored, and check that nobody holding an earlier copy, or writing the instance while a
-step runs, sees or loses anything.
+These tests once compared an in-memory lane (the stored state changed in place) with the general
+path; the lane is gone (every step is one command applied by the reducer and one commit), and
+they keep checking what it had to guarantee: nobody holding an earlier copy, or writing the
+instance while a step runs, sees or loses anything; a cancelled or stale attempt records nothing.
+Each check runs on ``InMemoryPersistence`` and on a subclass of it, which must behave the same.
 """
 
 from __future__ import annotations
@@ -28,14 +27,14 @@ from litestar_workflows import (
     WorkflowRegistry,
     WorkflowStatus,
 )
-from litestar_workflows.engine import engine as engine_module
+from litestar_workflows.engine import runner as runner_module
 from tests.helpers import FuncStep, SetStep, chain, comparable_state
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 class _GeneralPathMemory(InMemoryPersistence):
-    """The same store, but the engine only changes exact ``InMemoryPersistence`` objects in place."""
+    """The same store under another class: the engine must not treat the two differently."""
 
     __slots__ = ()
 
@@ -156,7 +155,7 @@ async def test_a_step_cancelled_while_it_runs_records_nothing() -> None:
 
 async def _cancel_a_long_chain_when_the_loop_is_free(persistence: InMemoryPersistence) -> tuple[Any, ...]:
     engine = LocalExecutionEngine(WorkflowRegistry(), persistence)
-    every = engine_module._STEPS_BETWEEN_YIELDS
+    every = runner_module.STEPS_BETWEEN_YIELDS
     names = [f"s{number:02d}" for number in range(3 * every)]
     started = await engine.start_workflow(chain("long", [SetStep(name, name, 1) for name in names]))
 
@@ -177,7 +176,7 @@ async def test_a_long_chain_of_steps_stops_where_it_yielded_when_cancelled_meanw
 
     The next step had not started: no attempt of it is recorded, as on the general path.
     """
-    every = engine_module._STEPS_BETWEEN_YIELDS
+    every = runner_module.STEPS_BETWEEN_YIELDS
     names = [f"s{number:02d}" for number in range(every)]
     in_place = await _cancel_a_long_chain_when_the_loop_is_free(InMemoryPersistence())
     assert in_place == ([(name, "succeeded") for name in names], set(names))
@@ -207,7 +206,7 @@ async def test_a_token_run_further_down_the_chain_is_not_run_twice_by_a_duplicat
 
 
 async def test_two_engines_on_one_store_do_not_advance_one_instance_twice() -> None:
-    """The in-place lane only changes the object that is still stored, under this engine's lease."""
+    """A step commits only over the state that is still stored, under this engine's lease."""
     persistence = InMemoryPersistence()
     registry = WorkflowRegistry()
     first = LocalExecutionEngine(registry, persistence, owner_id="first")
@@ -253,7 +252,7 @@ async def test_a_timeout_error_raised_by_the_step_itself_is_recorded_as_raised_o
 
 
 async def test_an_engine_whose_instance_was_taken_over_still_sees_it_finish() -> None:
-    """Its lease expired mid-step; another engine ran the instance to its end, in place, meanwhile."""
+    """Its lease expired mid-step; another engine ran the instance to its end meanwhile."""
     persistence = InMemoryPersistence()
     registry = WorkflowRegistry()
     now = [NOW]

@@ -19,6 +19,7 @@ from litestar.types import Guard
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.policy import WorkflowPolicy
+from litestar_workflows.queue.config import WorkflowQueueConfig
 from litestar_workflows.ui.config import UIConfig
 from litestar_workflows.web.identity import IdentityResolver, default_identity_resolver
 
@@ -161,6 +162,10 @@ class WorkflowPluginConfig:
     collections then walk only what requests create, instead of the whole app, which under load
     showed as pauses of tens of milliseconds. Process-wide: turn it off if the host manages the
     collector itself."""
+    queue: WorkflowQueueConfig | None = None
+    """Run steps on SAQ workers (``litestar workers run``) while ``litestar run`` serves the API and
+    runs none; events reach every process through Litestar Channels. Needs the ``saq`` extra. None:
+    one process serves and runs everything. See docs/deploying.md."""
     ui: UIConfig | None = None
     """The browser UI (task inbox, instances, start forms) under ``path + ui.path``; off when None.
     Needs the ``ui`` extra (Jinja2). See docs/ui.md."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Router
@@ -32,6 +32,7 @@ from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.roles import EngineRole
 from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web import schemas
 from litestar_workflows.web.access import api_gate, caller_identity
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.config.app import AppConfig
 
+    from litestar_workflows.queue.mode import QueueMode
+
 __all__ = ("WorkflowPlugin",)
 
 logger = logging.getLogger("litestar_workflows.plugin")
@@ -72,6 +75,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         "_engine",
         "_engine_used",
         "_event_bus",
+        "_queue_mode",
         "_registry",
         "_streams_end",
     )
@@ -85,6 +89,11 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             else:
                 self._registry.register(workflow)
         self._event_bus = InMemoryEventBus()
+        self._queue_mode: QueueMode | None = None
+        if self._config.queue is not None:
+            from litestar_workflows.queue.mode import QueueMode  # needs the saq extra
+
+            self._queue_mode = QueueMode(self._config.queue, self)
         self._build_persistence = self._persistence_factory()
         persistence = self._config.persistence if self._build_persistence is None else self._build_persistence()
         assert persistence is not None
@@ -166,6 +175,8 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         # Appended plugins are initialised after every plugin the user listed, so the lifespan the
         # inner plugin adds comes after advanced-alchemy's: the engine starts after the database
         # is up and stops before it goes down.
+        if self._queue_mode is not None:
+            self._queue_mode.on_app_init(app_config)  # `litestar workers run`
         app_config.plugins.append(_EngineLifespanPlugin(self))
         return app_config
 
@@ -176,19 +187,14 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         cli.add_command(workflows_group)
 
     def end_event_streams(self) -> None:
-        """End the app's open event streams now (they end by themselves on SIGTERM/SIGINT and at shutdown).
-
-        For servers that signal a shutdown otherwise: call it when the shutdown begins, so the
-        server does not wait on streams of instances that are waiting for people.
-        """
+        """End open event streams now (they end on SIGTERM/SIGINT; other servers call this as shutdown begins)."""
         self._streams_end.now()
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         """The app's lifespan: run the engine (with recovery) while the app is up.
 
-        Open event streams end as soon as the process gets SIGTERM or SIGINT (before the server
-        waits for open responses), and in any case before the engine stops.
+        Open event streams end on SIGTERM or SIGINT, and in any case before the engine stops.
         """
         if self._config.allow_anonymous and self._config.enable_api:
             logger.warning(
@@ -200,9 +206,9 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         restore_signals = on_termination(self.end_event_streams)
         try:
             async with self.run_engine():
-                if self._config.freeze_gc:
+                if self._config.freeze_gc:  # what start-up built lives as long as the app: not worth walking again
                     gc.collect()
-                    gc.freeze()  # what start-up built lives as long as the app: not worth walking again
+                    gc.freeze()
                 try:
                     yield
                 finally:
@@ -211,16 +217,19 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             restore_signals()
 
     @asynccontextmanager
-    async def run_engine(self, *, recover: bool = True) -> AsyncIterator[LocalExecutionEngine]:
+    async def run_engine(
+        self, *, recover: bool = True, role: EngineRole | None = None
+    ) -> AsyncIterator[LocalExecutionEngine]:
         """Run the engine for the duration of the context (the lifespan, the CLI, a worker script).
 
         With ``recover``, committed work (crashed instances, due timers) is resumed and claimed
         continually; without, only work started through this engine runs (the CLI's mode).
         On exit, running steps get ``engine_config.grace_period`` seconds; the rest is left to recovery.
+        ``role`` (``engine.roles``): by default ``BOTH``, or ``WEB`` with a queue (its workers run ``WORKER``).
         """
-        if self._engine_used:
+        if self._engine_used or (role is not None and role is not self._engine.rules.role):
             persistence = self._engine.persistence if self._build_persistence is None else self._build_persistence()
-            self._engine = self._new_engine(persistence)
+            self._engine = self._new_engine(persistence, role)
         self._engine_used = True
         engine = self._engine
         try:
@@ -231,14 +240,15 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             await self._close_persistence(engine.persistence)
             raise
         try:
-            if recover:
-                await engine.start()  # logs how many instances it resumed
-            yield engine
+            async with nullcontext() if self._queue_mode is None else self._queue_mode.running(engine.rules.role):
+                try:
+                    if recover:
+                        await engine.start()  # logs how many instances it resumed
+                    yield engine
+                finally:
+                    await engine.stop(self._config.engine_config.grace_period)
         finally:
-            try:
-                await engine.stop(self._config.engine_config.grace_period)
-            finally:
-                await self._close_persistence(engine.persistence)
+            await self._close_persistence(engine.persistence)
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -303,16 +313,20 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             include_in_schema=self._config.include_in_schema,
         )
 
-    def _new_engine(self, persistence: WorkflowPersistence) -> LocalExecutionEngine:
-        config = self._config
-        return LocalExecutionEngine(
+    def _new_engine(self, persistence: WorkflowPersistence, role: EngineRole | None = None) -> LocalExecutionEngine:
+        config, mode = self._config, self._queue_mode
+        engine = LocalExecutionEngine(
             self._registry,
             persistence,
-            self._event_bus,
+            self._event_bus if mode is None else mode.event_bus,
             lease_seconds=config.engine_config.lease_seconds,
             poll_interval=config.engine_config.poll_interval,
             admin_role=config.admin_role,
+            role=role or (EngineRole.BOTH if mode is None else EngineRole.WEB),
         )
+        if mode is not None:
+            mode.attach(engine)  # the dispatcher of its role, and the queue's recovery grace
+        return engine
 
     def _persistence_factory(self) -> Callable[[], WorkflowPersistence] | None:
         """How the plugin builds its SQL persistence; None when the app passed its own persistence.

@@ -25,7 +25,11 @@ apply. Requests without ``X-User`` are anonymous, and the workflow API answers t
 expense is visible to its requester, to the reviewers it has tasks for and to ``admin``. Never
 use header authentication like this in a real app. State is kept in
 ``expense.sqlite3`` unless the ``EXPENSE_DATABASE_URL`` environment variable names another database
-(an async SQLAlchemy URL such as ``postgresql+asyncpg://user@host/db``). Try it::
+(an async SQLAlchemy URL such as ``postgresql+asyncpg://user@host/db``). With ``EXPENSE_QUEUE_URL``
+set (``redis://localhost:6379/0`` or ``postgresql://user@host/db``), the app runs in queue mode:
+``litestar --app examples.expense.app:app run`` serves the API and runs no steps, and each
+``litestar --app examples.expense.app:app workers run`` is a worker process running them (the
+database must then be PostgreSQL, shared by all of them). Try it::
 
     curl -X POST localhost:8000/workflows/instances -H 'X-User: alice' -H 'Content-Type: application/json' \\
          -d '{"workflow": "expense", "data": {"amount": 2500, "description": "conference"}}'
@@ -69,6 +73,7 @@ from litestar_workflows import (
     WorkflowPluginConfig,
 )
 from litestar_workflows.engine.persistence import TaskQuery
+from litestar_workflows.queue import WorkflowQueueConfig
 from litestar_workflows.ui import UIConfig
 
 __all__ = (
@@ -76,6 +81,7 @@ __all__ = (
     "DATABASE_URL_VARIABLE",
     "DEMO_USERS",
     "LEGAL_REVIEW_ABOVE",
+    "QUEUE_URL_VARIABLE",
     "DemoUser",
     "ExpenseRequest",
     "FinanceDecision",
@@ -92,6 +98,9 @@ logger = logging.getLogger("examples.expense")
 
 DATABASE_URL_VARIABLE = "EXPENSE_DATABASE_URL"
 """Environment variable naming the app's database (default: ``expense.sqlite3`` in the working directory)."""
+
+QUEUE_URL_VARIABLE = "EXPENSE_QUEUE_URL"
+"""Environment variable naming a Redis or PostgreSQL queue: steps then run on worker processes (``[saq]`` extra)."""
 
 CSRF_SECRET_VARIABLE = "EXPENSE_CSRF_SECRET"
 """Environment variable with the secret signing the demo's CSRF tokens (a fixed demo value otherwise)."""
@@ -320,20 +329,24 @@ def create_app(
     escalate_after: timedelta = timedelta(days=2),
     escalation_interval: float = 60.0,
     database_url: str | None = None,
+    queue_url: str | None = None,
 ) -> Litestar:
     """The expense app (tests pass in-memory persistence and short escalation times).
 
     ``database_url`` (default: the ``EXPENSE_DATABASE_URL`` environment variable, else ``expense.sqlite3``)
-    is used when no ``persistence`` is given.
+    is used when no ``persistence`` is given. ``queue_url`` (default: ``EXPENSE_QUEUE_URL``; none: one
+    process serves and runs everything) puts the steps on SAQ workers.
     """
     if database_url is None:
         database_url = os.environ.get(DATABASE_URL_VARIABLE) or "sqlite+aiosqlite:///expense.sqlite3"
+    queue_url = queue_url or os.environ.get(QUEUE_URL_VARIABLE) or None
     config = WorkflowPluginConfig(
         workflows=[expense_workflow(escalate_after)],
         persistence=persistence,
         database_url=database_url,
         admin_role="admin",
         started_by_key="requester",
+        queue=None if queue_url is None else WorkflowQueueConfig(queue_url),
         ui=UIConfig(
             title="Expense demo",
             login_url="/demo/login",

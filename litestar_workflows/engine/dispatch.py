@@ -2,9 +2,9 @@
 
 The engine calls :meth:`StepDispatcher.dispatch` for every token that became runnable (its
 state is already committed). The in-process dispatcher runs it as an asyncio task here; a queue
-backend (SAQ, pgqueuer, ...) would enqueue ``(instance_id, token_id)`` and have a worker call
-``engine.run_token(instance_id, token_id)``. Dispatching twice is harmless: ``run_token`` checks
-the committed state and ignores tokens that are gone or not runnable.
+backend (``litestar_workflows.queue``: SAQ) enqueues ``(instance_id, token_id)`` and has a worker
+call ``engine.run_token(instance_id, token_id)``. Dispatching twice is harmless: ``run_token``
+checks the committed state and ignores tokens that are gone or not runnable.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from uuid import UUID
 
 __all__ = ("InProcessDispatcher", "StepDispatcher", "TokenRunner")
 
-TokenRunner = Callable[[UUID, str], Coroutine[Any, Any, None]]
+TokenRunner = Callable[[UUID, str], Coroutine[Any, Any, object]]
+"""``engine.run_token``: what it reports is for queue jobs; in process, a token held elsewhere is its holder's."""
 
 
 @runtime_checkable

@@ -43,6 +43,7 @@ from litestar_workflows.engine.memory import InMemoryPersistence
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.records import InstanceRecord
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.roles import EngineRole, RoleRules
 from litestar_workflows.engine.runner import TokenRunner
 from litestar_workflows.engine.runtime import settled, snapshot
 from litestar_workflows.engine.subworkflows import link_family, needs_linking
@@ -94,6 +95,10 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
             work released by a stopped engine) once :meth:`start` was called.
         admin_role: A group whose members may complete any task, even one claimed by someone
             else (checked when a task is completed by an ``Identity``; see :meth:`complete_task`).
+        role: What this engine does in its process (``engine.roles``): ``BOTH`` (the default)
+            serves and runs; with a queue, ``WEB`` commits and dispatches, ``WORKER`` runs steps.
+        recovery_grace: Seconds due work waits for its dispatcher before recovery claims it
+            (0 in-process; a queue's workers leave the queue that long to deliver it).
     """
 
     def __init__(
@@ -108,7 +113,11 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
         admin_role: str | None = None,
+        role: EngineRole = EngineRole.BOTH,
+        recovery_grace: float = 0.0,
     ) -> None:
+        self.rules = RoleRules(role, recovery_grace)
+        """What this engine may do in its role: every role check asks this object."""
         self.registry = registry
         self.admin_role = admin_role
         self.persistence: WorkflowPersistence = persistence if persistence is not None else InMemoryPersistence()
@@ -346,3 +355,23 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
             if waiters is not None and future in waiters:
                 waiters.remove(future)
             self._prune(instance_id, record)
+
+    # --- across processes ---------------------------------------------------------------------
+
+    async def changed_elsewhere(self, instance_id: UUID) -> None:
+        """Another process committed a change to the instance: wake this process's ``wait_for`` if it settled.
+
+        Called for events that arrive from other processes (``queue.events``). Costs a read
+        only when someone here waits on an instance this engine does not advance itself.
+        """
+        record = self._runtime.get(instance_id.int)
+        if record is None or not record.waiters or record.leased:
+            return  # an instance this engine advances settles its waiters itself
+        state = await self.persistence.load_instance(instance_id)
+        if state is not None and self._runtime.get(instance_id.int) is record:
+            self._settle_record(state)
+
+    def holds_lease(self, instance_id: UUID) -> bool:
+        """True if this engine holds the instance's lease (a worker then runs its due tokens itself)."""
+        record = self._runtime.get(instance_id.int)
+        return record is not None and record.leased

@@ -43,9 +43,12 @@ class InMemoryEventBus:
     async def emit(self, event_type: str, **payload: Any) -> None:
         """Deliver to every matching subscriber; a full queue drops its oldest event."""
         instance_id = payload.pop("instance_id")
-        event = WorkflowEvent(event_type, instance_id, payload)
+        self.deliver(WorkflowEvent(event_type, instance_id, payload))
+
+    def deliver(self, event: WorkflowEvent) -> None:
+        """Hand an event to this process's subscribers (also one that came from another process)."""
         for wanted, queue in tuple(self._subscribers):
-            if wanted is not None and wanted != instance_id:
+            if wanted is not None and wanted != event.instance_id:
                 continue
             if queue.full():
                 queue.get_nowait()

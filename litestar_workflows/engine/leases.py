@@ -37,7 +37,10 @@ class LeaseLoops(InstanceRuntime):
         due token whose lease is free or expired (a crashed process), including timers that
         fell due while no engine was up. WAITING instances stay waiting. Logs how many were
         resumed (INFO), whoever starts the engine: the app, a worker script, a CLI command.
+        The web role (``engine.roles``) recovers nothing and runs no loop: it holds no leases.
         """
+        if not self.rules.recovers:
+            return 0
         resumed = await self.recover()
         if resumed:
             logger.info("resumed %d workflow instance(s) left running by a stopped or crashed engine", resumed)
@@ -58,11 +61,16 @@ class LeaseLoops(InstanceRuntime):
         return {task.get_name().rpartition(".")[2]: not task.done() for task in self._background}
 
     async def recover(self) -> int:
-        """Claim and dispatch every instance with due work and a free or expired lease, once."""
+        """Claim and dispatch every instance with due work and a free or expired lease, once.
+
+        With a ``recovery_grace``, only work due (and leases expired) that long ago is claimed:
+        until then it is the dispatcher's (a queue delivers it to some worker).
+        """
         resumed = 0
+        grace = timedelta(seconds=self.rules.recovery_grace)
         while True:
             now = self._clock()
-            claimed = await self.persistence.claim_runnable(self.owner_id, now, self._lease_until(now), 200)
+            claimed = await self.persistence.claim_runnable(self.owner_id, now - grace, self._lease_until(now), 200)
             # Instances this engine is advancing right now dispatch their own next steps. One it
             # holds with nothing running here has a due token nobody runs (a stale attempt of a
             # step was committed by an engine whose lease had expired, after this one took the

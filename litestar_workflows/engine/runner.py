@@ -26,6 +26,7 @@ from litestar_workflows.engine.commands import NotCurrent, TimerDue
 from litestar_workflows.engine.draft import Transition
 from litestar_workflows.engine.execution import Outcome, attempt, refused
 from litestar_workflows.engine.records import InstanceRecord, yield_to_loop
+from litestar_workflows.engine.roles import TokenRun
 from litestar_workflows.engine.runtime import MAX_COMMIT_ATTEMPTS, InstanceRuntime, definition_missing
 from litestar_workflows.engine.subworkflows import link_family, needs_linking
 from litestar_workflows.engine.transitions import apply_command
@@ -52,36 +53,52 @@ def _ready_token(state: WorkflowInstanceData | None, token_id: str) -> Token | N
 class TokenRunner(InstanceRuntime):
     """``run_token`` and one token's turn (a base of ``LocalExecutionEngine``)."""
 
-    async def run_token(self, instance_id: UUID, token_id: str) -> None:
-        """Run the step of a committed READY token, then keep going along its branch.
+    async def run_token(self, instance_id: UUID, token_id: str) -> TokenRun:
+        """Run the step of a committed READY token, then keep going along its branch; says what it did.
 
         This is what a dispatcher calls. Tokens that are gone, not runnable, not yet due, or
-        already running in this process are ignored, so duplicate dispatches are harmless.
+        already running in this process are ignored (``NOTHING_TO_RUN``), so duplicate dispatches
+        are harmless. ``HELD_ELSEWHERE``: another live engine holds the instance; a queue job
+        tries again later instead of dropping the token.
         """
+        record = await self._held_for(instance_id, token_id)
+        if isinstance(record, TokenRun):
+            return record
+        record.pins += 1
+        try:
+            return await self._run_branch(instance_id, token_id, record)
+        finally:
+            record.pins -= 1
+            self._prune(instance_id, record)
+
+    async def _held_for(self, instance_id: UUID, token_id: str) -> InstanceRecord | TokenRun:
+        """The instance's record with its lease held here, to run ``token_id``; or why it cannot run here."""
+        if not self.rules.runs_steps:
+            msg = f"an engine in the {self.rules.role.value} role runs no steps: dispatch through a queue"
+            raise RuntimeError(msg)
         record = self._record(instance_id)
         if token_id in record.running:
-            return
+            return TokenRun.NOTHING_TO_RUN
         if not record.leased:
             now = self._clock()
             acquired = await self.persistence.acquire_lease(instance_id, self.owner_id, now, self._lease_until(now))
             record = self._record(instance_id)  # the record may have been dropped meanwhile
             if not acquired:
                 self._prune(instance_id, record)
-                return  # another live engine advances this instance; it will see this token
+                return TokenRun.HELD_ELSEWHERE  # another live engine advances this instance
             record.leased = True
             record.state = None  # the state may have moved while unleased
-        record.pins += 1
-        try:
-            await self._run_branch(instance_id, token_id, record)
-        finally:
-            record.pins -= 1
-            self._prune(instance_id, record)
+        elif record.state is not None and _ready_token(record.state, token_id) is None:
+            record.state = None  # made runnable by another process (a web commit): not in the cache yet
+        return record
 
-    async def _run_branch(self, instance_id: UUID, token_id: str, record: InstanceRecord) -> None:
+    async def _run_branch(self, instance_id: UUID, token_id: str, record: InstanceRecord) -> TokenRun:
+        """Run ``token_id`` and the branch after it; ``RAN`` if at least its first step ran."""
         task = asyncio.current_task()
         assert task is not None
         current: str | None = token_id
         running = record.running
+        ran = TokenRun.NOTHING_TO_RUN
         steps = 0
         try:
             while current is not None:
@@ -90,6 +107,9 @@ class TokenRunner(InstanceRuntime):
                     following = await self._run_one(instance_id, current, record)
                 finally:
                     running.pop(current, None)
+                if isinstance(following, TokenRun):  # NOTHING_TO_RUN: the token was not runnable
+                    break
+                ran = TokenRun.RAN
                 current = following
                 steps += 1
                 if current is not None and steps % STEPS_BETWEEN_YIELDS == 0:
@@ -107,18 +127,23 @@ class TokenRunner(InstanceRuntime):
                 logger.exception("workflow instance %s: token %s could not run; retrying later", instance_id, current)
             record.leased = False
             record.state = None
+        return ran
 
-    async def _run_one(self, instance_id: UUID, token_id: str, record: InstanceRecord) -> str | None:
-        """Run one token's turn and commit it; returns the branch's next token to run inline."""
+    async def _run_one(self, instance_id: UUID, token_id: str, record: InstanceRecord) -> str | TokenRun | None:
+        """Run one token's turn and commit it.
+
+        Returns the branch's next token to run inline, None at the end of the branch, or
+        ``NOTHING_TO_RUN`` when the token had nothing to run (gone, not ready, not due yet).
+        """
         state = record.state
         if state is None:
             state = await self.persistence.load_instance(instance_id)
         token = _ready_token(state, token_id)
         if state is None or token is None:
-            return None
+            return TokenRun.NOTHING_TO_RUN
         if token.not_before is not None and token.not_before > self._clock():
             self.dispatcher.dispatch(instance_id, token_id, token.not_before)
-            return None
+            return TokenRun.NOTHING_TO_RUN
         try:
             definition = self.registry.get_definition(state.workflow_name, state.workflow_version)
             step = definition.steps[token.step]
@@ -130,7 +155,9 @@ class TokenRunner(InstanceRuntime):
             transition = await self._transact(instance_id, TimerDue(token_id), loaded=state)
         elif kind.transactional:
             ran = await self._run_transactional(definition, instance_id, token_id)
-            if ran is None or isinstance(ran, Transition):
+            if ran is None:
+                return TokenRun.NOTHING_TO_RUN  # no longer runnable, found under the instance's lock
+            if isinstance(ran, Transition):
                 transition = ran
             else:  # a failed attempt: its writes were rolled back; record the failure
                 transition = await self._record_outcome(instance_id, ran, step, token, None)

@@ -31,6 +31,7 @@ from litestar_workflows.engine.events import EventBus
 from litestar_workflows.engine.persistence import InstanceChange, WorkflowPersistence
 from litestar_workflows.engine.records import InstanceRecord
 from litestar_workflows.engine.registry import WorkflowRegistry
+from litestar_workflows.engine.roles import RoleRules
 from litestar_workflows.engine.subworkflows import link_family, linked_events, needs_linking, publish_linked
 from litestar_workflows.engine.transitions import apply_command
 
@@ -79,6 +80,7 @@ def definition_missing(
 class InstanceRuntime:
     """Per-instance records and the commit/after-commit path (a base of ``LocalExecutionEngine``)."""
 
+    rules: RoleRules
     registry: WorkflowRegistry
     persistence: WorkflowPersistence
     event_bus: EventBus | None
@@ -184,7 +186,7 @@ class InstanceRuntime:
         now = transition.now
         lease_until = None
         # Keep (or take) the lease while a token is due now (``next_run_at(state, now) <= now``).
-        if state.status is WorkflowStatus.RUNNING:
+        if state.status is WorkflowStatus.RUNNING and self.rules.takes_leases:
             for token in state.tokens:
                 if token.status is TokenStatus.READY and (token.not_before is None or token.not_before <= now):
                     lease_until = self._lease_until(now)
@@ -266,7 +268,7 @@ class InstanceRuntime:
                 continue
             if token.id != continue_from and _ready_in(earlier, token.id):
                 continue  # runnable before this change already: dispatched back then
-            if not held and token.not_before is None:
+            if token.not_before is None and not self.rules.dispatches_unleased(held):
                 continue  # due now but leased by another engine, which runs it
             if continue_from is not None and continuation is None and token.not_before is None:
                 continuation = token.id

@@ -67,6 +67,8 @@ async def _check_database(persistence: WorkflowPersistence) -> HealthCheck:
 
 
 def _check_engine(engine: LocalExecutionEngine) -> HealthCheck:
+    if not engine.rules.recovers:
+        return _OK  # the web role of a queue deployment runs no loops: its workers do
     loops = engine.loops
     if not loops:
         return HealthCheck(status="failing", detail="not running")

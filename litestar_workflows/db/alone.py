@@ -10,8 +10,8 @@ inserts the step executions and opened tasks from what that update returned.
 The checks and the lease rule are not repeated here. ``writer.accept`` decides on the instance
 row as this writer last committed or read it (``KnownRows``), exactly as it decides on the
 locking read's row; the statement's ``WHERE`` then requires the stored row to be just that:
-the same revision, lease owner and lease expiry, everything the decision read. If it is not (an
-other process, a lease renewal, a transactional step wrote it meanwhile), nothing at all is
+the same revision, lease owner and lease expiry, everything the decision read. If it is not (another
+process, a lease renewal, a transactional step wrote it meanwhile), nothing at all is
 written, and the batch takes the general path (``db.isolation``: locking read, decision, writes,
 in a transaction), which decides on the row as it really is and raises whatever it must. A start
 needs no known row: its ``INSERT`` is the check, as on the general path.

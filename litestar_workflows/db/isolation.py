@@ -117,7 +117,7 @@ def write_in_transaction(
     remaining = list(range(len(changes)))
     careful = False
     while True:
-        seen: dict[Any, StoredInstance] = {}
+        seen: dict[Any, StoredInstance] | None = None if known is None else {}
         try:
             with connection.begin():
                 written = write_changes(connection, [changes[index] for index in remaining], careful=careful, seen=seen)
@@ -130,7 +130,7 @@ def write_in_transaction(
             if careful or _sqlstate(exc) != _UNIQUE_VIOLATION:
                 raise
             careful = True  # an instance created meanwhile, maybe: find out which commits it refuses
-    if known is not None:
+    if known is not None and seen is not None:
         known.remember([changes[index] for index in remaining], seen)
     outcomes = {**refused, **dict(zip(remaining, written, strict=True))}
     return [outcomes[index] for index in range(len(changes))]

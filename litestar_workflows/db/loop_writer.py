@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from litestar_workflows.db.alone import KnownRows, fits_alone, write_alone
 from litestar_workflows.db.direct import supports_direct
@@ -43,7 +44,18 @@ class LoopWriter:
         max_batch: At most this many commits share one transaction.
     """
 
-    __slots__ = ("_alone", "_closing", "_engine", "_known", "_max_batch", "_options", "_pending", "_wake", "_writer")
+    __slots__ = (
+        "_alone",
+        "_closing",
+        "_engine",
+        "_keeps",
+        "_known",
+        "_max_batch",
+        "_options",
+        "_pending",
+        "_wake",
+        "_writer",
+    )
 
     def __init__(self, engine: AsyncEngine, options: dict[str, Any], max_batch: int) -> None:
         self._engine = engine
@@ -59,6 +71,9 @@ class LoopWriter:
         self._alone: AsyncConnection | None = None
         """The autocommit connection that commits alone are written on, kept: a pool checkout and
         check-in cost a quarter of such a commit's time, and the server keeps the statement planned."""
+        pool = engine.pool
+        self._keeps = not (isinstance(pool, QueuePool) and pool.size() <= 1)
+        """False when a host's pool holds one connection: kept, reads would wait for it in vain."""
 
     async def commit(self, change: InstanceChange) -> tuple[bool, ...]:
         """Queue ``change`` (with its linked changes) for the next group transaction; raises its refusal."""
@@ -138,6 +153,11 @@ class LoopWriter:
 
     async def _write_alone(self, changes: list[InstanceChange], known: KnownRows) -> list[Any] | None:
         """``db.alone.write_alone`` on the kept connection (opened again after it broke)."""
+        if not self._keeps:
+            async with self._engine.connect() as plain:
+                lent = await plain.execution_options(isolation_level="AUTOCOMMIT")
+                answer: list[Any] | None = await lent.run_sync(write_alone, changes, known)
+            return answer
         connection = self._alone
         if connection is None:
             plain = await self._engine.connect()

@@ -22,13 +22,17 @@ import functools
 import logging
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 from litestar_workflows.core.exceptions import ChangeRefusedError
-from litestar_workflows.db.writer import DuplicateCreations, Outcome, write_changes
+from litestar_workflows.db.writer import DuplicateCreations, Outcome, StoredInstance, write_changes
 from litestar_workflows.engine.persistence import InstanceChange
+
+if TYPE_CHECKING:
+    from litestar_workflows.db.alone import KnownRows  # which imports this module
 
 __all__ = ("commit_batch", "is_outage", "refusal", "write_in_transaction", "write_isolated")
 
@@ -100,19 +104,23 @@ def write_isolated(write: Write, changes: list[InstanceChange]) -> list[Outcome]
     return [*write_isolated(write, changes[:middle]), *write_isolated(write, changes[middle:])]
 
 
-def write_in_transaction(connection: Connection, changes: list[InstanceChange]) -> list[Outcome]:
+def write_in_transaction(
+    connection: Connection, changes: list[InstanceChange], known: KnownRows | None = None
+) -> list[Outcome]:
     """``write_changes`` in a transaction of its own on ``connection``, committed before this returns.
 
     On PostgreSQL, commits creating an instance another transaction created meanwhile are
     refused and the others written again in a new transaction (``DuplicateCreations``).
+    ``known``: told the instance rows as the committed transaction left them.
     """
     refused: dict[int, Outcome] = {}
     remaining = list(range(len(changes)))
     careful = False
     while True:
+        seen: dict[Any, StoredInstance] | None = None if known is None else {}
         try:
             with connection.begin():
-                written = write_changes(connection, [changes[index] for index in remaining], careful=careful)
+                written = write_changes(connection, [changes[index] for index in remaining], careful=careful, seen=seen)
             break
         except DuplicateCreations as duplicates:
             for position, error in duplicates.refusals.items():
@@ -122,17 +130,22 @@ def write_in_transaction(connection: Connection, changes: list[InstanceChange]) 
             if careful or _sqlstate(exc) != _UNIQUE_VIOLATION:
                 raise
             careful = True  # an instance created meanwhile, maybe: find out which commits it refuses
+    if known is not None and seen is not None:
+        known.remember([changes[index] for index in remaining], seen)
     outcomes = {**refused, **dict(zip(remaining, written, strict=True))}
     return [outcomes[index] for index in range(len(changes))]
 
 
-def commit_batch(connection: Connection, changes: list[InstanceChange]) -> list[Outcome]:
+def commit_batch(
+    connection: Connection, changes: list[InstanceChange], known: KnownRows | None = None
+) -> list[Outcome]:
     """Write a batch of commits on ``connection`` (not in a transaction), each refused one failing alone.
 
     If the database fails as a whole, every commit's outcome is that error (logged once).
+    ``known`` (PostgreSQL): the rows this writer knows, kept up to date (see ``db.alone``).
     """
     try:
-        return write_isolated(functools.partial(write_in_transaction, connection), changes)
+        return write_isolated(functools.partial(write_in_transaction, connection, known=known), changes)
     except Exception as exc:  # the database failed as a whole: nobody's change was recorded
         logger.exception("group commit of %d change(s) failed", len(changes))
         return [exc] * len(changes)

@@ -16,6 +16,10 @@ instances a batch creates: their plain ``INSERT`` is the check (the primary key 
 Only if it fails on a duplicate is the batch written again *carefully*: created instances read
 too, and inserted with ``ON CONFLICT DO NOTHING RETURNING`` to learn which commits lost (see
 ``DuplicateCreations``). A start is then one statement fewer, and no statement is compiled anew.
+
+On PostgreSQL a commit alone in its batch is usually written without this module's read and
+transaction: ``db.alone`` decides it with ``accept`` on the row as the writer last left it and
+writes it as one statement that checks the row is still so.
 """
 
 from __future__ import annotations
@@ -40,13 +44,27 @@ from litestar_workflows.db.direct import direct_query, direct_statement, support
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
 from litestar_workflows.engine.persistence import InstanceChange, next_run_at
 
-__all__ = ("DuplicateCreations", "Outcome", "note_committed", "write_changes")
+__all__ = (
+    "EXECUTIONS",
+    "INSTANCES",
+    "STATE_COLUMNS",
+    "TASKS",
+    "DuplicateCreations",
+    "Outcome",
+    "Rows",
+    "Stored",
+    "StoredInstance",
+    "StoredTask",
+    "accept",
+    "note_committed",
+    "write_changes",
+)
 
 INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
 EXECUTIONS = cast("Table", StepExecutionModel.__table__)
 TASKS = cast("Table", HumanTaskModel.__table__)
 
-_STATE_COLUMNS = (
+STATE_COLUMNS = (
     "workflow_name",
     "workflow_version",
     "status",
@@ -72,7 +90,7 @@ _STATE_COLUMNS = (
 _UPDATE_INSTANCE = (
     update(INSTANCES)
     .where(INSTANCES.c.id == bindparam("b_id"))
-    .values({name: bindparam(name) for name in _STATE_COLUMNS})
+    .values({name: bindparam(name) for name in STATE_COLUMNS})
 )
 _CLOSE_TASK = (
     update(TASKS)
@@ -125,7 +143,7 @@ class DuplicateCreations(Exception):
         self.refusals = refusals
 
 
-class _StoredTask(NamedTuple):
+class StoredTask(NamedTuple):
     """A task's row as the locking read found it (or as an earlier commit of the batch left it)."""
 
     id: Any
@@ -135,20 +153,20 @@ class _StoredTask(NamedTuple):
     claimed_by: str | None
 
 
-_StoredInstance = tuple[int, str | None, datetime | None]
+StoredInstance = tuple[int, str | None, datetime | None]
 """An instance row's revision, lease owner and lease expiry."""
 
 
 @dataclass(slots=True)
-class _Stored:
+class Stored:
     """What the batch's commits find stored: as read, then as the commits accepted so far leave it."""
 
-    instances: dict[Any, _StoredInstance]
-    tasks: dict[Any, _StoredTask]
+    instances: dict[Any, StoredInstance]
+    tasks: dict[Any, StoredTask]
 
 
 @dataclass(slots=True)
-class _Rows:
+class Rows:
     """The rows the accepted commits write, one list per statement."""
 
     created: list[dict[str, Any]] = field(default_factory=list)
@@ -177,7 +195,12 @@ class _Rows:
 
 
 def write_changes(
-    connection: Connection, changes: list[InstanceChange], *, direct: bool = True, careful: bool = False
+    connection: Connection,
+    changes: list[InstanceChange],
+    *,
+    direct: bool = True,
+    careful: bool = False,
+    seen: dict[Any, StoredInstance] | None = None,
 ) -> list[Outcome]:
     """Write ``changes`` (each with its linked changes) in the caller's transaction; one outcome per change.
 
@@ -188,23 +211,27 @@ def write_changes(
     so that a duplicate refuses its commit alone, instead of failing the transaction on an
     ``IntegrityError`` (see the module's description). Raises ``DuplicateCreations`` (careful)
     when the transaction must be rolled back and the batch written again without some commits.
+    ``seen``: filled with each instance row the batch read or wrote, as this transaction leaves it
+    (for ``db.alone.KnownRows``, once the transaction committed).
     """
     direct = direct and supports_direct(connection.dialect)
     postgres = connection.dialect.name == "postgresql"
     groups = [change.members() for change in changes]
     stored = _read_stored(connection, groups, direct=direct, creations=careful or not postgres)
-    rows = _Rows()
-    outcomes = [_accept(group, stored, rows) for group in groups]
+    rows = Rows()
+    outcomes = [accept(group, stored, rows) for group in groups]
     if rows.created and postgres and careful:
         _insert_new_instances(connection, rows.created, groups, outcomes)
         rows.created = []
     rows.write(connection, direct=direct)
+    if seen is not None:
+        seen.update(stored.instances)
     return outcomes
 
 
 def _read_stored(
     connection: Connection, groups: list[list[InstanceChange]], *, direct: bool, creations: bool
-) -> _Stored:
+) -> Stored:
     """The locking read of every instance (``creations``: created ones too) and closed task the batch touches."""
     locking = connection.dialect.name == "postgresql"
     ids = list(
@@ -213,16 +240,16 @@ def _read_stored(
     found = _rows(connection, _INSTANCE_ROWS_LOCKED if locking else _INSTANCE_ROWS, ids, direct=direct) if ids else ()
     instances = {row[0]: (row[1], row[2], row[3]) for row in found}
     task_ids = [closure.task_id for group in groups for member in group for closure in member.closed_tasks]
-    tasks: dict[Any, _StoredTask] = {}
+    tasks: dict[Any, StoredTask] = {}
     if task_ids:
         found = _rows(connection, _TASK_ROWS_LOCKED if locking else _TASK_ROWS, task_ids, direct=direct)
-        tasks = {row[0]: _StoredTask(row[0], TaskStatus(row[1]), row[2], row[3] or (), row[4]) for row in found}
-    return _Stored(instances, tasks)
+        tasks = {row[0]: StoredTask(row[0], TaskStatus(row[1]), row[2], row[3] or (), row[4]) for row in found}
+    return Stored(instances, tasks)
 
 
-def _accept(group: list[InstanceChange], stored: _Stored, rows: _Rows) -> Outcome:
+def accept(group: list[InstanceChange], stored: Stored, rows: Rows) -> Outcome:
     """Check every member of a commit; if none is refused, add the rows of all of them (and update ``stored``)."""
-    closing: dict[Any, _StoredTask] = {}
+    closing: dict[Any, StoredTask] = {}
     for member in group:
         refusal = _refusal(member, stored, closing)
         if refusal is not None:
@@ -230,7 +257,7 @@ def _accept(group: list[InstanceChange], stored: _Stored, rows: _Rows) -> Outcom
     return tuple(_add(member, stored, closing, rows) for member in group)
 
 
-def _refusal(change: InstanceChange, stored: _Stored, closing: dict[Any, _StoredTask]) -> Exception | None:
+def _refusal(change: InstanceChange, stored: Stored, closing: dict[Any, StoredTask]) -> Exception | None:
     """Why ``change`` may not be written; None if it may. ``closing``: tasks as earlier members leave them."""
     instance_id = change.instance.id
     current = stored.instances.get(instance_id)
@@ -254,7 +281,7 @@ def _refusal(change: InstanceChange, stored: _Stored, closing: dict[Any, _Stored
     return None
 
 
-def _add(change: InstanceChange, stored: _Stored, closing: dict[Any, _StoredTask], rows: _Rows) -> bool:
+def _add(change: InstanceChange, stored: Stored, closing: dict[Any, StoredTask], rows: Rows) -> bool:
     """Add the rows of an accepted ``change``; True if its committer holds the lease afterwards."""
     instance = change.instance
     now = change.now or datetime.now(UTC)
@@ -318,7 +345,7 @@ def _rows(connection: Connection, queries: tuple[Select[Any], ...], ids: list[An
     return connection.execute(queries[0], {"ids": ids}).all()
 
 
-def _lease(change: InstanceChange, stored: _StoredInstance | None, now: datetime, values: dict[str, Any]) -> bool:
+def _lease(change: InstanceChange, stored: StoredInstance | None, now: datetime, values: dict[str, Any]) -> bool:
     """Set the lease columns in ``values``; True if the committer holds the lease afterwards."""
     holder, expires = (None, None) if stored is None else (stored[1], stored[2])
     owner, until = change.lease_owner, change.lease_until

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from advanced_alchemy.config import EngineConfig, SQLAlchemyAsyncConfig
 from sqlalchemy import event
 
 from litestar_workflows.db import SQLAlchemyPersistence
+from litestar_workflows.engine.persistence import InstanceChange
 from tests.conftest import fresh_database
-from tests.contract.kit import create, instance
+from tests.contract.kit import advanced, create, execution, instance
 
 
 @pytest.fixture
@@ -45,3 +47,22 @@ def test_the_pool_size_is_a_setting_and_sqlite_has_none(tmp_path: Path) -> None:
     assert sized.engine.pool.size() == 7  # type: ignore[attr-defined]  # a QueuePool; no connection is made
     on_a_file = SQLAlchemyPersistence(url=f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite3'}", pool_size=7)
     assert on_a_file.dialect == "sqlite"  # built without pool options (a file gets threads of its own)
+
+
+async def test_a_host_pool_of_one_connection_serves_commits_and_reads_in_turn(postgres_url: str) -> None:
+    """Commits alone keep a connection of their own, except when the host's pool has only one to lend."""
+    host = SQLAlchemyAsyncConfig(
+        connection_string=postgres_url,
+        engine_config=EngineConfig(pool_size=1, max_overflow=0, pool_timeout=3),
+    )
+    persistence = SQLAlchemyPersistence(host, create_all=True)
+    try:
+        state = await create(persistence, instance())
+        for revision in range(3):
+            state = advanced(state)
+            await persistence.commit(InstanceChange(state, revision, executions=[execution()]))
+            loaded = await persistence.load_instance(state.id)  # the one connection is back in the pool
+            assert loaded is not None and loaded.revision == revision + 1
+    finally:
+        await persistence.close()
+        await host.get_engine().dispose()

@@ -25,7 +25,7 @@ from litestar_workflows import (
     WorkflowStatus,
 )
 from litestar_workflows.core.exceptions import DatabaseUnavailableError
-from litestar_workflows.db import SQLAlchemyPersistence, isolation
+from litestar_workflows.db import SQLAlchemyPersistence, alone, isolation
 from litestar_workflows.db import persistence as persistence_module
 from litestar_workflows.db.thread_writer import ThreadWriter
 from litestar_workflows.db.writer import write_changes
@@ -205,13 +205,18 @@ async def test_an_outage_fails_the_whole_batch_and_the_writer_goes_on(
         await persistence.ping()  # ready: tables created
         failures = iter([sqlite3.OperationalError("disk I/O error")])
 
-        def failing_once(connection: Any, changes: list[InstanceChange], **options: Any) -> Any:
-            error = next(failures, None)
-            if error is not None:
-                raise error
-            return write_changes(connection, changes, **options)
+        def failing_once(write: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any, **options: Any) -> Any:
+                error = next(failures, None)
+                if error is not None:
+                    raise error
+                return write(*args, **options)
 
-        monkeypatch.setattr(isolation, "write_changes", failing_once)
+            return run
+
+        # Whichever writes first: a group transaction, or (PostgreSQL) a commit alone in one statement.
+        monkeypatch.setattr(isolation, "write_changes", failing_once(write_changes))
+        monkeypatch.setattr(alone, "_execute", failing_once(alone._execute))
         first = instance()
         with pytest.raises(DatabaseUnavailableError):
             await persistence.commit(InstanceChange(first, -1))

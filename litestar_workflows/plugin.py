@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Router
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.plugins import CLIPlugin, InitPlugin
 from litestar.types import ExceptionHandlersMap
@@ -279,7 +279,13 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         def provide_api() -> WorkflowApi:
             return api
 
-        async def provide_identity(request: Request[Any, Any, Any]) -> Identity:
+        # ``workflow_api`` as a parameter it does not use: Litestar resolves dependencies that do not
+        # depend on each other concurrently, in a task group of one task each, on every request;
+        # one after the other they cost two plain calls.
+        async def provide_identity(
+            request: Request[Any, Any, Any], workflow_api: NamedDependency[WorkflowApi]
+        ) -> Identity:
+            del workflow_api
             return await caller_identity(resolver, request)
 
         return Router(

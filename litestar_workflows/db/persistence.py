@@ -304,6 +304,11 @@ class SQLAlchemyPersistence:
         return await self._read(functools.partial(reads.get_task, task_id=task_id))
 
     @shielded
+    async def load_task_with_instance(self, task_id: UUID) -> tuple[HumanTaskData, WorkflowInstanceData | None] | None:
+        """One task and its instance (with its step history), read in one go; None if no such task."""
+        return await self._read(functools.partial(reads.task_with_instance, task_id=task_id))
+
+    @shielded
     async def list_tasks(
         self, *, instance_id: UUID | None = None, status: TaskStatus | None = None
     ) -> list[HumanTaskData]:

@@ -35,6 +35,7 @@ __all__ = (
     "ping",
     "query_instances",
     "query_tasks",
+    "task_with_instance",
 )
 
 _INSTANCES = cast("Table", WorkflowInstanceModel.__table__)
@@ -100,6 +101,14 @@ def get_task(connection: Connection, task_id: UUID) -> HumanTaskData | None:
     """One task, or None."""
     row = connection.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
     return None if row is None else task_from_row(row)
+
+
+def task_with_instance(
+    connection: Connection, task_id: UUID
+) -> tuple[HumanTaskData, WorkflowInstanceData | None] | None:
+    """One task and its instance (see :func:`load_instance`), or None if no such task."""
+    task = get_task(connection, task_id)
+    return None if task is None else (task, load_instance(connection, task.instance_id))
 
 
 def list_tasks(connection: Connection, instance_id: UUID | None, status: TaskStatus | None) -> list[HumanTaskData]:

@@ -5,7 +5,7 @@ The answers are as their commit left them, so callers need not read them back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from litestar_workflows.core.exceptions import (
     TaskNotFoundError,
     UnauthorizedTaskError,
     WorkflowAlreadyCompletedError,
+    WorkflowInstanceNotFoundError,
 )
 from litestar_workflows.core.forms import accepted_form_data
 from litestar_workflows.core.identity import Identity
@@ -24,6 +25,7 @@ from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.task_checks import TaskActor, open_task_refusal
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.engine.commands import TaskCompleted
+from litestar_workflows.engine.draft import Transition
 from litestar_workflows.engine.persistence import TaskClosure
 from litestar_workflows.engine.runtime import InstanceRuntime, definition_missing, snapshot
 
@@ -48,12 +50,30 @@ class WorkflowStart:
     """The result of ``LocalExecutionEngine.start_workflow_detailed``.
 
     ``instance`` is the instance as the start committed it; ``opened_tasks`` the human tasks that
-    commit opened (those of a first step that is a human task), in the order they were opened.
-    Copies the caller may keep or change.
+    commit opened (those of a first step that is a human task), in the order they were opened;
+    ``children`` the sub-workflow instances it started (those of a first step that is a
+    ``SubWorkflowStep``), in the order ``list_instances(parent_id=...)`` lists them. Copies the
+    caller may keep or change.
     """
 
     instance: WorkflowInstanceData
     opened_tasks: list[HumanTaskData]
+    children: list[WorkflowInstanceData] = field(default_factory=list)
+
+    @classmethod
+    def committed(cls, transition: Transition) -> WorkflowStart:
+        """What the committed start ``transition`` answers, taken from it: nothing is read back."""
+        state = transition.state
+        # The start's own children; theirs (a child whose first step starts one) hang below them.
+        started = [linked.transition.state for linked in transition.linked if linked.previous is None]
+        children = sorted(
+            (child for child in started if child.parent_id == state.id), key=lambda child: (child.started_at, child.id)
+        )
+        return cls(
+            snapshot(state),
+            [task.detached() for task in transition.opened_tasks],
+            [snapshot(child) for child in children],
+        )
 
 
 def closed_task(task: HumanTaskData, closure: TaskClosure) -> HumanTaskData:
@@ -119,13 +139,16 @@ class TaskCompletions(InstanceRuntime):
     ) -> TaskCompletion:
         """:meth:`complete_task`, answering with the task as closed as well as the instance.
 
-        Reads the task once: the early answers (not found, refused) come from that read, the
-        final ones from the commit's own check; nothing is read again afterwards.
+        Reads the task once, with its instance: the early answers (not found, refused) come from
+        that read, the final ones from the commit's own check; nothing is read again afterwards.
         """
-        task = await self.persistence.get_task(task_id)
-        if task is None:
+        found = await self.persistence.load_task_with_instance(task_id)
+        if found is None:
             raise TaskNotFoundError(f"task {task_id} not found")
-        return await self._complete(task, actor, data)
+        task, state = found
+        if state is None:  # the task outlived its instance: not a state any store keeps
+            raise WorkflowInstanceNotFoundError(task.instance_id)
+        return await self._complete(task, actor, data, state)
 
     async def _raise_not_waiting(self, state: WorkflowInstanceData, step_name: str) -> None:
         done = [t for t in await self.persistence.list_tasks(instance_id=state.id) if t.step_name == step_name]

@@ -224,8 +224,7 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         elif (record := self._runtime.get(instance.id.int)) is not None:
             record.leased = False
         await self._after_commit(transition, previous=None)
-        opened = [task.detached() for task in transition.opened_tasks]
-        return WorkflowStart(snapshot(transition.state), opened)
+        return WorkflowStart.committed(transition)
 
     async def signal(self, instance_id: UUID, step_name: str, payload: Any = None) -> WorkflowInstanceData:
         """Deliver an outside event to the webhook step ``step_name``; its payload lands in the context."""

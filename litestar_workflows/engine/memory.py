@@ -266,6 +266,11 @@ class InMemoryPersistence:
         """One task, or None."""
         return self._tasks.get(task_id)
 
+    async def load_task_with_instance(self, task_id: UUID) -> tuple[HumanTaskData, WorkflowInstanceData | None] | None:
+        """One task and its instance, or None if no such task."""
+        task = self._tasks.get(task_id)
+        return None if task is None else (task, self._instances.get(task.instance_id.int))
+
     async def list_tasks(
         self, *, instance_id: UUID | None = None, status: TaskStatus | None = None
     ) -> list[HumanTaskData]:

@@ -314,6 +314,13 @@ class WorkflowPersistence(Protocol):
         """One task, or None."""
         ...
 
+    async def load_task_with_instance(self, task_id: UUID) -> tuple[HumanTaskData, WorkflowInstanceData | None] | None:
+        """One task and its instance (with its full step history) read together, or None if no such task.
+
+        What completing a task reads before its commit: one read, not two one after the other.
+        """
+        ...
+
     async def list_tasks(
         self, *, instance_id: UUID | None = None, status: TaskStatus | None = None
     ) -> list[HumanTaskData]:

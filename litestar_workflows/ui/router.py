@@ -21,7 +21,7 @@ from litestar_workflows.ui.csrf import own_csrf_config
 from litestar_workflows.ui.inbox import InboxPages
 from litestar_workflows.ui.instances import InstancePages
 from litestar_workflows.ui.rendering import STATIC_DIR, Pages, is_htmx
-from litestar_workflows.web.access import IDENTITY_STATE_KEY, caller_identity
+from litestar_workflows.web.access import caller_identity, remember_identity, remembered_identity
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import to_http_exception
 from litestar_workflows.web.identity import ANONYMOUS, Identity, IdentityResolver, resolve_identity
@@ -50,7 +50,7 @@ def _ui_gate(
 
     async def workflows_ui_gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         identity = await resolve_identity(resolver, connection)
-        connection.state[IDENTITY_STATE_KEY] = identity
+        remember_identity(connection, identity)
         if identity.is_anonymous and not allow_anonymous:
             raise NotAuthenticatedError("the workflow pages need a signed-in user")
 
@@ -64,14 +64,14 @@ def _error_handler(pages: Pages) -> Callable[[Request[Any, Any, Any], Exception]
         http = to_http_exception(exc) if isinstance(exc, WorkflowsError) else exc
         assert isinstance(http, HTTPException)
         status = http.status_code
-        identity = request.state.get(IDENTITY_STATE_KEY)
+        identity = remembered_identity(request)
         context = {
             "status": status,
             "title": _TITLES.get(status, "Something went wrong"),
             "detail": http.detail if status < 500 else "The server could not do this. Please try again later.",
             "fields": http.extra if isinstance(http.extra, list) else [],
         }
-        who = identity if isinstance(identity, Identity) else ANONYMOUS
+        who = identity if identity is not None else ANONYMOUS
         if is_htmx(request):
             headers = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
             return pages.render(request, "_error.html", who, context, status_code=status, headers=headers)

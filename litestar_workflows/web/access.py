@@ -38,6 +38,8 @@ __all__ = (
     "api_gate",
     "caller_identity",
     "is_json_media_type",
+    "remember_identity",
+    "remembered_identity",
     "require_json_body",
     "visible_instance",
 )
@@ -121,7 +123,7 @@ def api_gate(
         if handler.opt.get(PUBLIC_ROUTE):
             return
         identity = await resolve_identity(resolver, connection)
-        connection.state[IDENTITY_STATE_KEY] = identity
+        remember_identity(connection, identity)
         if identity.is_anonymous and not allow_anonymous:
             raise NotAuthenticatedError("the workflow API needs an authenticated caller")
         require_json_body(connection, takes_body=_requires_body(handler))
@@ -129,10 +131,23 @@ def api_gate(
     return workflows_api_gate
 
 
+def remember_identity(connection: ASGIConnection[Any, Any, Any, Any], identity: Identity) -> None:
+    """Keep the caller's ``identity`` in the request's state, under ``IDENTITY_STATE_KEY``."""
+    # The scope's state dict itself, which ``connection.state`` wraps: that property builds a new
+    # ``State`` (a lock, type checks) at every access, a cost every request paid twice.
+    connection.scope.setdefault("state", {})[IDENTITY_STATE_KEY] = identity
+
+
+def remembered_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
+    """The identity a gate kept in the request's state, or None."""
+    identity = connection.scope.get("state", {}).get(IDENTITY_STATE_KEY)
+    return identity if isinstance(identity, Identity) else None
+
+
 async def caller_identity(resolver: IdentityResolver, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
     """The caller's identity as the gate resolved it (resolved here on public routes)."""
-    identity = connection.state.get(IDENTITY_STATE_KEY)
-    if isinstance(identity, Identity):
+    identity = remembered_identity(connection)
+    if identity is not None:
         return identity
     return await resolve_identity(resolver, connection)
 

@@ -270,7 +270,8 @@ async def _count_task_access(client: Client, monkeypatch: pytest.MonkeyPatch) ->
     _, task_id = await _task_of_bob(client)
     persistence_type = type(_plugin(client).persistence)
     calls: list[str] = []
-    for name in ("get_task", "list_tasks", "query_tasks", "update_open_task"):
+    names = ("get_task", "load_instance", "load_task_with_instance", "list_tasks", "query_tasks", "update_open_task")
+    for name in names:
         original = getattr(persistence_type, name)
 
         def counted(original: Any = original, name: str = name) -> Any:
@@ -290,7 +291,8 @@ async def _count_task_access(client: Client, monkeypatch: pytest.MonkeyPatch) ->
         "bob",
         {},
     )
-    assert calls == ["get_task"]  # no claim transaction, no read after the commit
+    # One read (the task with its instance), no claim transaction, no read after the commit.
+    assert calls == ["load_task_with_instance"]
     stored = in_app(client, _plugin(client).persistence.get_task, UUID(task_id))
     assert stored is not None and stored.status is TaskStatus.COMPLETED
     assert (stored.completed_by, stored.claimed_by, stored.data) == ("bob", "bob", {})

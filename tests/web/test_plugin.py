@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ImproperlyConfiguredException, NotAuthorizedException
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from examples.approval import ExpenseApproval
@@ -140,6 +141,19 @@ async def test_path_guards_and_tags(make_app: AppFactory) -> None:
     assert operation["tags"] == ["Flows"]
     assert operation["operationId"] == "WorkflowsStartInstance"
     assert {"201", "400", "404", "422"} <= set(operation["responses"])
+
+
+def test_api_routes_resolve_their_dependencies_one_after_the_other(make_app: AppFactory) -> None:
+    """Independent dependencies cost Litestar a task group per request; the API's never run in one."""
+    app = make_app()
+    batches = [
+        len(batch)
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and route.path.startswith("/workflows")
+        for _, kwargs_model in route.route_handler_map.values()
+        for batch in kwargs_model.dependency_batches
+    ]
+    assert batches and set(batches) == {1}
 
 
 async def test_api_can_be_disabled_while_the_engine_runs() -> None:

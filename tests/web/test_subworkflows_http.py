@@ -2,7 +2,7 @@
 
 ``calling``: finance takes in the request (a task), then the ``check`` step runs ``checking`` as a
 child, whose task is for managers; alice starts it. Carol (finance) may see the parent through her
-task, so she may see the child too; mallory may see neither.
+task, so she may see the child too; mallory may see neither. ``direct`` runs ``checking`` as its first step.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def app(request: pytest.FixtureRequest, make_app: AppFactory, tmp_path: Path) ->
                 SetStep("done", "finished", True),
             ],
         )
-        yield make_app(workflows=[checking, calling], **store)  # the child first: a parent names a registered workflow
+        direct = chain("direct", [SubWorkflowStep("check", "checking", output=["ok"])])
+        # the child first: a parent names a registered workflow
+        yield make_app(workflows=[checking, calling, direct], **store)
 
 
 async def _detail(client: Client, instance_id: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -104,3 +106,26 @@ async def test_the_graph_draws_the_call_as_a_subroutine_naming_the_child(client:
     response = await client.get("/workflows/definitions/calling/graph")
     assert response.status_code == 200, response.text
     assert '    check[["check: checking"]]' in response.text.splitlines()
+
+
+async def test_a_start_answers_with_the_child_its_commit_started_without_reading_anything_back(
+    client: Client, plugin: WorkflowPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    for name in ("load_instance", "get_task", "list_tasks", "list_instances"):
+        original = getattr(type(plugin.persistence), name)
+
+        def counted(original: Any = original, name: str = name) -> Any:
+            async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+                reads.append(name)
+                return await original(self, *args, **kwargs)
+
+            return call
+
+        monkeypatch.setattr(type(plugin.persistence), name, counted())
+    parent = await start(client, "direct", headers=ALICE)
+    assert reads == []  # the answer is the start's commit: its open tasks and children included
+    monkeypatch.undo()
+    child_id = await _child_of(client, plugin, parent["id"])
+    assert parent["children"] == [{"id": child_id, "workflow": "checking", "status": "waiting"}]
+    assert (await _detail(client, parent["id"], ALICE))["children"] == parent["children"]

@@ -50,19 +50,25 @@ IdempotencyKey = Annotated[
 
 
 async def _detail(
-    api: WorkflowApi, identity: Identity, instance: WorkflowInstanceData, tasks: list[HumanTaskData] | None = None
+    api: WorkflowApi,
+    identity: Identity,
+    instance: WorkflowInstanceData,
+    tasks: list[HumanTaskData] | None = None,
+    children: list[WorkflowInstanceData] | None = None,
 ) -> InstanceDetail:
     """The instance's detail as ``identity`` may see it.
 
     ``tasks``: its tasks when known (all of them just read, or those its start's commit opened);
-    else its open ones are read now.
+    else its open ones are read now. ``children``: its children when known (those its start's
+    commit started); else they are read now.
     """
     if tasks is None:
         open_tasks = await api.persistence.list_tasks(instance_id=instance.id, status=TaskStatus.OPEN)
     else:
         open_tasks = [task for task in tasks if task.status is TaskStatus.OPEN]
     tracebacks = api.policy.may_view_tracebacks(identity, instance)
-    children = await api.persistence.list_instances(parent_id=instance.id)
+    if children is None:
+        children = await api.persistence.list_instances(parent_id=instance.id)
     return instance_detail(instance, open_tasks, api.now(), tracebacks=tracebacks, children=children)
 
 
@@ -118,8 +124,12 @@ class InstancesController(Controller):
             idempotency_key=idempotency_key,
         )
         instance = started.instance
-        # The committed start, with the tasks its commit opened (a replay: as just read, tasks read now).
-        detail = await _detail(workflow_api, workflow_identity, instance, None if replayed else started.opened_tasks)
+        # The start as its commit left it, with the tasks and children that commit made: nothing read back
+        # (a replay: the instance as just read, its tasks and children read now).
+        if replayed:
+            detail = await _detail(workflow_api, workflow_identity, instance)
+        else:
+            detail = await _detail(workflow_api, workflow_identity, instance, started.opened_tasks, started.children)
         headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
         if replayed:
             headers["Idempotency-Replayed"] = "true"

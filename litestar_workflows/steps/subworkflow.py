@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
     from litestar_workflows.engine.registry import WorkflowRegistry
 
-__all__ = ("CALL", "START_CHILD", "ChildInput", "SubWorkflowStep", "call_problems")
+__all__ = ("CALL", "START_CHILD", "ChildInput", "StartChild", "SubWorkflowStep", "call_problems")
 
 ChildInput = Mapping[str, str] | Callable[[WorkflowContext], Mapping[str, Any]]
 """The child's start data: ``{child key: parent key}``, or a function of the parent's context."""

@@ -169,3 +169,35 @@ def test_the_diagram_draws_the_kinds_shape() -> None:
     lines = chain("drawn", [ReserveStep("take", "ink"), SetStep("use")]).to_mermaid().splitlines()
     assert '    take[("take: ink")]' in lines
     assert '    use(["use"])' in lines
+
+
+@dataclass(frozen=True, slots=True)
+class Unhandled:
+    """An effect no module registered a handler for."""
+
+
+class _Forgetful(StepKind):
+    name = "forgetful"
+
+    def enter(self, step: Any, context: Any) -> Entry:
+        return Entry(effect=Unhandled())
+
+
+class ForgetfulStep(BaseMachineStep):
+    step_kind: ClassVar[StepKind] = _Forgetful()
+
+
+async def test_an_effect_without_a_handler_refuses_the_commit(engine: LocalExecutionEngine) -> None:
+    definition = chain("forgetful", [ForgetfulStep("forget"), SetStep("after")])
+    with pytest.raises(LookupError, match="no handler is registered for the effect Unhandled"):
+        await engine.start_workflow(definition)
+    assert await engine.persistence.list_instances() == []  # nothing half done
+
+
+def test_an_effect_type_has_one_handler() -> None:
+    async def another(runtime: InstanceRuntime, transition: Transition, token_id: str, effect: Reserve) -> None:
+        """Would reserve twice."""
+
+    with pytest.raises(ValueError, match="have a handler already"):
+        register_effect(Reserve, another)
+    register_effect(Reserve, reserve)  # the same handler again: a module imported twice

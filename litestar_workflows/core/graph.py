@@ -223,10 +223,11 @@ def _escape(text: str) -> str:
 
 
 def _shape(name: str, step: Step, terminal: bool) -> str:
-    label = _escape(name)
+    kind = kind_of(step)
+    label = _escape(kind.diagram_label(name, step))
+    if kind.mermaid_shape is not None:  # the kind's own shape, even for a terminal step
+        return kind.mermaid_shape.replace("{label}", f'"{label}"')
     step_type = step.step_type
-    if step_type is StepType.SUBWORKFLOW:  # a call, drawn as a subroutine naming the child workflow
-        return f'[["{label}: {_escape(str(getattr(step, "workflow", "")))}"]]'
     if terminal:
         return f'(["{label}"])'
     if step_type is StepType.GATEWAY:

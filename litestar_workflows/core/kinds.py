@@ -11,6 +11,12 @@ The engine never asks a step what type it is. It asks the step's kind (:func:`ki
   whose event the step's kind does not accept.
 - :attr:`StepKind.runs_code` says whether a runnable token runs the step's ``execute`` (an
   attempt) or, being due, simply fires (a timer).
+- :meth:`StepKind.problems` says why a definition using the kind may not be registered (beyond
+  the checks every definition gets), and :attr:`StepKind.mermaid_shape` with
+  :meth:`StepKind.diagram_label` how the diagram draws the step.
+
+What a kind needs done along with a commit (an ``Entry.effect``, or something when an instance
+ends) is carried out by handlers its own module registers with ``engine.effects``.
 
 A new kind is a subclass of :class:`StepKind` set as the ``step_kind`` class attribute of its
 step class; see "How to add a step kind" in docs/concepts.md.
@@ -27,6 +33,7 @@ from litestar_workflows.core.types import StepType
 
 if TYPE_CHECKING:
     from litestar_workflows.core.context import WorkflowContext
+    from litestar_workflows.core.definition import WorkflowDefinition
     from litestar_workflows.core.graph import WorkflowGraph
     from litestar_workflows.core.protocols import Step
 
@@ -72,7 +79,8 @@ class Entry:
     runnable token is not run before this much time passed; ``opens_task``: a human task is
     opened for the token; ``failure``: entering failed, and the instance fails with this message.
     ``effect``: anything else the kind needs done together with the commit (a child to start);
-    the reducer collects it into ``Transition.effects``, the kind's own code carries it out.
+    the reducer collects it into ``Transition.effects``, and the runtime hands it to the handler
+    registered for its type (``engine.effects.register_effect``) before the commit.
     """
 
     waits: bool = False
@@ -101,6 +109,10 @@ class StepKind:
     runs_code: ClassVar[bool] = True
     transactional: ClassVar[bool] = False
     """The attempt runs inside the transaction that records its success (``context.session``)."""
+    mermaid_shape: ClassVar[str | None] = None
+    """How the diagram draws the kind's steps: a Mermaid node shape around ``{label}`` (the diagram
+    puts the quoted label there), such as ``"[[{label}]]"``, a subroutine. None: the shape of the
+    step's ``step_type``."""
 
     def enter(self, step: Step, context: Callable[[], WorkflowContext]) -> Entry:
         """What entering ``step`` does; ``context()`` builds the token's context when needed (it costs a copy)."""
@@ -113,6 +125,18 @@ class StepKind:
     def received(self, step: Step, payload: Any) -> dict[str, Any]:
         """The data a signal's ``payload`` writes (kinds that accept ``signal``)."""
         return {}
+
+    def problems(self, definition: WorkflowDefinition, registry: Any) -> list[str]:
+        """Why ``definition``, which has steps of this kind, may not be registered in ``registry``.
+
+        ``registry`` is the ``WorkflowRegistry`` registering it (the workflows it knows so far).
+        Asked once per kind when a definition is registered; an empty list lets it through.
+        """
+        return []
+
+    def diagram_label(self, name: str, step: Step) -> str:
+        """The text of step ``name``'s node in the diagram (drawn in :attr:`mermaid_shape`)."""
+        return name
 
     def __repr__(self) -> str:
         return f"<step kind {self.name}>"

@@ -33,16 +33,12 @@ from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from litestar_workflows.core.exceptions import (
-    ConcurrentUpdateError,
-    TaskNotFoundError,
-    WorkflowInstanceNotFoundError,
-)
+from litestar_workflows.core.exceptions import ConcurrentUpdateError
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.db.codec import execution_values, instance_values, task_values
 from litestar_workflows.db.direct import direct_query, direct_statement, supports_direct
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
-from litestar_workflows.engine.persistence import InstanceChange, next_run_at
+from litestar_workflows.engine.persistence import InstanceChange, TaskClosure, commit_refusal, next_run_at
 
 __all__ = (
     "EXECUTIONS",
@@ -259,26 +255,13 @@ def accept(group: list[InstanceChange], stored: Stored, rows: Rows) -> Outcome:
 
 def _refusal(change: InstanceChange, stored: Stored, closing: dict[Any, StoredTask]) -> Exception | None:
     """Why ``change`` may not be written; None if it may. ``closing``: tasks as earlier members leave them."""
-    instance_id = change.instance.id
-    current = stored.instances.get(instance_id)
-    if change.expected_revision == -1:
-        if current is not None:
-            return ConcurrentUpdateError(f"instance {instance_id} already exists")
-    elif current is None:
-        return WorkflowInstanceNotFoundError(instance_id)
-    elif current[0] != change.expected_revision:
-        return ConcurrentUpdateError(
-            f"instance {instance_id} is at revision {current[0]}, not {change.expected_revision}"
-        )
-    for closure in change.closed_tasks:
-        task = closing.get(closure.task_id) or stored.tasks.get(closure.task_id)
-        if task is None:
-            return TaskNotFoundError(f"task {closure.task_id} not found")
-        refusal = closure.refusal(task)
-        if refusal is not None:
-            return refusal
-        closing[closure.task_id] = task._replace(status=closure.status, claimed_by=closure.claim_after(task.claimed_by))
-    return None
+    current = stored.instances.get(change.instance.id)
+    return commit_refusal(change, None if current is None else current[0], stored.tasks, closing, _closed)
+
+
+def _closed(task: StoredTask, closure: TaskClosure) -> StoredTask:
+    """``task``'s row as ``closure`` leaves it."""
+    return task._replace(status=closure.status, claimed_by=closure.claim_after(task.claimed_by))
 
 
 def _add(change: InstanceChange, stored: Stored, closing: dict[Any, StoredTask], rows: Rows) -> bool:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from litestar_workflows.core.graph import WorkflowGraph
 from litestar_workflows.core.protocols import ExecutionEngine, WorkflowInstance
+
+# The built-in kinds' runtime parts register their effect handlers and hooks (``engine.effects``)
+# on import: imported with the engine, so that every process that commits has them.
+from litestar_workflows.engine import subworkflows as _subworkflows  # noqa: F401
 from litestar_workflows.engine.completion import TaskCompletion, WorkflowStart
 from litestar_workflows.engine.dispatch import InProcessDispatcher, StepDispatcher
 from litestar_workflows.engine.engine import LocalExecutionEngine

@@ -83,7 +83,7 @@ class Transition:
         self.effects: list[tuple[str, object]] = []
         """(token id, effect) of the steps entered: what their kinds carry out along with the commit."""
         self.linked: list[Linked] = []
-        """Changes of other instances to commit with this one: a sub-workflow's child, parent or children."""
+        """Changes of other instances to commit with this one, linked by kinds' handlers (``engine.effects``)."""
 
     def to_change(self, expected_revision: int) -> InstanceChange:
         """The atomic change to commit."""

@@ -46,7 +46,6 @@ from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.engine.roles import EngineRole, RoleRules
 from litestar_workflows.engine.runner import TokenRunner
 from litestar_workflows.engine.runtime import settled, snapshot
-from litestar_workflows.engine.subworkflows import link_family, needs_linking
 from litestar_workflows.engine.transitions import apply_command, new_instance
 
 __all__ = ("LocalExecutionEngine",)
@@ -213,10 +212,8 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         if metadata:
             instance.context.metadata.update(metadata)
         transition = apply_command(definition, instance, Start(), now)
-        if needs_linking(transition):  # a sub-workflow step first: its child starts with the instance
-            await link_family(self, transition)
         try:
-            held = await self.persistence.commit(self._prepare_change(transition, -1))
+            held = await self._commit(transition, -1)
         except ConcurrentUpdateError:
             raise InstanceAlreadyExistsError(instance.id) from None
         if held:

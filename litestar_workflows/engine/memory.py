@@ -16,11 +16,7 @@ from uuid import UUID
 import msgspec
 
 from litestar_workflows.core.access import instance_in_scope
-from litestar_workflows.core.exceptions import (
-    ConcurrentUpdateError,
-    TaskNotFoundError,
-    WorkflowInstanceNotFoundError,
-)
+from litestar_workflows.core.exceptions import TaskNotFoundError
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.task_checks import TaskActor, holder_change_refusal
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
@@ -32,6 +28,7 @@ from litestar_workflows.engine.persistence import (
     TaskClosure,
     TaskQuery,
     _Unset,
+    commit_refusal,
     next_run_at,
     task_visible_to,
 )
@@ -110,26 +107,8 @@ class InMemoryPersistence:
 
         ``closing``: tasks as earlier members of the same commit leave them (filled in here).
         """
-        instance_id = change.instance.id
-        stored = self._instances.get(instance_id.int)
-        if change.expected_revision == -1:
-            if stored is not None:
-                return ConcurrentUpdateError(f"instance {instance_id} already exists")
-        elif stored is None:
-            return WorkflowInstanceNotFoundError(instance_id)
-        elif stored.revision != change.expected_revision:
-            return ConcurrentUpdateError(
-                f"instance {instance_id} is at revision {stored.revision}, not {change.expected_revision}"
-            )
-        for closure in change.closed_tasks:
-            task = closing.get(closure.task_id) or self._tasks.get(closure.task_id)
-            if task is None:
-                return TaskNotFoundError(f"task {closure.task_id} not found")
-            refusal = closure.refusal(task)
-            if refusal is not None:
-                return refusal
-            closing[closure.task_id] = _closed(task, closure)
-        return None
+        stored = self._instances.get(change.instance.id.int)
+        return commit_refusal(change, None if stored is None else stored.revision, self._tasks, closing, _closed)
 
     def _write(self, change: InstanceChange, closing: dict[UUID, HumanTaskData]) -> bool:
         """Store ``change`` (its preconditions hold); True if its committer holds the lease afterwards.

@@ -13,16 +13,21 @@ was committed. Opening, closing and the health check are part of the contract to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from litestar_workflows.core.access import InstanceScope
 from litestar_workflows.core.context import StepExecution
-from litestar_workflows.core.exceptions import HumanTaskError
+from litestar_workflows.core.exceptions import (
+    ConcurrentUpdateError,
+    HumanTaskError,
+    TaskNotFoundError,
+    WorkflowInstanceNotFoundError,
+)
 from litestar_workflows.core.identity import Identity, can_act_on
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.task_checks import StoredTask, TaskActor, open_task_refusal
@@ -39,6 +44,7 @@ __all__ = (
     "TaskClosure",
     "TaskQuery",
     "WorkflowPersistence",
+    "commit_refusal",
     "next_run_at",
     "task_visible_to",
 )
@@ -188,6 +194,41 @@ def next_run_at(instance: WorkflowInstanceData, now: datetime) -> datetime | Non
             if earliest is None or due < earliest:
                 earliest = due
     return earliest
+
+
+_Task = TypeVar("_Task", bound=StoredTask)
+
+
+def commit_refusal(
+    change: InstanceChange,
+    stored_revision: int | None,
+    tasks: Mapping[UUID, _Task],
+    closing: dict[UUID, _Task],
+    closed: Callable[[_Task, TaskClosure], _Task],
+) -> Exception | None:
+    """Why a commit must refuse ``change`` (one member); None if it may write it. Every persistence asks this.
+
+    ``stored_revision``: the instance's revision as stored now (None: not stored). ``tasks``: the
+    stored tasks; ``closing``: tasks as earlier members of the same commit leave them, completed
+    here with what ``closed(task, closure)`` makes of each task ``change`` closes.
+    """
+    expected = change.expected_revision
+    if expected == -1:
+        if stored_revision is not None:
+            return ConcurrentUpdateError(f"instance {change.instance.id} already exists")
+    elif stored_revision is None:
+        return WorkflowInstanceNotFoundError(change.instance.id)
+    elif stored_revision != expected:
+        return ConcurrentUpdateError(f"instance {change.instance.id} is at revision {stored_revision}, not {expected}")
+    for closure in change.closed_tasks:
+        task = closing.get(closure.task_id) or tasks.get(closure.task_id)
+        if task is None:
+            return TaskNotFoundError(f"task {closure.task_id} not found")
+        refusal = closure.refusal(task)
+        if refusal is not None:
+            return refusal
+        closing[closure.task_id] = closed(task, closure)
+    return None
 
 
 class Checkpoint(Protocol):

@@ -8,8 +8,8 @@ from typing import Any
 
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import WorkflowNotFoundError, WorkflowValidationError
+from litestar_workflows.core.kinds import StepKind, kind_of
 from litestar_workflows.core.protocols import Workflow
-from litestar_workflows.steps.subworkflow import call_problems
 
 __all__ = ("WorkflowRegistry", "version_key")
 
@@ -78,7 +78,7 @@ class WorkflowRegistry:
         name and version is refused unless ``replace`` is set: running instances would change
         behaviour under their feet, so publish a new version instead.
         """
-        problems = definition.validate() + call_problems(self, definition)
+        problems = definition.validate() + self._kind_problems(definition)
         if problems:
             raise WorkflowValidationError(f"workflow {definition.name!r} is invalid", problems)
         versions = self._definitions.setdefault(definition.name, {})
@@ -91,6 +91,14 @@ class WorkflowRegistry:
         versions[definition.version] = definition
         self._latest[definition.name] = versions[max(versions, key=version_key)]
         _ = definition.graph  # analyse once, now, not on the first run
+
+    def _kind_problems(self, definition: WorkflowDefinition) -> list[str]:
+        """What the kinds of ``definition``'s steps refuse (``StepKind.problems``), each kind asked once."""
+        kinds: dict[int, StepKind] = {}
+        for step in definition.steps.values():
+            kind = kind_of(step)
+            kinds.setdefault(id(kind), kind)
+        return [problem for kind in kinds.values() for problem in kind.problems(definition, self)]
 
     def get_definition(self, name: str, version: str | None = None) -> WorkflowDefinition:
         """The definition of ``name`` at ``version`` (the latest when None)."""

@@ -28,7 +28,6 @@ from litestar_workflows.engine.execution import Outcome, attempt, refused
 from litestar_workflows.engine.records import InstanceRecord, yield_to_loop
 from litestar_workflows.engine.roles import TokenRun
 from litestar_workflows.engine.runtime import MAX_COMMIT_ATTEMPTS, InstanceRuntime, definition_missing
-from litestar_workflows.engine.subworkflows import link_family, needs_linking
 from litestar_workflows.engine.transitions import apply_command
 
 __all__ = ("STEPS_BETWEEN_YIELDS", "TokenRunner")
@@ -210,9 +209,7 @@ class TokenRunner(InstanceRuntime):
                     except NotCurrent:
                         return None
                     try:
-                        if needs_linking(transition):
-                            await link_family(self, transition)
-                        held = await checkpoint.commit(self._prepare_change(transition, state.revision))
+                        held = await self._commit(transition, state.revision, checkpoint)
                     except ConcurrentUpdateError:
                         record.state = None
                         continue

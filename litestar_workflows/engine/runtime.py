@@ -2,15 +2,19 @@
 
 Every change of an instance goes through :meth:`InstanceRuntime._transact`: take the instance's
 lock, apply the command to the committed state (cached, or loaded) with the reducer, commit; on
-a concurrent update by another writer, reload and apply again. After the commit,
-:meth:`_after_commit` caches the new state (or forgets it), wakes ``wait_for`` callers,
-publishes the events and dispatches the tokens that became runnable.
+a concurrent update by another writer, reload and apply again. Every commit, there and elsewhere
+(a start, a transactional step), goes through :meth:`InstanceRuntime._commit`, which first has
+the step kinds carry out what must commit with the transition (``engine.effects``). After the
+commit, :meth:`_after_commit` caches the new state (or forgets it), wakes ``wait_for`` callers,
+publishes the events and dispatches the tokens that became runnable, for the transition and for
+the changes of other instances linked to it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -27,12 +31,12 @@ from litestar_workflows.core.types import TokenStatus, WorkflowStatus
 from litestar_workflows.engine.commands import Command, NotCurrent
 from litestar_workflows.engine.dispatch import StepDispatcher
 from litestar_workflows.engine.draft import Transition
+from litestar_workflows.engine.effects import carry_out
 from litestar_workflows.engine.events import EventBus
-from litestar_workflows.engine.persistence import InstanceChange, WorkflowPersistence
+from litestar_workflows.engine.persistence import Checkpoint, InstanceChange, WorkflowPersistence
 from litestar_workflows.engine.records import InstanceRecord
 from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.engine.roles import RoleRules
-from litestar_workflows.engine.subworkflows import link_family, linked_events, needs_linking, publish_linked
 from litestar_workflows.engine.transitions import apply_command
 
 __all__ = ("MAX_COMMIT_ATTEMPTS", "InstanceRuntime", "definition_missing", "settled", "snapshot")
@@ -156,10 +160,8 @@ class InstanceRuntime:
                         record.state = None  # advanced elsewhere: the cache may be a state no longer followed
                     return None
                 now = None
-                if needs_linking(transition):
-                    await link_family(self, transition)
                 try:
-                    record.leased = await self.persistence.commit(self._prepare_change(transition, state.revision))
+                    record.leased = await self._commit(transition, state.revision)
                 except ConcurrentUpdateError:
                     record.state = None
                     continue
@@ -181,6 +183,31 @@ class InstanceRuntime:
             return cached
         return await self._load_fresh(instance_id)
 
+    def _commit(
+        self, transition: Transition, expected_revision: int, checkpoint: Checkpoint | None = None
+    ) -> Awaitable[bool]:
+        """Commit ``transition`` (in ``checkpoint``'s transaction, if given); every commit of the engine comes here.
+
+        What the step kinds need done along with it (its effects, or its instance's end: see
+        ``engine.effects``) is carried out first, and commits with it. Returns what
+        ``WorkflowPersistence.commit`` returns (True: this engine holds the lease), and raises
+        what it raises. Most transitions need nothing carried out: those get the persistence's
+        own awaitable, with no coroutine of this method's in between (the hot path).
+        """
+        if transition.effects or transition.state.status.is_finished:
+            return self._carry_out_and_write(transition, expected_revision, checkpoint)
+        return self._write(transition, expected_revision, checkpoint)
+
+    async def _carry_out_and_write(
+        self, transition: Transition, expected_revision: int, checkpoint: Checkpoint | None
+    ) -> bool:
+        await carry_out(self, transition)
+        return await self._write(transition, expected_revision, checkpoint)
+
+    def _write(self, transition: Transition, expected_revision: int, checkpoint: Checkpoint | None) -> Awaitable[bool]:
+        writer: Checkpoint | WorkflowPersistence = self.persistence if checkpoint is None else checkpoint
+        return writer.commit(self._prepare_change(transition, expected_revision))
+
     def _prepare_change(self, transition: Transition, expected_revision: int) -> InstanceChange:
         state = transition.state
         now = transition.now
@@ -201,7 +228,7 @@ class InstanceRuntime:
             lease_until,
             now,
         )
-        for linked in transition.linked:  # a sub-workflow's child, parent or children (``engine.subworkflows``)
+        for linked in transition.linked:  # other instances' changes, linked by kinds (``engine.effects``)
             expected = -1 if linked.previous is None else linked.previous.revision
             linked.change = self._prepare_change(linked.transition, expected)
             change.linked.append(linked.change)
@@ -238,15 +265,39 @@ class InstanceRuntime:
         """
         state = transition.state
         if transition.linked:
-            publish_linked(self, transition)
-            for linked_state, events in linked_events(transition):
-                await self._emit(linked_state.id, events)
+            self._publish_linked(transition)
+            await self._emit_linked(transition)
         held = self._settle_record(state)
         if self.event_bus is not None:
             await self._emit(state.id, transition.events)
         if state.status is not WorkflowStatus.RUNNING:
             return None
         return self._dispatch_new_work(state, previous, continue_from, held)
+
+    def _publish_linked(self, transition: Transition) -> None:
+        """After the commit: this engine's view of the linked instances (lease, cache, waiters), and their new work."""
+        for linked in transition.linked:
+            state = linked.transition.state
+            assert linked.change is not None
+            held = linked.change.lease_held
+            record = self._record(state.id) if held else self._runtime.get(state.id.int)
+            if record is not None:
+                record.leased = held
+                if state.status is WorkflowStatus.CANCELED:  # stop its running steps, as cancel_workflow does
+                    current = asyncio.current_task()
+                    for task in record.running.values():
+                        if task is not current:
+                            task.cancel()
+                self._settle_record(state)
+            if state.status is WorkflowStatus.RUNNING:
+                self._dispatch_new_work(state, linked.previous, None, held)
+            self._publish_linked(linked.transition)
+
+    async def _emit_linked(self, transition: Transition) -> None:
+        """The events of every instance linked to ``transition`` (depth first)."""
+        for linked in transition.linked:
+            await self._emit(linked.transition.state.id, linked.transition.events)
+            await self._emit_linked(linked.transition)
 
     async def _emit(self, instance_id: UUID, events: list[tuple[str, dict[str, Any]]]) -> None:
         bus = self.event_bus

@@ -14,14 +14,15 @@ the other instance (``transitions.apply_command``):
 - a cancelled or failed instance cancels its unfinished children, and theirs (``Cancel``), in its
   own commit, as it cancels its open tasks; retrying a failed parent starts its children anew.
 
-The runtime calls :func:`link_family` before each commit whose transition needs it
-(:func:`needs_linking`), and :func:`publish_linked` after it.
+The kernel names none of this: importing this module registers, with ``engine.effects``, the
+handler of the kind's effect (``steps.subworkflow.START_CHILD``) and an ending hook, which the runtime calls
+before each commit that needs them (``InstanceRuntime._commit``) and publishes after it like any
+linked change.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from litestar_workflows.core.models import Token, WorkflowInstanceData
@@ -30,49 +31,35 @@ from litestar_workflows.core.values import storable_text
 from litestar_workflows.engine.branches import step_context, view_of
 from litestar_workflows.engine.commands import Cancel, ChildFinished, Start
 from litestar_workflows.engine.draft import Linked, Transition
+from litestar_workflows.engine.effects import carry_out, register_effect, register_ending, run_effects
 from litestar_workflows.engine.transitions import apply_command, new_instance
-from litestar_workflows.steps.subworkflow import START_CHILD, SubWorkflowStep
+from litestar_workflows.steps.subworkflow import StartChild, SubWorkflowStep
 
 if TYPE_CHECKING:
     from litestar_workflows.engine.runtime import InstanceRuntime
 
-__all__ = ("link_family", "linked_events", "needs_linking", "publish_linked")
-
-_ENDINGS = frozenset({"workflow.completed", "workflow.failed", "workflow.canceled"})
+__all__ = ("end_family", "start_child")
 
 
-def _ends_instance(transition: Transition) -> bool:
-    return transition.state.status.is_finished and any(event in _ENDINGS for event, _ in transition.events)
+async def start_child(engine: InstanceRuntime, transition: Transition, token_id: str, effect: Any) -> None:
+    """The handler of ``START_CHILD``: start the child of ``token_id``'s step with ``transition``'s commit."""
+    if transition.state.status is not WorkflowStatus.FAILED:  # an instance that failed starts no more children
+        await _start_child(engine, transition, token_id)
 
 
-def needs_linking(transition: Transition) -> bool:
-    """True if ``transition`` starts children, or ends its instance (which may have a parent or children)."""
-    return bool(transition.effects) or _ends_instance(transition)
+async def end_family(engine: InstanceRuntime, transition: Transition, source: UUID | None) -> None:
+    """The ending hook: an ended instance cancels its unfinished children (cancelled, failed), and resumes its parent.
 
-
-async def link_family(engine: InstanceRuntime, transition: Transition, ended: UUID | None = None) -> None:
-    """Link to ``transition`` what must commit with it: children started or cancelled, the parent resumed.
-
-    ``ended``: the child whose end this transition records (it is in the commit already).
+    ``source``: the child whose end this transition records (it is in the commit already).
     """
-    _start_children(engine, transition)
-    if not _ends_instance(transition):
-        return
     state = transition.state
     if state.status is WorkflowStatus.CANCELED or state.status is WorkflowStatus.FAILED:
-        await _cancel_children(engine, transition, ended)
+        await _cancel_children(engine, transition, source)
     if state.parent_id is not None:
         await _resume_parent(engine, transition)
 
 
-def _start_children(engine: InstanceRuntime, transition: Transition) -> None:
-    """Start the children of the sub-workflow steps ``transition`` entered (and theirs, if a child starts with one)."""
-    for token_id, effect in transition.effects:
-        if effect is START_CHILD and transition.state.status is not WorkflowStatus.FAILED:
-            _start_child(engine, transition, token_id)
-
-
-def _start_child(engine: InstanceRuntime, parent: Transition, token_id: str) -> None:
+async def _start_child(engine: InstanceRuntime, parent: Transition, token_id: str) -> None:
     """Create the child of ``token_id``'s step with ``parent``'s commit; one that cannot start fails the parent."""
     from litestar_workflows.engine.engine import _checked_start_data
 
@@ -93,7 +80,7 @@ def _start_child(engine: InstanceRuntime, parent: Transition, token_id: str) -> 
     if started.state.status.is_finished:  # it could not even begin (a timer whose duration failed)
         parent.fail(storable_text(f"step {token.step!r}: the sub-workflow failed as it started: {started.state.error}"))
         return
-    _start_children(engine, started)
+    await run_effects(engine, started)  # the child's first steps' effects (a child of its own) join the commit
     if started.state.status is WorkflowStatus.FAILED:  # its own child could not start
         parent.fail(storable_text(f"step {token.step!r}: the sub-workflow failed as it started: {started.state.error}"))
         return
@@ -145,8 +132,7 @@ async def _resume_parent(engine: InstanceRuntime, transition: Transition) -> Non
         error = f"sub-workflow {child.workflow_name!r} ({child.id}) {child.status.value}: {child.error}"
         command = ChildFinished(waiting.id, {}, storable_text(error))
     resumed = apply_command(definition, parent, command, transition.now)
-    if needs_linking(resumed):
-        await link_family(engine, resumed, child.id)
+    await carry_out(engine, resumed, child.id)
     transition.linked.append(Linked(resumed, parent))
 
 
@@ -157,30 +143,5 @@ def _waiting_for(parent: WorkflowInstanceData, child: WorkflowInstanceData) -> T
     return None
 
 
-def publish_linked(engine: InstanceRuntime, transition: Transition) -> None:
-    """After the commit: this engine's view of the linked instances (lease, cache, waiters), and their new work."""
-    for linked in transition.linked:
-        state = linked.transition.state
-        assert linked.change is not None
-        held = linked.change.lease_held
-        record = engine._record(state.id) if held else engine._runtime.get(state.id.int)
-        if record is not None:
-            record.leased = held
-            if state.status is WorkflowStatus.CANCELED:  # stop its running steps, as cancel_workflow does
-                current = asyncio.current_task()
-                for task in record.running.values():
-                    if task is not current:
-                        task.cancel()
-            engine._settle_record(state)
-        if state.status is WorkflowStatus.RUNNING:
-            engine._dispatch_new_work(state, linked.previous, None, held)
-        publish_linked(engine, linked.transition)
-
-
-def linked_events(transition: Transition) -> list[tuple[WorkflowInstanceData, list[tuple[str, dict[str, object]]]]]:
-    """The events of every instance linked to ``transition`` (depth first), to emit after the commit."""
-    found: list[tuple[WorkflowInstanceData, list[tuple[str, dict[str, object]]]]] = []
-    for linked in transition.linked:
-        found.append((linked.transition.state, linked.transition.events))
-        found.extend(linked_events(linked.transition))
-    return found
+register_effect(StartChild, start_child)
+register_ending(end_family)

@@ -22,20 +22,20 @@ if TYPE_CHECKING:
     from litestar_workflows.core.definition import WorkflowDefinition
     from litestar_workflows.engine.registry import WorkflowRegistry
 
-__all__ = ("CALL", "START_CHILD", "ChildInput", "SubWorkflowStep", "call_problems")
+__all__ = ("CALL", "START_CHILD", "ChildInput", "StartChild", "SubWorkflowStep", "call_problems")
 
 ChildInput = Mapping[str, str] | Callable[[WorkflowContext], Mapping[str, Any]]
 """The child's start data: ``{child key: parent key}``, or a function of the parent's context."""
 
 
-class _StartChild:
+class StartChild:
     """The effect of entering a sub-workflow step: start its child with the commit (``engine.subworkflows``)."""
 
     def __repr__(self) -> str:
         return "START_CHILD"
 
 
-START_CHILD = _StartChild()
+START_CHILD = StartChild()
 
 
 class _Call(StepKind):
@@ -44,9 +44,16 @@ class _Call(StepKind):
     name = "sub-workflow"
     accepts = frozenset({CHILD})
     runs_code = False
+    mermaid_shape = "[[{label}]]"  # a subroutine
 
     def enter(self, step: Any, context: Callable[[], WorkflowContext]) -> Entry:
         return _STARTS_CHILD
+
+    def problems(self, definition: WorkflowDefinition, registry: WorkflowRegistry) -> list[str]:
+        return call_problems(registry, definition)
+
+    def diagram_label(self, name: str, step: Any) -> str:
+        return f"{name}: {getattr(step, 'workflow', '')}"  # the call names the child workflow
 
 
 _STARTS_CHILD = Entry(waits=True, effect=START_CHILD)

@@ -33,6 +33,7 @@ from litestar_workflows.engine.events import InMemoryEventBus
 from litestar_workflows.engine.persistence import WorkflowPersistence
 from litestar_workflows.engine.registry import WorkflowRegistry
 from litestar_workflows.engine.roles import EngineRole
+from litestar_workflows.lifespan_order import EngineLifespanPlugin
 from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web import schemas
 from litestar_workflows.web.access import api_gate, caller_identity
@@ -177,7 +178,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         # is up and stops before it goes down.
         if self._queue_mode is not None:
             self._queue_mode.on_app_init(app_config)  # `litestar workers run`
-        app_config.plugins.append(_EngineLifespanPlugin(self))
+        app_config.plugins.append(EngineLifespanPlugin(self._config, self.lifespan))
         return app_config
 
     def on_cli_init(self, cli: Group) -> None:
@@ -269,19 +270,22 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
 
         return provide_registry
 
-    def _build_router(
-        self, exception_handlers: ExceptionHandlersMap, request_class: type[Request[Any, Any, Any]]
-    ) -> Router:
-        config = self._config
+    def _provide_api(self) -> Callable[[], WorkflowApi]:
         api = self._api
-        resolver = config.identity_resolver
 
         def provide_api() -> WorkflowApi:
             return api
 
-        # ``workflow_api`` as a parameter it does not use: Litestar resolves dependencies that do not
-        # depend on each other concurrently, in a task group of one task each, on every request;
-        # one after the other they cost two plain calls.
+        return provide_api
+
+    def _build_router(
+        self, exception_handlers: ExceptionHandlersMap, request_class: type[Request[Any, Any, Any]]
+    ) -> Router:
+        config = self._config
+        resolver = config.identity_resolver
+
+        # An unused ``workflow_api``: dependencies that do not depend on each other are resolved in a
+        # task group per request; chained, they are two plain calls.
         async def provide_identity(
             request: Request[Any, Any, Any], workflow_api: NamedDependency[WorkflowApi]
         ) -> Identity:
@@ -292,7 +296,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
             path=config.path,
             route_handlers=[DefinitionsController, InstancesController, TasksController],
             dependencies={
-                "workflow_api": Provide(provide_api, sync_to_thread=False),
+                "workflow_api": Provide(self._provide_api(), sync_to_thread=False),
                 "workflow_identity": Provide(provide_identity),
             },
             # The gate first: no route of the API, present or future, is reachable without it.
@@ -306,15 +310,10 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
 
     def _build_health_router(self) -> Router:
         """``GET {path}/health`` on a router of its own, outside ``api_guards``: probes carry no credentials."""
-        api = self._api
-
-        def provide_api() -> WorkflowApi:
-            return api
-
         return Router(
             path=self._config.path,
             route_handlers=[HealthController],
-            dependencies={"workflow_api": Provide(provide_api, sync_to_thread=False)},
+            dependencies={"workflow_api": Provide(self._provide_api(), sync_to_thread=False)},
             tags=list(self._config.api_tags),
             include_in_schema=self._config.include_in_schema,
         )
@@ -369,37 +368,3 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         """Close what the plugin built (a persistence the app passed in is left to its owner)."""
         if self._build_persistence is not None:
             await persistence.close()
-
-    def check_lifespan_order(self, app_config: AppConfig, marker: InitPlugin) -> None:
-        """Refuse an app whose advanced-alchemy lifespan would run inside the engine's.
-
-        Only matters when the workflow tables live in the host's database: listing
-        ``SQLAlchemyPlugin`` after ``WorkflowPlugin`` would start the engine before the database
-        and stop it after the database's engine was disposed.
-        """
-        if self._config.sqlalchemy_config is None:
-            return
-        from advanced_alchemy.extensions.litestar import SQLAlchemyInitPlugin
-
-        position = app_config.plugins.index(marker)
-        if any(isinstance(plugin, SQLAlchemyInitPlugin) for plugin in app_config.plugins[position + 1 :]):
-            msg = (
-                "SQLAlchemyPlugin is listed after WorkflowPlugin: the workflow engine would start before the "
-                "database and stop after it. List it first: "
-                "Litestar(plugins=[SQLAlchemyPlugin(...), WorkflowPlugin(...)])"
-            )
-            raise ImproperlyConfiguredException(msg)
-
-
-class _EngineLifespanPlugin(InitPlugin):
-    """Added by ``WorkflowPlugin`` so its lifespan lands after advanced-alchemy's."""
-
-    __slots__ = ("_plugin",)
-
-    def __init__(self, plugin: WorkflowPlugin) -> None:
-        self._plugin = plugin
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        self._plugin.check_lifespan_order(app_config, self)
-        app_config.lifespan.append(self._plugin.lifespan)
-        return app_config

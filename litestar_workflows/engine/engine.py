@@ -244,13 +244,9 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
         record = self._record(instance_id)
         try:
             async with record:
-                running = record.running
-                command = Cancel(reason, tuple(running))
+                command = Cancel(reason, tuple(record.running))
                 transition = await self._transact(instance_id, command, locked=True)
-                current = asyncio.current_task()
-                for task in list(running.values()):
-                    if task is not current:
-                        task.cancel()
+                record.stop_running()
         finally:
             self._prune(instance_id, record)
         assert transition is not None

@@ -100,6 +100,13 @@ class InstanceRecord(InstanceLock):
         self.pins = 0
         """``run_token`` loops using this record (it stays registered while they run, even between steps)."""
 
+    def stop_running(self) -> None:
+        """Cancel the tasks running this instance's steps (the instance was cancelled), except the caller's own."""
+        current = asyncio.current_task()
+        for task in list(self.running.values()):
+            if task is not current:
+                task.cancel()
+
     def idle(self) -> bool:
         return (
             self.state is None

@@ -12,7 +12,6 @@ the changes of other instances linked to it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -284,10 +283,7 @@ class InstanceRuntime:
             if record is not None:
                 record.leased = held
                 if state.status is WorkflowStatus.CANCELED:  # stop its running steps, as cancel_workflow does
-                    current = asyncio.current_task()
-                    for task in record.running.values():
-                        if task is not current:
-                            task.cancel()
+                    record.stop_running()
                 self._settle_record(state)
             if state.status is WorkflowStatus.RUNNING:
                 self._dispatch_new_work(state, linked.previous, None, held)

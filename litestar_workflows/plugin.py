@@ -36,7 +36,7 @@ from litestar_workflows.engine.roles import EngineRole
 from litestar_workflows.lifespan_order import EngineLifespanPlugin
 from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web import schemas
-from litestar_workflows.web.access import api_gate, caller_identity
+from litestar_workflows.web.access import api_gate, caller_identity, gate_middleware
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.controllers import (
     DefinitionsController,
@@ -299,8 +299,9 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
                 "workflow_api": Provide(self._provide_api(), sync_to_thread=False),
                 "workflow_identity": Provide(provide_identity),
             },
-            # The gate first: no route of the API, present or future, is reachable without it.
-            guards=[api_gate(resolver, allow_anonymous=config.allow_anonymous), *config.api_guards],
+            # The gate first, ahead of every guard: no route of the API, present or future, is reachable without it.
+            middleware=[gate_middleware(api_gate(resolver, allow_anonymous=config.allow_anonymous))],
+            guards=list(config.api_guards),
             tags=list(config.api_tags),
             include_in_schema=config.include_in_schema,
             request_max_body_size=config.max_body_size,

@@ -19,7 +19,7 @@ from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.web import operations
 from litestar_workflows.web.access import ACCESS_RAISES, BODY_RAISES, visible_instance
-from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.api import INSTANCE_DETAIL_ROUTE, WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
 from litestar_workflows.web.idempotency import IdempotencyKeyReusedException
@@ -130,7 +130,7 @@ class InstancesController(Controller):
             detail = await _detail(workflow_api, workflow_identity, instance)
         else:
             detail = await _detail(workflow_api, workflow_identity, instance, started.opened_tasks, started.children)
-        headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
+        headers = {"Location": workflow_api.instance_path(request.app, instance.id)}
         if replayed:
             headers["Idempotency-Replayed"] = "true"
         return Response(detail, status_code=HTTP_200_OK if replayed else HTTP_201_CREATED, headers=headers)
@@ -177,7 +177,7 @@ class InstancesController(Controller):
 
     @get(
         "/{instance_id:uuid}",
-        name="workflows:instances:detail",
+        name=INSTANCE_DETAIL_ROUTE,
         operation_id="WorkflowsGetInstance",
         summary="Get an instance",
         description="Status, active steps, context data, the full step history and the open tasks. "

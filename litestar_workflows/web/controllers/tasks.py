@@ -42,8 +42,7 @@ _RAISES = [NotAuthorizedException, PermissionDeniedException, NotFoundException,
 
 
 def _detail(request: Request[Any, Any, Any], api: WorkflowApi, task: HumanTaskData) -> TaskDetail:
-    url = request.app.route_reverse("workflows:instances:detail", instance_id=task.instance_id)
-    return task_detail(task, api.now(), url)
+    return task_detail(task, api.now(), api.instance_path(request.app, task.instance_id))
 
 
 class TasksController(Controller):

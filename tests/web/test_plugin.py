@@ -10,7 +10,12 @@ import pytest
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, ImproperlyConfiguredException, NotAuthorizedException
+from litestar.exceptions import (
+    HTTPException,
+    ImproperlyConfiguredException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+)
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.routes import HTTPRoute
@@ -141,6 +146,23 @@ async def test_path_guards_and_tags(make_app: AppFactory) -> None:
     assert operation["tags"] == ["Flows"]
     assert operation["operationId"] == "WorkflowsStartInstance"
     assert {"201", "400", "404", "422"} <= set(operation["responses"])
+
+
+async def test_the_gate_answers_before_the_hosts_own_guards_are_asked() -> None:
+    """An anonymous caller gets the API's 401; a guard of the host's app only sees callers the gate let in."""
+    asked: list[str] = []
+
+    def host_guard(connection: Any, _: Any) -> None:
+        asked.append(connection.headers.get("x-user", ""))
+        raise PermissionDeniedException("the host refuses")
+
+    app = Litestar(guards=[host_guard], plugins=[WorkflowPlugin(make_config())])
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/workflows/definitions")).status_code == 401
+        assert (await client.post("/workflows/instances", content=b"x=1", headers=ALICE)).status_code == 415
+        assert asked == []
+        assert (await client.get("/workflows/definitions", headers=ALICE)).status_code == 403
+        assert asked == ["alice"]
 
 
 def test_api_routes_resolve_their_dependencies_one_after_the_other(make_app: AppFactory) -> None:

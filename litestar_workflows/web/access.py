@@ -3,7 +3,8 @@
 :func:`api_gate` is a guard, run by a middleware of the API's router (:func:`gate_middleware`) ahead
 of every route the router has, including routes added later; a route that must stay public (a
 health check) opts out with ``opt={PUBLIC_ROUTE: True}``. It resolves the caller's identity once per
-request and keeps it in the request's state for the ``workflow_identity`` dependency.
+request and keeps it in the request's state, where the routes find it (:func:`api_call`; the pages'
+``workflow_identity`` dependency too).
 
 Bodies must be JSON because browsers send ``application/x-www-form-urlencoded``,
 ``multipart/form-data`` and ``text/plain`` bodies to other sites without a CORS preflight: an API
@@ -34,11 +35,13 @@ from litestar_workflows.web.params import EMPTY_BODY, invalid_body
 
 __all__ = (
     "ACCESS_RAISES",
+    "API_STATE_KEY",
     "BODY_RAISES",
     "IDENTITY_STATE_KEY",
     "PUBLIC_ROUTE",
     "Gate",
     "UnsupportedMediaTypeException",
+    "api_call",
     "api_gate",
     "caller_identity",
     "gate_middleware",
@@ -54,6 +57,9 @@ PUBLIC_ROUTE = "workflows_public"
 
 IDENTITY_STATE_KEY = "litestar_workflows.identity"
 """Where the gate keeps the caller's identity in the request's state."""
+
+API_STATE_KEY = "litestar_workflows.api"
+"""Where the API's router keeps its ``WorkflowApi`` in the request's state."""
 
 ACCESS_RAISES = [NotAuthorizedException, PermissionDeniedException]
 """What every API route may answer: 401 (anonymous caller) and 403 (refused by the policy)."""
@@ -139,18 +145,20 @@ def api_gate(resolver: IdentityResolver, *, allow_anonymous: bool) -> Gate:
     return workflows_api_gate
 
 
-def gate_middleware(gate: Gate) -> Callable[[ASGIApp], ASGIApp]:
+def gate_middleware(gate: Gate, api: WorkflowApi) -> Callable[[ASGIApp], ASGIApp]:
     """A router middleware that runs ``gate`` before each of the router's routes (and their guards).
 
     Litestar hands every guard a ``copy.copy`` of the route's handler, an object of some forty
     slots: about a tenth of the CPU a workflow start costs. The gate only reads the handler, so
     it is called here with the route's handler itself and the connection the route will get
     (the same request class, over the same scope); what it raises is answered by the same
-    exception handlers as a guard's refusal.
+    exception handlers as a guard's refusal. ``api`` is kept in the request's state for the
+    routes (:func:`api_call`).
     """
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def gated(scope: Scope, receive: Receive, send: Send) -> None:
+            scope.setdefault("state", {})[API_STATE_KEY] = api
             handler = scope["route_handler"]
             if isinstance(handler, HTTPRouteHandler):
                 connection: ASGIConnection[Any, Any, Any, Any] = handler.resolve_request_class()(scope, receive, send)
@@ -175,6 +183,17 @@ def remembered_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Ident
     """The identity a gate kept in the request's state, or None."""
     identity = connection.scope.get("state", {}).get(IDENTITY_STATE_KEY)
     return identity if isinstance(identity, Identity) else None
+
+
+async def api_call(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[WorkflowApi, Identity]:
+    """The API a request to the API's router is for, and its caller: what the router's handlers act with and for.
+
+    Read from the request's state, where :func:`gate_middleware` and the gate put them. Not
+    dependencies: Litestar resolves those at every request (a signature check of each provider,
+    a clean-up group), about 5 % of the CPU of a workflow start.
+    """
+    api: WorkflowApi = connection.scope["state"][API_STATE_KEY]
+    return api, await caller_identity(api.config.identity_resolver, connection)
 
 
 async def caller_identity(resolver: IdentityResolver, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:

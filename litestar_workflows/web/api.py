@@ -1,4 +1,4 @@
-"""``WorkflowApi``: what the API's route handlers receive (as the ``workflow_api`` dependency)."""
+"""``WorkflowApi``: what the API's route handlers act with (``web.access.api_call``), and the pages' dependency."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from advanced_alchemy.service.pagination import OffsetPagination
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.datastructures import ResponseSpec
@@ -18,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.web import operations
-from litestar_workflows.web.access import ACCESS_RAISES, BODY_RAISES, visible_instance
+from litestar_workflows.web.access import ACCESS_RAISES, BODY_RAISES, api_call, visible_instance
 from litestar_workflows.web.api import INSTANCE_DETAIL_ROUTE, WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
@@ -109,12 +108,11 @@ class InstancesController(Controller):
     async def start_instance(
         self,
         request: Request[Any, Any, Any],
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
         data: StrictJSONBody[StartInstance],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[InstanceDetail]:
         """Start an instance."""
+        workflow_api, workflow_identity = await api_call(request)
         started, replayed = await operations.start_instance(
             workflow_api,
             workflow_identity,
@@ -147,8 +145,7 @@ class InstancesController(Controller):
     )
     async def list_instances(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         workflow: TextQuery = None,
         status: FromQuery[WorkflowStatus | None] = None,
         started_after: DateTimeQuery = None,
@@ -159,6 +156,7 @@ class InstancesController(Controller):
         offset: Offset = 0,
     ) -> OffsetPagination[InstanceSummary]:
         """List instances."""
+        workflow_api, workflow_identity = await api_call(request)
         filters = operations.InstanceFilters(
             workflow=workflow,
             status=status,
@@ -187,11 +185,11 @@ class InstancesController(Controller):
     )
     async def get_instance(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
     ) -> InstanceDetail:
         """Get an instance."""
+        workflow_api, workflow_identity = await api_call(request)
         instance, tasks = await visible_instance(workflow_api, workflow_identity, instance_id)
         return await _detail(workflow_api, workflow_identity, instance, tasks)
 
@@ -207,12 +205,12 @@ class InstancesController(Controller):
     )
     async def cancel_instance(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
         data: StrictJSONBody[CancelInstance],
     ) -> InstanceDetail:
         """Cancel an instance."""
+        workflow_api, workflow_identity = await api_call(request)
         instance = await operations.cancel_instance(workflow_api, workflow_identity, instance_id, data.reason)
         return await _detail(workflow_api, workflow_identity, instance)
 
@@ -228,11 +226,11 @@ class InstancesController(Controller):
     )
     async def retry_instance(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
     ) -> InstanceDetail:
         """Retry a failed instance."""
+        workflow_api, workflow_identity = await api_call(request)
         instance = await operations.retry_instance(workflow_api, workflow_identity, instance_id)
         return await _detail(workflow_api, workflow_identity, instance)
 
@@ -257,11 +255,11 @@ class InstancesController(Controller):
     )
     async def instance_events(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
     ) -> ServerSentEvent:
         """Follow an instance (server-sent events)."""
+        workflow_api, workflow_identity = await api_call(request)
         await visible_instance(workflow_api, workflow_identity, instance_id)  # 404 or 403 before the stream starts
         return ServerSentEvent(
             instance_event_stream(

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Router
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.plugins import CLIPlugin, InitPlugin
 from litestar.types import ExceptionHandlersMap
@@ -36,7 +36,7 @@ from litestar_workflows.engine.roles import EngineRole
 from litestar_workflows.lifespan_order import EngineLifespanPlugin
 from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web import schemas
-from litestar_workflows.web.access import api_gate, caller_identity
+from litestar_workflows.web.access import api_gate, gate_middleware
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.controllers import (
     DefinitionsController,
@@ -282,25 +282,14 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
         self, exception_handlers: ExceptionHandlersMap, request_class: type[Request[Any, Any, Any]]
     ) -> Router:
         config = self._config
-        resolver = config.identity_resolver
-
-        # An unused ``workflow_api``: dependencies that do not depend on each other are resolved in a
-        # task group per request; chained, they are two plain calls.
-        async def provide_identity(
-            request: Request[Any, Any, Any], workflow_api: NamedDependency[WorkflowApi]
-        ) -> Identity:
-            del workflow_api
-            return await caller_identity(resolver, request)
-
+        gate = api_gate(config.identity_resolver, allow_anonymous=config.allow_anonymous)
         return Router(
             path=config.path,
             route_handlers=[DefinitionsController, InstancesController, TasksController],
-            dependencies={
-                "workflow_api": Provide(self._provide_api(), sync_to_thread=False),
-                "workflow_identity": Provide(provide_identity),
-            },
-            # The gate first: no route of the API, present or future, is reachable without it.
-            guards=[api_gate(resolver, allow_anonymous=config.allow_anonymous), *config.api_guards],
+            # The gate first, ahead of every guard: no route of the API, present or future, is reachable
+            # without it. The routes find the API and their caller in the request's state (``api_call``).
+            middleware=[gate_middleware(gate, self._api)],
+            guards=list(config.api_guards),
             tags=list(config.api_tags),
             include_in_schema=config.include_in_schema,
             request_max_body_size=config.max_body_size,

@@ -42,6 +42,8 @@ class InMemoryEventBus:
 
     async def emit(self, event_type: str, **payload: Any) -> None:
         """Deliver to every matching subscriber; a full queue drops its oldest event."""
+        if not self._subscribers:  # nobody to tell: the event (and its clock read) would go unseen
+            return
         instance_id = payload.pop("instance_id")
         self.deliver(WorkflowEvent(event_type, instance_id, payload))
 

@@ -1,9 +1,10 @@
 """The API's front door: who is calling (401 for anonymous callers), and JSON-only request bodies (415).
 
-:func:`api_gate` is a guard on the API's router, so it covers every route the router has, including
-routes added later; a route that must stay public (a health check) opts out with
-``opt={PUBLIC_ROUTE: True}``. It resolves the caller's identity once per request and keeps it in the
-request's state for the ``workflow_identity`` dependency.
+:func:`api_gate` is a guard, run by a middleware of the API's router (:func:`gate_middleware`) ahead
+of every route the router has, including routes added later; a route that must stay public (a
+health check) opts out with ``opt={PUBLIC_ROUTE: True}``. It resolves the caller's identity once per
+request and keeps it in the request's state, where the routes find it (:func:`api_call`; the pages'
+``workflow_identity`` dependency too).
 
 Bodies must be JSON because browsers send ``application/x-www-form-urlencoded``,
 ``multipart/form-data`` and ``text/plain`` bodies to other sites without a CORS preflight: an API
@@ -18,9 +19,12 @@ from typing import Any
 from uuid import UUID
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Headers
 from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from litestar_workflows.core.exceptions import NotAuthenticatedError
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
@@ -31,12 +35,16 @@ from litestar_workflows.web.params import EMPTY_BODY, invalid_body
 
 __all__ = (
     "ACCESS_RAISES",
+    "API_STATE_KEY",
     "BODY_RAISES",
     "IDENTITY_STATE_KEY",
     "PUBLIC_ROUTE",
+    "Gate",
     "UnsupportedMediaTypeException",
+    "api_call",
     "api_gate",
     "caller_identity",
+    "gate_middleware",
     "is_json_media_type",
     "remember_identity",
     "remembered_identity",
@@ -49,6 +57,9 @@ PUBLIC_ROUTE = "workflows_public"
 
 IDENTITY_STATE_KEY = "litestar_workflows.identity"
 """Where the gate keeps the caller's identity in the request's state."""
+
+API_STATE_KEY = "litestar_workflows.api"
+"""Where the API's router keeps its ``WorkflowApi`` in the request's state."""
 
 ACCESS_RAISES = [NotAuthorizedException, PermissionDeniedException]
 """What every API route may answer: 401 (anonymous caller) and 403 (refused by the policy)."""
@@ -73,10 +84,10 @@ def is_json_media_type(content_type: str) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def _has_body(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    if "transfer-encoding" in connection.headers:
+def _has_body(headers: Headers) -> bool:
+    if "transfer-encoding" in headers:
         return True
-    length = connection.headers.get("content-length")
+    length = headers.get("content-length")
     if length is None:
         return False
     try:
@@ -94,8 +105,9 @@ def require_json_body(connection: ASGIConnection[Any, Any, Any, Any], takes_body
     method = connection.scope.get("method")
     if method is None or method in _NO_BODY_METHODS:  # not HTTP, or a method without a body
         return
-    content_type = connection.headers.get("content-type")
-    has_body = _has_body(connection)
+    headers = connection.headers  # a property that looks the parsed headers up in the scope at each access
+    content_type = headers.get("content-type")
+    has_body = _has_body(headers)
     if content_type is None and has_body:
         raise UnsupportedMediaTypeException(
             detail="the request has a body but no Content-Type; send it as application/json"
@@ -114,9 +126,11 @@ def _requires_body(handler: BaseRouteHandler) -> bool:
     return data is not None and not data.has_default and not data.is_optional
 
 
-def api_gate(
-    resolver: IdentityResolver, *, allow_anonymous: bool
-) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+Gate = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+"""An async guard (what :func:`api_gate` returns)."""
+
+
+def api_gate(resolver: IdentityResolver, *, allow_anonymous: bool) -> Gate:
     """The guard of the API's router: identity (401 when anonymous and not allowed), then JSON bodies."""
 
     async def workflows_api_gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -131,6 +145,33 @@ def api_gate(
     return workflows_api_gate
 
 
+def gate_middleware(gate: Gate, api: WorkflowApi) -> Callable[[ASGIApp], ASGIApp]:
+    """A router middleware that runs ``gate`` before each of the router's routes (and their guards).
+
+    Litestar hands every guard a ``copy.copy`` of the route's handler, an object of some forty
+    slots: about a tenth of the CPU a workflow start costs. The gate only reads the handler, so
+    it is called here with the route's handler itself and the connection the route will get
+    (the same request class, over the same scope); what it raises is answered by the same
+    exception handlers as a guard's refusal. ``api`` is kept in the request's state for the
+    routes (:func:`api_call`).
+    """
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def gated(scope: Scope, receive: Receive, send: Send) -> None:
+            scope.setdefault("state", {})[API_STATE_KEY] = api
+            handler = scope["route_handler"]
+            if isinstance(handler, HTTPRouteHandler):
+                connection: ASGIConnection[Any, Any, Any, Any] = handler.resolve_request_class()(scope, receive, send)
+            else:
+                connection = ASGIConnection(scope, receive, send)
+            await gate(connection, handler)
+            await app(scope, receive, send)
+
+        return gated
+
+    return wrap
+
+
 def remember_identity(connection: ASGIConnection[Any, Any, Any, Any], identity: Identity) -> None:
     """Keep the caller's ``identity`` in the request's state, under ``IDENTITY_STATE_KEY``."""
     # The scope's state dict itself, which ``connection.state`` wraps: that property builds a new
@@ -142,6 +183,17 @@ def remembered_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Ident
     """The identity a gate kept in the request's state, or None."""
     identity = connection.scope.get("state", {}).get(IDENTITY_STATE_KEY)
     return identity if isinstance(identity, Identity) else None
+
+
+async def api_call(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[WorkflowApi, Identity]:
+    """The API a request to the API's router is for, and its caller: what the router's handlers act with and for.
+
+    Read from the request's state, where :func:`gate_middleware` and the gate put them. Not
+    dependencies: Litestar resolves those at every request (a signature check of each provider,
+    a clean-up group), about 5 % of the CPU of a workflow start.
+    """
+    api: WorkflowApi = connection.scope["state"][API_STATE_KEY]
+    return api, await caller_identity(api.config.identity_resolver, connection)
 
 
 async def caller_identity(resolver: IdentityResolver, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:

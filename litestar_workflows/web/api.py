@@ -1,10 +1,11 @@
-"""``WorkflowApi``: what the API's route handlers receive (as the ``workflow_api`` dependency)."""
+"""``WorkflowApi``: what the API's route handlers act with (``web.access.api_call``), and the pages' dependency."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from litestar_workflows.engine.engine import LocalExecutionEngine
 from litestar_workflows.engine.events import InMemoryEventBus
@@ -14,9 +15,16 @@ from litestar_workflows.policy import WorkflowPolicy
 from litestar_workflows.web.events import StreamsEnd
 
 if TYPE_CHECKING:
+    from litestar import Litestar
+
     from litestar_workflows.config import WorkflowPluginConfig
 
-__all__ = ("WorkflowApi",)
+__all__ = ("INSTANCE_DETAIL_ROUTE", "WorkflowApi")
+
+INSTANCE_DETAIL_ROUTE = "workflows:instances:detail"
+"""The name of the route that shows one instance (``GET {path}/instances/{instance_id}``)."""
+
+_PROBE = UUID(int=0)
 
 
 class WorkflowApi:
@@ -26,7 +34,7 @@ class WorkflowApi:
     starts again after a shutdown (a stopped engine does not take work any more).
     """
 
-    __slots__ = ("_engine_source", "config", "event_bus", "policy", "streams_end")
+    __slots__ = ("_engine_source", "_instance_path", "config", "event_bus", "policy", "streams_end")
 
     def __init__(
         self,
@@ -42,6 +50,7 @@ class WorkflowApi:
         """Who may do what (the config's policy; built from ``admin_role`` when it has none)."""
         self.streams_end = streams_end or StreamsEnd()
         """Ends the app's open event streams when it shuts down."""
+        self._instance_path: tuple[str, str] | None = None
 
     @property
     def engine(self) -> LocalExecutionEngine:
@@ -62,6 +71,18 @@ class WorkflowApi:
     def admin_role(self) -> str | None:
         """The group that may do anything with any task."""
         return self.config.admin_role
+
+    def instance_path(self, app: Litestar, instance_id: UUID) -> str:
+        """The path of ``instance_id``'s detail route (a start's ``Location``, a task's ``instance_url``)."""
+        around = self._instance_path
+        if around is None:
+            # ``route_reverse`` looks the route up and checks its parameters at every call (a few µs
+            # a request); the route's path is fixed once the app is built, so its text around the
+            # id is asked for once.
+            path = app.route_reverse(INSTANCE_DETAIL_ROUTE, instance_id=_PROBE)
+            prefix, _, suffix = path.partition(str(_PROBE))
+            around = self._instance_path = (prefix, suffix)
+        return f"{around[0]}{instance_id}{around[1]}"
 
     @staticmethod
     def now() -> datetime:

@@ -10,7 +10,12 @@ import pytest
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, ImproperlyConfiguredException, NotAuthorizedException
+from litestar.exceptions import (
+    HTTPException,
+    ImproperlyConfiguredException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+)
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.routes import HTTPRoute
@@ -143,17 +148,37 @@ async def test_path_guards_and_tags(make_app: AppFactory) -> None:
     assert {"201", "400", "404", "422"} <= set(operation["responses"])
 
 
-def test_api_routes_resolve_their_dependencies_one_after_the_other(make_app: AppFactory) -> None:
-    """Independent dependencies cost Litestar a task group per request; the API's never run in one."""
+async def test_the_gate_answers_before_the_hosts_own_guards_are_asked() -> None:
+    """An anonymous caller gets the API's 401; a guard of the host's app only sees callers the gate let in."""
+    asked: list[str] = []
+
+    def host_guard(connection: Any, _: Any) -> None:
+        asked.append(connection.headers.get("x-user", ""))
+        raise PermissionDeniedException("the host refuses")
+
+    app = Litestar(guards=[host_guard], plugins=[WorkflowPlugin(make_config())])
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/workflows/definitions")).status_code == 401
+        assert (await client.post("/workflows/instances", content=b"x=1", headers=ALICE)).status_code == 415
+        assert asked == []
+        assert (await client.get("/workflows/definitions", headers=ALICE)).status_code == 403
+        assert asked == ["alice"]
+
+
+def test_api_routes_resolve_no_dependencies_per_request(make_app: AppFactory) -> None:
+    """Litestar resolves dependencies at every request (independent ones in a task group); the API's
+    routes find the API and their caller in the request's state instead, and the health check's one
+    dependency needs no task group."""
     app = make_app()
-    batches = [
-        len(batch)
-        for route in app.routes
-        if isinstance(route, HTTPRoute) and route.path.startswith("/workflows")
-        for _, kwargs_model in route.route_handler_map.values()
-        for batch in kwargs_model.dependency_batches
-    ]
-    assert batches and set(batches) == {1}
+    routes = [route for route in app.routes if isinstance(route, HTTPRoute) and route.path.startswith("/workflows")]
+    assert "/workflows/instances" in {route.path for route in routes}
+    batches = {
+        (route.path, method): [len(batch) for batch in kwargs_model.dependency_batches]
+        for route in routes
+        for method, (_, kwargs_model) in route.route_handler_map.items()
+        if kwargs_model.dependency_batches
+    }
+    assert batches == {("/workflows/health", "GET"): [1]}
 
 
 async def test_api_can_be_disabled_while_the_engine_runs() -> None:

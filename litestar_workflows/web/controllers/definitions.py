@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, MediaType, Response, get
-from litestar.di import NamedDependency
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK
 
-from litestar_workflows.web.access import ACCESS_RAISES
-from litestar_workflows.web.api import WorkflowApi
-from litestar_workflows.web.identity import Identity
+from litestar_workflows.web.access import ACCESS_RAISES, api_call
 from litestar_workflows.web.operations import instance_diagram
 from litestar_workflows.web.operations import require_view_definitions as _require_view
 from litestar_workflows.web.schemas import DefinitionDetail, DefinitionSummary, definition_detail, definition_summary
@@ -34,10 +32,9 @@ class DefinitionsController(Controller):
         description="Every registered workflow with its versions; description and step count are the latest's.",
         raises=ACCESS_RAISES,
     )
-    async def list_definitions(
-        self, workflow_api: NamedDependency[WorkflowApi], workflow_identity: NamedDependency[Identity]
-    ) -> list[DefinitionSummary]:
+    async def list_definitions(self, request: Request[Any, Any, Any]) -> list[DefinitionSummary]:
         """List workflows."""
+        workflow_api, workflow_identity = await api_call(request)
         _require_view(workflow_api, workflow_identity)
         registry = workflow_api.registry
         return [
@@ -55,12 +52,12 @@ class DefinitionsController(Controller):
     )
     async def get_definition(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         name: FromPath[str],
         version: FromQuery[str | None] = None,
     ) -> DefinitionDetail:
         """Get a workflow's structure."""
+        workflow_api, workflow_identity = await api_call(request)
         _require_view(workflow_api, workflow_identity)
         registry = workflow_api.registry
         definition = registry.get_definition(name, version)
@@ -87,12 +84,12 @@ class DefinitionsController(Controller):
     )
     async def get_graph(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         name: FromPath[str],
         version: FromQuery[str | None] = None,
         instance_id: FromQuery[UUID | None] = None,
     ) -> Response[str]:
         """Mermaid diagram of a workflow."""
+        workflow_api, workflow_identity = await api_call(request)
         diagram = await instance_diagram(workflow_api, workflow_identity, name, version, instance_id)
         return Response(diagram, media_type=MediaType.TEXT)

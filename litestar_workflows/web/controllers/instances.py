@@ -7,7 +7,6 @@ from uuid import UUID
 
 from advanced_alchemy.service.pagination import OffsetPagination
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.datastructures import ResponseSpec
@@ -18,8 +17,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.web import operations
-from litestar_workflows.web.access import ACCESS_RAISES, BODY_RAISES, visible_instance
-from litestar_workflows.web.api import WorkflowApi
+from litestar_workflows.web.access import ACCESS_RAISES, BODY_RAISES, api_call, visible_instance
+from litestar_workflows.web.api import INSTANCE_DETAIL_ROUTE, WorkflowApi
 from litestar_workflows.web.errors import ConflictException
 from litestar_workflows.web.events import instance_event_stream
 from litestar_workflows.web.idempotency import IdempotencyKeyReusedException
@@ -109,12 +108,11 @@ class InstancesController(Controller):
     async def start_instance(
         self,
         request: Request[Any, Any, Any],
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
         data: StrictJSONBody[StartInstance],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[InstanceDetail]:
         """Start an instance."""
+        workflow_api, workflow_identity = await api_call(request)
         started, replayed = await operations.start_instance(
             workflow_api,
             workflow_identity,
@@ -130,7 +128,7 @@ class InstancesController(Controller):
             detail = await _detail(workflow_api, workflow_identity, instance)
         else:
             detail = await _detail(workflow_api, workflow_identity, instance, started.opened_tasks, started.children)
-        headers = {"Location": request.app.route_reverse("workflows:instances:detail", instance_id=instance.id)}
+        headers = {"Location": workflow_api.instance_path(request.app, instance.id)}
         if replayed:
             headers["Idempotency-Replayed"] = "true"
         return Response(detail, status_code=HTTP_200_OK if replayed else HTTP_201_CREATED, headers=headers)
@@ -147,8 +145,7 @@ class InstancesController(Controller):
     )
     async def list_instances(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         workflow: TextQuery = None,
         status: FromQuery[WorkflowStatus | None] = None,
         started_after: DateTimeQuery = None,
@@ -159,6 +156,7 @@ class InstancesController(Controller):
         offset: Offset = 0,
     ) -> OffsetPagination[InstanceSummary]:
         """List instances."""
+        workflow_api, workflow_identity = await api_call(request)
         filters = operations.InstanceFilters(
             workflow=workflow,
             status=status,
@@ -177,7 +175,7 @@ class InstancesController(Controller):
 
     @get(
         "/{instance_id:uuid}",
-        name="workflows:instances:detail",
+        name=INSTANCE_DETAIL_ROUTE,
         operation_id="WorkflowsGetInstance",
         summary="Get an instance",
         description="Status, active steps, context data, the full step history and the open tasks. "
@@ -187,11 +185,11 @@ class InstancesController(Controller):
     )
     async def get_instance(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
     ) -> InstanceDetail:
         """Get an instance."""
+        workflow_api, workflow_identity = await api_call(request)
         instance, tasks = await visible_instance(workflow_api, workflow_identity, instance_id)
         return await _detail(workflow_api, workflow_identity, instance, tasks)
 
@@ -207,12 +205,12 @@ class InstancesController(Controller):
     )
     async def cancel_instance(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
         data: StrictJSONBody[CancelInstance],
     ) -> InstanceDetail:
         """Cancel an instance."""
+        workflow_api, workflow_identity = await api_call(request)
         instance = await operations.cancel_instance(workflow_api, workflow_identity, instance_id, data.reason)
         return await _detail(workflow_api, workflow_identity, instance)
 
@@ -228,11 +226,11 @@ class InstancesController(Controller):
     )
     async def retry_instance(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
     ) -> InstanceDetail:
         """Retry a failed instance."""
+        workflow_api, workflow_identity = await api_call(request)
         instance = await operations.retry_instance(workflow_api, workflow_identity, instance_id)
         return await _detail(workflow_api, workflow_identity, instance)
 
@@ -257,11 +255,11 @@ class InstancesController(Controller):
     )
     async def instance_events(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         instance_id: FromPath[UUID],
     ) -> ServerSentEvent:
         """Follow an instance (server-sent events)."""
+        workflow_api, workflow_identity = await api_call(request)
         await visible_instance(workflow_api, workflow_identity, instance_id)  # 404 or 403 before the stream starts
         return ServerSentEvent(
             instance_event_stream(

@@ -20,7 +20,6 @@ from uuid import UUID
 
 from advanced_alchemy.service.pagination import OffsetPagination
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -29,10 +28,9 @@ from litestar.status_codes import HTTP_200_OK
 from litestar_workflows.core.models import HumanTaskData
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.web import operations
-from litestar_workflows.web.access import BODY_RAISES
+from litestar_workflows.web.access import BODY_RAISES, api_call
 from litestar_workflows.web.api import WorkflowApi
 from litestar_workflows.web.errors import ConflictException
-from litestar_workflows.web.identity import Identity
 from litestar_workflows.web.params import Limit, Offset, StrictJSONBody, TextQuery
 from litestar_workflows.web.schemas import ReassignTask, TaskDetail, TaskSummary, task_detail, task_summary
 
@@ -42,8 +40,7 @@ _RAISES = [NotAuthorizedException, PermissionDeniedException, NotFoundException,
 
 
 def _detail(request: Request[Any, Any, Any], api: WorkflowApi, task: HumanTaskData) -> TaskDetail:
-    url = request.app.route_reverse("workflows:instances:detail", instance_id=task.instance_id)
-    return task_detail(task, api.now(), url)
+    return task_detail(task, api.now(), api.instance_path(request.app, task.instance_id))
 
 
 class TasksController(Controller):
@@ -62,8 +59,7 @@ class TasksController(Controller):
     )
     async def list_tasks(
         self,
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
+        request: Request[Any, Any, Any],
         status: FromQuery[TaskStatus | None] = None,
         assignee: TextQuery = None,
         candidate_group: TextQuery = None,
@@ -74,6 +70,7 @@ class TasksController(Controller):
         offset: Offset = 0,
     ) -> OffsetPagination[TaskSummary]:
         """List tasks."""
+        workflow_api, workflow_identity = await api_call(request)
         filters = operations.TaskFilters(
             status=status,
             assignee=assignee,
@@ -101,11 +98,10 @@ class TasksController(Controller):
     async def get_task(
         self,
         request: Request[Any, Any, Any],
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
         task_id: FromPath[UUID],
     ) -> TaskDetail:
         """Get a task."""
+        workflow_api, workflow_identity = await api_call(request)
         return _detail(request, workflow_api, await operations.task_for(workflow_api, workflow_identity, task_id))
 
     @post(
@@ -122,11 +118,10 @@ class TasksController(Controller):
     async def claim_task(
         self,
         request: Request[Any, Any, Any],
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
         task_id: FromPath[UUID],
     ) -> TaskDetail:
         """Claim a task."""
+        workflow_api, workflow_identity = await api_call(request)
         return _detail(request, workflow_api, await operations.claim_task(workflow_api, workflow_identity, task_id))
 
     @post(
@@ -142,11 +137,10 @@ class TasksController(Controller):
     async def release_task(
         self,
         request: Request[Any, Any, Any],
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
         task_id: FromPath[UUID],
     ) -> TaskDetail:
         """Release a claimed task."""
+        workflow_api, workflow_identity = await api_call(request)
         return _detail(request, workflow_api, await operations.release_task(workflow_api, workflow_identity, task_id))
 
     @post(
@@ -164,12 +158,11 @@ class TasksController(Controller):
     async def complete_task(
         self,
         request: Request[Any, Any, Any],
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
         task_id: FromPath[UUID],
         data: JSONBody[dict[str, Any]],
     ) -> TaskDetail:
         """Complete a task."""
+        workflow_api, workflow_identity = await api_call(request)
         task = await operations.complete_task(workflow_api, workflow_identity, task_id, data)
         return _detail(request, workflow_api, task)
 
@@ -188,11 +181,10 @@ class TasksController(Controller):
     async def reassign_task(
         self,
         request: Request[Any, Any, Any],
-        workflow_api: NamedDependency[WorkflowApi],
-        workflow_identity: NamedDependency[Identity],
         task_id: FromPath[UUID],
         data: StrictJSONBody[ReassignTask],
     ) -> TaskDetail:
         """Reassign a task."""
+        workflow_api, workflow_identity = await api_call(request)
         task = await operations.reassign_task(workflow_api, workflow_identity, task_id, data.assignee)
         return _detail(request, workflow_api, task)

@@ -61,10 +61,18 @@ class SQLPersistenceConfig:
     """
 
     sqlite_synchronous: SQLiteSynchronous = "FULL"
-    """SQLite's ``synchronous`` level. ``FULL`` flushes the write-ahead log at every commit: nothing
-    committed is lost, even on power failure. ``NORMAL`` flushes at checkpoints only: nothing lost
-    when the process is killed, but the last commits may be lost if the machine loses power.
-    (PostgreSQL ignores it.)"""
+    """SQLite's ``synchronous`` level for the commits that must reach the disk (``flush_every_commit``).
+    ``FULL`` flushes the write-ahead log at such a commit: nothing acknowledged is lost, even on
+    power failure. ``NORMAL`` flushes at checkpoints only: nothing lost when the process is killed,
+    but the last commits may be lost if the machine loses power. (PostgreSQL ignores it.)"""
+    flush_every_commit: bool = False
+    """Wait for the disk at every commit. By default a commit waits for it when the engine tells
+    someone of it (the caller of a start, a completion, a signal, a cancel; ``wait_for``; a person
+    who gets a task; the instance's end), while machine progress (a step's result leading to the
+    next machine step) is written, so a killed process loses none of it, and reaches the disk with
+    the next flushed commit. After a power failure an instance may then resume a few machine steps
+    back and run them again, as it would after a crash during one of them. ``True`` flushes those
+    too (slower one workflow at a time: the engine waits for the disk between any two steps)."""
     max_batch: int = 512
     """At most this many changes, from concurrent instances, share one transaction (group commit)."""
     pool_size: int = 20

@@ -345,6 +345,7 @@ class WorkflowPlugin(InitPlugin, CLIPlugin):
                 max_batch=settings.max_batch,
                 sqlite_synchronous=settings.sqlite_synchronous,
                 pool_size=settings.pool_size,
+                flush_every_commit=settings.flush_every_commit,
             )
 
         return build

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,16 @@ def approve_first_workflow() -> WorkflowDefinition:
 
 
 def persistence_for(backend: str, workdir: Path, database_url: str) -> WorkflowPersistence:
+    """The store; ``LSW_FLUSH_EVERY_COMMIT=1`` flushes machine progress to disk too (``flush_every_commit``)."""
     if backend == "memory":
         return InMemoryPersistence()
     from litestar_workflows.db import SQLAlchemyPersistence
 
+    every = os.environ.get("LSW_FLUSH_EVERY_COMMIT") == "1"
     if backend == "sqlite":
-        return SQLAlchemyPersistence(url=f"sqlite+aiosqlite:///{workdir / 'ours.sqlite3'}", create_all=True)
-    return SQLAlchemyPersistence(url=database_url, create_all=True)
+        url = f"sqlite+aiosqlite:///{workdir / 'ours.sqlite3'}"
+        return SQLAlchemyPersistence(url=url, create_all=True, flush_every_commit=every)
+    return SQLAlchemyPersistence(url=database_url, create_all=True, flush_every_commit=every)
 
 
 def new_engine(persistence: WorkflowPersistence, owner_id: str | None = None) -> LocalExecutionEngine:

@@ -19,15 +19,27 @@ needs no known row: its ``INSERT`` is the check, as on the general path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import CTE, Select, Sequence, Table, bindparam, func, insert, select, union_all, update
+from sqlalchemy import (
+    CTE,
+    Select,
+    Sequence,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 
-from litestar_workflows.core.types import WorkflowStatus
 from litestar_workflows.db.direct import direct_query
 from litestar_workflows.db.isolation import is_outage
+from litestar_workflows.db.known import KnownRows
 from litestar_workflows.db.writer import (
     EXECUTIONS,
     INSTANCES,
@@ -41,49 +53,13 @@ from litestar_workflows.db.writer import (
 )
 from litestar_workflows.engine.persistence import InstanceChange
 
-__all__ = ("MAX_ROWS", "KnownRows", "fits_alone", "write_alone")
+__all__ = ("MAX_ROWS", "fits_alone", "write_alone")
 
 MAX_ROWS = 4
 """At most this many step executions, and as many opened tasks, in one statement (a shape is
 compiled once and kept, per number of rows of each kind)."""
 
 _EXECUTION_IDS = cast("Sequence", EXECUTIONS.c.id.default)
-
-
-class KnownRows:
-    """Instance rows (revision, lease owner, lease expiry) as this writer last committed or read them.
-
-    Only for running instances, the ones whose next commit is near; the oldest are forgotten
-    past ``limit``. A row known wrongly costs a round trip, never a wrong write: the statement
-    checks it.
-    """
-
-    __slots__ = ("_limit", "_rows")
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._limit = limit
-        self._rows: dict[Any, StoredInstance] = {}
-
-    def get(self, instance_id: Any) -> StoredInstance | None:
-        """The row as last known, or None."""
-        return self._rows.get(instance_id)
-
-    def remember(self, changes: list[InstanceChange], rows: Mapping[Any, StoredInstance]) -> None:
-        """After a committed transaction: the instance rows it read or wrote (``rows``) of these commits."""
-        known = self._rows
-        for change in changes:
-            for member in change.members():
-                key = member.instance.id
-                row = rows.get(key)
-                known.pop(key, None)
-                if row is not None and member.instance.status is WorkflowStatus.RUNNING:
-                    known[key] = row  # last in order: forgotten last
-        while len(known) > self._limit:
-            del known[next(iter(known))]
-
-    def forget(self, instance_id: Any) -> None:
-        """The row may be other than known."""
-        self._rows.pop(instance_id, None)
 
 
 def fits_alone(changes: list[InstanceChange], known: KnownRows) -> bool:
@@ -114,7 +90,7 @@ def write_alone(connection: Connection, changes: list[InstanceChange], known: Kn
     rows = Rows()
     try:
         outcome = accept([change], stored, rows)  # accepted: the row as known has the expected revision
-        written = 0 if isinstance(outcome, Exception) else _execute(connection, rows, row)
+        written = 0 if isinstance(outcome, Exception) else _execute(connection, rows, row, change.flush)
     except Exception as exc:
         if is_outage(exc):
             raise
@@ -126,9 +102,9 @@ def write_alone(connection: Connection, changes: list[InstanceChange], known: Kn
     return [outcome]
 
 
-def _execute(connection: Connection, rows: Rows, row: StoredInstance | None) -> int:
+def _execute(connection: Connection, rows: Rows, row: StoredInstance | None, flush: bool) -> int:
     """Run the statement writing ``rows`` (over ``row`` as known); 1 if it wrote them, 0 if the row was not as known."""
-    compiled = direct_query(_statement(rows), connection.dialect)
+    compiled = direct_query(_statement(rows, flush), connection.dialect)
     assert compiled is not None  # no expanding parameters, and asyncpg only (``LoopWriter``)
     written: int = compiled.all(connection, _parameters(rows, row))[0][0]
     return written
@@ -145,20 +121,25 @@ def _parameters(rows: Rows, row: StoredInstance | None) -> dict[str, Any]:
     return values
 
 
-_SHAPES: dict[tuple[bool, int, int], Select[Any]] = {}
+_SHAPES: dict[tuple[bool, int, int, bool], Select[Any]] = {}
 
 
-def _statement(rows: Rows) -> Select[Any]:
+def _statement(rows: Rows, flush: bool) -> Select[Any]:
     """The statement for ``rows``' shape: a start or an update, with so many executions and tasks (built once).
 
     Its columns are the ones the codec gives values for (the same for every row of a kind).
+    Unless it must be flushed (``db.flushing``), its row turns ``synchronous_commit`` off for the
+    statement's own transaction (``set_config(..., true)``: nothing outlives the statement).
     """
     creating = bool(rows.created)
-    shape = (creating, len(rows.executions), len(rows.opened))
+    shape = (creating, len(rows.executions), len(rows.opened), flush)
     query = _SHAPES.get(shape)
     if query is None:
         written = _instance_write(rows.created[0] if creating else None)
         query = select(func.count()).select_from(written)
+        if not flush:
+            relaxed = func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"), true())
+            query = query.where(relaxed.is_not(None))
         if rows.executions:
             query = query.add_cte(_children(written, EXECUTIONS, "e", rows.executions))
         if rows.opened:

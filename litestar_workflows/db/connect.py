@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, event, make_url
 
+from litestar_workflows.db.flushing import remember_sqlite_level
 from litestar_workflows.db.sqlite_threads import BUSY_TIMEOUT_MS
 
 __all__ = ("configure_sqlite", "json_dumps", "pool_options", "write_options")
@@ -46,7 +47,7 @@ def configure_sqlite(engine: Engine, synchronous: str) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy, not the driver, begin transactions
         cursor = dbapi_connection.cursor()
         # The busy timeout first: switching a new file to WAL waits for other processes opening it.
@@ -55,6 +56,7 @@ def configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        remember_sqlite_level(record.info, synchronous)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:

@@ -54,14 +54,19 @@ class DirectStatement:
             for name, processor in zip(self.names, self.processors, strict=True)
         )
 
-    def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement once per row, in the connection's current transaction."""
+    def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run the statement once per row, in the connection's current transaction; the rows it changed.
+
+        (pysqlite counts them; asyncpg does not, and says -1.)
+        """
         cursor = connection.connection.cursor()
         try:
             with _wrapped(connection, self.sql):
                 cursor.executemany(self.sql, [self.parameters(values) for values in rows])
+            count: int = cursor.rowcount
         finally:
             cursor.close()
+        return count
 
 
 @contextmanager

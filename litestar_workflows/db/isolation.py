@@ -22,17 +22,16 @@ import functools
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 from litestar_workflows.core.exceptions import ChangeRefusedError
-from litestar_workflows.db.writer import DuplicateCreations, Outcome, StoredInstance, write_changes
+from litestar_workflows.db.flushing import flushes, relax_in_transaction, use_flush
+from litestar_workflows.db.known import KnownRows
+from litestar_workflows.db.writer import DuplicateCreations, NotAsKnown, Outcome, StoredInstance, write_changes
 from litestar_workflows.engine.persistence import InstanceChange
-
-if TYPE_CHECKING:
-    from litestar_workflows.db.alone import KnownRows  # which imports this module
 
 __all__ = ("commit_batch", "is_outage", "refusal", "write_in_transaction", "write_isolated")
 
@@ -109,27 +108,42 @@ def write_in_transaction(
 ) -> list[Outcome]:
     """``write_changes`` in a transaction of its own on ``connection``, committed before this returns.
 
+    Flushed to disk if any of ``changes`` must be (``db.flushing``).
+
     On PostgreSQL, commits creating an instance another transaction created meanwhile are
     refused and the others written again in a new transaction (``DuplicateCreations``).
-    ``known``: told the instance rows as the committed transaction left them.
+    ``known``: told the instance rows as the committed transaction left them; on SQLite, the
+    batch is first written on the rows as known, without reading them (``db.writer``), and
+    again with the read if one was not as known or a created instance existed.
     """
     refused: dict[int, Outcome] = {}
     remaining = list(range(len(changes)))
     careful = False
+    trusted = known if connection.dialect.name == "sqlite" else None
+    flush = flushes(changes)
+    use_flush(connection, flush)
     while True:
         seen: dict[Any, StoredInstance] | None = None if known is None else {}
+        batch = [changes[index] for index in remaining]
         try:
             with connection.begin():
-                written = write_changes(connection, [changes[index] for index in remaining], careful=careful, seen=seen)
+                if not flush:
+                    relax_in_transaction(connection)
+                written = write_changes(connection, batch, careful=careful, seen=seen, known=trusted)
             break
+        except NotAsKnown:
+            trusted = None
         except DuplicateCreations as duplicates:
             for position, error in duplicates.refusals.items():
                 refused[remaining[position]] = error
             remaining = [index for position, index in enumerate(remaining) if position not in duplicates.refusals]
-        except IntegrityError as exc:
-            if careful or _sqlstate(exc) != _UNIQUE_VIOLATION:
+        except (IntegrityError, sqlite3.IntegrityError) as exc:
+            if trusted is not None:
+                trusted = None  # a created instance existed, maybe: the read tells which commits it refuses
+            elif careful or not isinstance(exc, IntegrityError) or _sqlstate(exc) != _UNIQUE_VIOLATION:
                 raise
-            careful = True  # an instance created meanwhile, maybe: find out which commits it refuses
+            else:
+                careful = True  # an instance created meanwhile, maybe: find out which commits it refuses
     if known is not None and seen is not None:
         known.remember([changes[index] for index in remaining], seen)
     outcomes = {**refused, **dict(zip(remaining, written, strict=True))}
@@ -142,7 +156,7 @@ def commit_batch(
     """Write a batch of commits on ``connection`` (not in a transaction), each refused one failing alone.
 
     If the database fails as a whole, every commit's outcome is that error (logged once).
-    ``known`` (PostgreSQL): the rows this writer knows, kept up to date (see ``db.alone``).
+    ``known``: the rows this writer knows, kept up to date (see ``db.known``).
     """
     try:
         return write_isolated(functools.partial(write_in_transaction, connection, known=known), changes)

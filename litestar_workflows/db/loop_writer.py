@@ -23,9 +23,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from litestar_workflows.db.alone import KnownRows, fits_alone, write_alone
+from litestar_workflows.db.alone import fits_alone, write_alone
 from litestar_workflows.db.direct import supports_direct
 from litestar_workflows.db.isolation import commit_batch
+from litestar_workflows.db.known import KnownRows
 from litestar_workflows.engine.persistence import InstanceChange
 
 __all__ = ("LoopWriter",)

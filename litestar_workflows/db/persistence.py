@@ -40,7 +40,8 @@ from litestar_workflows.db.startup import prepare_schema, record_definitions
 from litestar_workflows.db.task_holders import update_open_task
 from litestar_workflows.db.thread_writer import ThreadWriter
 from litestar_workflows.db.writer import note_committed
-from litestar_workflows.engine.persistence import UNSET, InstanceChange, InstanceQuery, TaskQuery, _Unset
+from litestar_workflows.engine.persistence import InstanceChange
+from litestar_workflows.engine.queries import UNSET, InstanceQuery, TaskQuery, _Unset
 from litestar_workflows.engine.registry import WorkflowRegistry
 
 __all__ = ("SQLAlchemyPersistence",)
@@ -66,13 +67,16 @@ class SQLAlchemyPersistence:
         url: A database URL when no config is given (default: a SQLite file ``workflows.sqlite3``).
         create_all: Create the tables on first use (demos, tests); production uses the migrations.
         max_batch: At most this many changes share one transaction.
-        sqlite_synchronous: SQLite's ``synchronous`` level. ``FULL`` (default) flushes the WAL to
-            disk at every commit: nothing committed is lost even on power failure. ``NORMAL``
-            flushes at checkpoints only: still nothing lost when the *process* dies (kill -9),
-            but the last commits may be lost if the machine loses power.
+        sqlite_synchronous: SQLite's ``synchronous`` level for commits that must reach the disk.
+            ``FULL`` (default) flushes the WAL at such a commit: nothing acknowledged is lost even
+            on power failure. ``NORMAL`` flushes at checkpoints only: still nothing lost when the
+            *process* dies (kill -9), but the last commits may be lost if the machine loses power.
         pool_size: Connections the engine made from ``url`` keeps open (not SQLite, not a
             ``config``'s engine); as many again may be opened for a moment under load. See
             ``SQLPersistenceConfig.pool_size``.
+        flush_every_commit: Wait for the disk at every commit, machine progress included (see
+            ``SQLPersistenceConfig.flush_every_commit``). By default only commits the engine
+            acknowledges to someone wait for it (``InstanceChange.flush``).
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class SQLAlchemyPersistence:
         max_batch: int = 512,
         sqlite_synchronous: str = "FULL",
         pool_size: int = 20,
+        flush_every_commit: bool = False,
     ) -> None:
         if sqlite_synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             msg = "sqlite_synchronous must be FULL, NORMAL or EXTRA (OFF would not be durable)"
@@ -97,6 +102,7 @@ class SQLAlchemyPersistence:
         self._create_all = create_all
         self._max_batch = max_batch
         self._pool_size = pool_size
+        self._flush_every_commit = flush_every_commit
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._writer: _Writer | None = None
@@ -207,6 +213,8 @@ class SQLAlchemyPersistence:
     async def commit(self, change: InstanceChange) -> bool:
         """Queue ``change`` for the next group transaction and wait until it committed."""
         change.members()  # ``ValueError`` before anything is queued
+        if self._flush_every_commit:
+            change.flush = True
         writer = self._writer or await self._ready()
         return note_committed(change, await writer.commit(change))
 

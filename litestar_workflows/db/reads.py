@@ -24,7 +24,7 @@ from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatu
 from litestar_workflows.db.codec import execution_from_row, instance_from_row, task_from_row
 from litestar_workflows.db.filters import instance_in_scope_clause, offered_to_clause, task_visible_to_clause
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
-from litestar_workflows.engine.persistence import InstanceQuery, TaskQuery, _Unset
+from litestar_workflows.engine.queries import InstanceQuery, TaskQuery, _Unset
 
 __all__ = (
     "due_timers",

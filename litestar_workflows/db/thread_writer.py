@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from litestar_workflows.db.isolation import commit_batch
+from litestar_workflows.db.known import KnownRows
 from litestar_workflows.engine.persistence import InstanceChange
 
 __all__ = ("ThreadWriter",)
@@ -47,7 +48,7 @@ class ThreadWriter:
         max_batch: At most this many jobs are taken from the queue at once.
     """
 
-    __slots__ = ("_closed", "_connection", "_engine", "_jobs", "_max_batch", "_thread")
+    __slots__ = ("_closed", "_connection", "_engine", "_jobs", "_known", "_max_batch", "_thread")
 
     def __init__(self, engine: Engine, max_batch: int) -> None:
         self._engine = engine
@@ -56,6 +57,8 @@ class ThreadWriter:
         self._connection: Connection | None = None
         """The thread's connection, opened on first use and kept (only the thread touches it)."""
         self._closed = False
+        self._known = KnownRows()
+        """The rows as this thread's commits left them: a batch that only updates known rows is not read first."""
         self._thread = threading.Thread(target=self._serve, name="lsw-sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -131,7 +134,7 @@ class ThreadWriter:
     def _commit(self, jobs: list[_Job]) -> None:
         changes = [job[0] for job in jobs if isinstance(job[0], InstanceChange)]
         try:
-            outcomes: list[Any] = commit_batch(self._open(), changes)
+            outcomes: list[Any] = commit_batch(self._open(), changes, self._known)
         except Exception as exc:  # noqa: BLE001 - the file could not be opened: the callers' answer
             outcomes = [exc] * len(jobs)
         self._forget_broken_connection()

@@ -19,7 +19,9 @@ too, and inserted with ``ON CONFLICT DO NOTHING RETURNING`` to learn which commi
 
 On PostgreSQL a commit alone in its batch is usually written without this module's read and
 transaction: ``db.alone`` decides it with ``accept`` on the row as the writer last left it and
-writes it as one statement that checks the row is still so.
+writes it as one statement that checks the row is still so. On SQLite a whole batch is, when
+the writer knows every row it updates (``db.known``): the updates then require the rows to be as
+known, and if one is not, the transaction is rolled back and the batch written again with the read.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from litestar_workflows.core.exceptions import ConcurrentUpdateError
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.db.codec import execution_values, instance_values, task_values
 from litestar_workflows.db.direct import direct_query, direct_statement, supports_direct
+from litestar_workflows.db.known import KnownRows
 from litestar_workflows.db.models import HumanTaskModel, StepExecutionModel, WorkflowInstanceModel
 from litestar_workflows.engine.persistence import InstanceChange, TaskClosure, commit_refusal, next_run_at
 
@@ -46,6 +49,7 @@ __all__ = (
     "STATE_COLUMNS",
     "TASKS",
     "DuplicateCreations",
+    "NotAsKnown",
     "Outcome",
     "Rows",
     "Stored",
@@ -88,6 +92,12 @@ _UPDATE_INSTANCE = (
     .where(INSTANCES.c.id == bindparam("b_id"))
     .values({name: bindparam(name) for name in STATE_COLUMNS})
 )
+_UPDATE_KNOWN_INSTANCE = _UPDATE_INSTANCE.where(
+    INSTANCES.c.revision == bindparam("k_revision"),
+    INSTANCES.c.lease_owner.is_not_distinct_from(bindparam("k_owner")),
+    INSTANCES.c.lease_expires_at.is_not_distinct_from(bindparam("k_expires")),
+)
+"""An instance's update that writes only over the row as known (``k_``: revision, lease owner, expiry)."""
 _CLOSE_TASK = (
     update(TASKS)
     .where(TASKS.c.id == bindparam("b_id"))
@@ -125,6 +135,10 @@ _INSERT_EXECUTIONS = insert(EXECUTIONS)
 Outcome = tuple[bool, ...] | Exception
 """Per commit: for each of its members (``InstanceChange.members``), whether its committer holds
 the lease afterwards; or why the commit was refused."""
+
+
+class NotAsKnown(Exception):
+    """SQLite: an instance row was not as the writer knew it; roll back and write the batch with the read."""
 
 
 class DuplicateCreations(Exception):
@@ -171,10 +185,11 @@ class Rows:
     opened: list[dict[str, Any]] = field(default_factory=list)
     executions: list[dict[str, Any]] = field(default_factory=list)
 
-    def write(self, connection: Connection, *, direct: bool) -> None:
+    def write(self, connection: Connection, *, direct: bool, checked: bool = False) -> None:
+        """Run the statements; ``checked``: the updates carry the rows as known, ``NotAsKnown`` if one was not."""
         batches = [
             (_INSERT_INSTANCES, self.created),
-            (_UPDATE_INSTANCE, self.updated),
+            (_UPDATE_KNOWN_INSTANCE if checked else _UPDATE_INSTANCE, self.updated),
             (_CLOSE_TASK, self.closed),
             (_INSERT_TASKS, self.opened),
             (_INSERT_EXECUTIONS, self.executions),
@@ -185,9 +200,11 @@ class Rows:
                 continue
             compiled = direct_statement(statement, dialect, tuple(rows[0])) if direct else None
             if compiled is not None:
-                compiled.execute_many(connection, rows)
+                count = compiled.execute_many(connection, rows)
             else:
-                connection.execute(statement, rows)
+                count = connection.execute(statement, rows).rowcount
+            if checked and rows is self.updated and count != len(rows):
+                raise NotAsKnown
 
 
 def write_changes(
@@ -197,6 +214,7 @@ def write_changes(
     direct: bool = True,
     careful: bool = False,
     seen: dict[Any, StoredInstance] | None = None,
+    known: KnownRows | None = None,
 ) -> list[Outcome]:
     """Write ``changes`` (each with its linked changes) in the caller's transaction; one outcome per change.
 
@@ -208,18 +226,29 @@ def write_changes(
     ``IntegrityError`` (see the module's description). Raises ``DuplicateCreations`` (careful)
     when the transaction must be rolled back and the batch written again without some commits.
     ``seen``: filled with each instance row the batch read or wrote, as this transaction leaves it
-    (for ``db.alone.KnownRows``, once the transaction committed).
+    (for ``KnownRows``, once the transaction committed). ``known`` (SQLite): the rows as this
+    writer knows them; if they cover the batch, nothing is read, and ``NotAsKnown`` is raised
+    (with some rows written: roll back) if one was not as known. A created instance that exists
+    then fails its ``INSERT``: an ``IntegrityError``, to be answered by writing with the read too.
     """
     direct = direct and supports_direct(connection.dialect)
     postgres = connection.dialect.name == "postgresql"
     groups = [change.members() for change in changes]
-    stored = _read_stored(connection, groups, direct=direct, creations=careful or not postgres)
+    as_known = None if known is None or postgres else known.rows_for(groups)
+    checked = as_known is not None
+    if as_known is not None:
+        before = dict(as_known)  # ``accept`` moves ``stored`` on to the rows as written
+        stored = Stored(as_known, {})
+    else:
+        stored = _read_stored(connection, groups, direct=direct, creations=careful or not postgres)
     rows = Rows()
     outcomes = [accept(group, stored, rows) for group in groups]
     if rows.created and postgres and careful:
         _insert_new_instances(connection, rows.created, groups, outcomes)
         rows.created = []
-    rows.write(connection, direct=direct)
+    for values in rows.updated if checked else ():
+        values["k_revision"], values["k_owner"], values["k_expires"] = before[values["b_id"]]
+    rows.write(connection, direct=direct, checked=checked)
     if seen is not None:
         seen.update(stored.instances)
     return outcomes

@@ -18,6 +18,7 @@ from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.engine.branches import Changes
 
 __all__ = (
+    "MACHINE_PROGRESS",
     "AttemptFailed",
     "AttemptFatal",
     "AttemptSucceeded",
@@ -165,3 +166,11 @@ Command = (
     | Schedule
 )
 """Every command ``apply_command`` accepts."""
+
+MACHINE_PROGRESS = (AttemptSucceeded, GatewayChose, AttemptFailed, AttemptFatal, TimerDue, ChildFinished)
+"""Commands the engine gives itself as an instance runs; nobody waits on their commit.
+
+Every other command comes from a caller who is answered once it is committed (a start, a
+completion, a signal, a cancel, a retry, a schedule): its commit is flushed before the answer
+(``Transition.flushes``).
+"""

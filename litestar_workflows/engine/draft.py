@@ -54,6 +54,7 @@ class Transition:
     """One change of one instance, built on a copy of its committed state."""
 
     __slots__ = (
+        "acknowledged",
         "closed_tasks",
         "definition",
         "effects",
@@ -84,6 +85,19 @@ class Transition:
         """(token id, effect) of the steps entered: what their kinds carry out along with the commit."""
         self.linked: list[Linked] = []
         """Changes of other instances to commit with this one, linked by kinds' handlers (``engine.effects``)."""
+        self.acknowledged = True
+        """The command came from a caller who is answered once this commits (False: machine progress)."""
+
+    def flushes(self) -> bool:
+        """True if this change must be on disk before the engine goes on (``InstanceChange.flush``).
+
+        Someone learns of it when it commits: the caller of the command, a ``wait_for`` (the
+        instance ended or waits), a person (a task opened). Machine progress from one machine
+        step to the next may wait for the next flushed commit: if the machine loses power first,
+        the instance resumes from the last flushed commit and those steps run again, as they
+        would after a crash in the middle of one of them.
+        """
+        return self.acknowledged or self.state.status is not WorkflowStatus.RUNNING or bool(self.opened_tasks)
 
     def to_change(self, expected_revision: int) -> InstanceChange:
         """The atomic change to commit."""

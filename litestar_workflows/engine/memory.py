@@ -27,11 +27,11 @@ from litestar_workflows.engine.persistence import (
     InstanceQuery,
     TaskClosure,
     TaskQuery,
-    _Unset,
     commit_refusal,
     next_run_at,
     task_visible_to,
 )
+from litestar_workflows.engine.queries import _Unset
 
 if TYPE_CHECKING:
     from litestar_workflows.engine.registry import WorkflowRegistry

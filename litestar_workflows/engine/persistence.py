@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
-from litestar_workflows.core.access import InstanceScope
 from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.exceptions import (
     ConcurrentUpdateError,
@@ -32,6 +31,7 @@ from litestar_workflows.core.identity import Identity, can_act_on
 from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.task_checks import StoredTask, TaskActor, open_task_refusal
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
+from litestar_workflows.engine.queries import UNSET, InstanceQuery, TaskQuery, _Unset
 
 if TYPE_CHECKING:
     from litestar_workflows.engine.registry import WorkflowRegistry
@@ -48,18 +48,6 @@ __all__ = (
     "next_run_at",
     "task_visible_to",
 )
-
-
-class _Unset:
-    """Marks an argument that was not given (None is a meaningful value: "nobody")."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET = _Unset()
 
 
 @dataclass(slots=True)
@@ -120,6 +108,13 @@ class InstanceChange:
     lease_held: bool = False
     """Set by a successful commit: whether ``lease_owner`` holds this instance's lease afterwards
     (for this change, what ``commit`` returns; for a linked one, the only way to learn it)."""
+    flush: bool = True
+    """True: ``commit`` returns only once the change is on disk (it survives a power failure),
+    because the engine acknowledges it to someone: the caller of a start, a completion, a signal,
+    a cancel; a ``wait_for``; a person who sees a new task. False: machine progress that nobody
+    has been told of yet (a step's result leading to the next machine step). Such a commit must
+    survive the process being killed, but may wait on disk for the next flushed commit, which
+    makes it durable too: a database's log is one sequence. See docs/concepts.md, "Durability"."""
 
     def members(self) -> list[InstanceChange]:
         """This change and every change linked to it (depth first); ``ValueError`` if two concern one instance."""
@@ -137,45 +132,6 @@ class InstanceChange:
             members.append(change)
             pending.extend(reversed(change.linked))
         return members
-
-
-@dataclass(slots=True)
-class InstanceQuery:
-    """Filters and a page for listing instances (newest first).
-
-    ``scope`` keeps only the instances a caller may see (``core.access``; None: all of them),
-    evaluated where the filtering happens, so pages and totals hold visible instances only.
-    """
-
-    workflow_name: str | None = None
-    status: WorkflowStatus | None = None
-    started_after: datetime | None = None
-    started_before: datetime | None = None
-    started_by: str | _Unset | None = UNSET
-    """Only instances started by this user (None: started without a recorded starter)."""
-    scope: InstanceScope | None = None
-    limit: int = 50
-    offset: int = 0
-
-
-@dataclass(slots=True)
-class TaskQuery:
-    """Filters and a page for listing tasks (oldest first).
-
-    ``visible_to`` restricts the result to tasks a user may act on: assigned to them, offered to
-    one of their groups, or neither assigned nor offered to anyone. ``assigned_or_claimed_by``
-    keeps the tasks assigned to a user or claimed by them (the API's ``mine=true``).
-    """
-
-    status: TaskStatus | None = None
-    assignee: str | None = None
-    assigned_or_claimed_by: str | None = None
-    candidate_group: str | None = None
-    workflow_name: str | None = None
-    instance_id: UUID | None = None
-    visible_to: tuple[str, frozenset[str]] | None = None
-    limit: int = 50
-    offset: int = 0
 
 
 def task_visible_to(task: HumanTaskData, user_id: str, groups: frozenset[str]) -> bool:

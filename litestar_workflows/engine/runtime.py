@@ -226,6 +226,7 @@ class InstanceRuntime:
             self.owner_id,
             lease_until,
             now,
+            flush=transition.flushes(),
         )
         for linked in transition.linked:  # other instances' changes, linked by kinds (``engine.effects``)
             expected = -1 if linked.previous is None else linked.previous.revision

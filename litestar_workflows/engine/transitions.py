@@ -26,6 +26,7 @@ from litestar_workflows.core.models import Token, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.branches import Changes
 from litestar_workflows.engine.commands import (
+    MACHINE_PROGRESS,
     AttemptFailed,
     AttemptFatal,
     AttemptSucceeded,
@@ -62,6 +63,7 @@ def apply_command(
     """
     handler = _HANDLERS[type(command)]
     draft = Transition(definition, committed, now, fresh=committed.revision < 0)
+    draft.acknowledged = not isinstance(command, MACHINE_PROGRESS)
     handler(draft, command)
     return draft
 

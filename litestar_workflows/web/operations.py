@@ -27,7 +27,7 @@ from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.task_checks import TaskActor
 from litestar_workflows.core.types import StepStatus, TaskStatus, WorkflowStatus
 from litestar_workflows.engine.completion import WorkflowStart
-from litestar_workflows.engine.persistence import UNSET, InstanceQuery, TaskQuery, _Unset
+from litestar_workflows.engine.queries import UNSET, InstanceQuery, TaskQuery, _Unset
 from litestar_workflows.policy import caller_name, require
 from litestar_workflows.web.access import visible_instance
 from litestar_workflows.web.api import WorkflowApi

@@ -9,6 +9,7 @@ from litestar_workflows import (
     BaseHumanStep,
     InMemoryPersistence,
     LocalExecutionEngine,
+    Step,
     WorkflowRegistry,
     WorkflowStatus,
 )
@@ -68,3 +69,31 @@ async def test_engine_redoes_a_change_after_a_conflict(registry: WorkflowRegistr
     assert done.status is WorkflowStatus.COMPLETED
     assert counter.runs == 1
     assert [e.step_name for e in done.context.step_history] == ["approve", "count"]
+
+
+async def test_only_commits_someone_is_told_of_must_be_flushed(registry: WorkflowRegistry) -> None:
+    """``InstanceChange.flush``: a start, an answer to a caller, a task opened, an end; not machine progress."""
+    persistence = RecordingPersistence()
+    engine = LocalExecutionEngine(registry, persistence)
+    try:
+        machine = await engine.start_workflow(chain("machine", [SetStep("a", "x", 1), SetStep("b", "y", 2)]))
+        await engine.wait_for(machine.id, timeout=5)
+        steps: list[Step] = [SetStep("prepare", "x", 1), BaseHumanStep("approve", "Approve"), SetStep("finish", "y", 2)]
+        approval = await engine.start_workflow(chain("approval", steps))
+        await engine.wait_for(approval.id, timeout=5)
+        await engine.complete_human_task(approval.id, "approve", "bob", {})
+        await engine.wait_for(approval.id, timeout=5)
+        parked = await engine.start_workflow(chain("parked", [BaseHumanStep("wait", "Wait")]))
+        await engine.cancel_workflow(parked.id, "not needed")
+    finally:
+        await engine.stop(0)
+
+    def flushes(instance_id: object) -> list[tuple[str, bool]]:
+        return [(c.instance.status.value, c.flush) for c in persistence.changes if c.instance.id == instance_id]
+
+    # start (told to the caller), a's result (progress: b runs next), b's result (the end)
+    assert flushes(machine.id) == [("running", True), ("running", False), ("completed", True)]
+    # start; prepare's result opens a task (a person sees it); the completion (told to the caller) runs
+    # finish, whose result ends the instance
+    assert flushes(approval.id) == [("running", True), ("waiting", True), ("running", True), ("completed", True)]
+    assert flushes(parked.id) == [("waiting", True), ("canceled", True)]

@@ -1,8 +1,10 @@
-"""PostgreSQL: a commit alone is one statement over the row as this process last left it (``db.alone``).
+"""A commit decided on the row as this process last left it, without reading it (``db.known``).
 
-When another process changed the row since (a commit, a lease taken), the statement writes
-nothing and the commit is decided on the row as stored: the same refusal, the same lease answer,
-nothing half-written, as a commit that read the row first.
+PostgreSQL writes a commit alone as one statement (``db.alone``); SQLite writes a batch whose
+rows it knows without its read (``db.writer``). When another process changed the row since (a
+commit, a lease taken), nothing is written on the row as known, and the commit is decided on
+the row as stored: the same refusal, the same lease answer, nothing half-written, as a commit
+that read the row first.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from tests.conftest import fresh_database
 from tests.contract.kit import NOW, Backend, advanced, create, execution, instance, stored, task
 
 
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[Backend]:
-    with fresh_database("postgresql", tmp_path) as url:
-        yield Backend("postgresql", url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with fresh_database(request.param, tmp_path) as url:
+        yield Backend(request.param, url)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ Bypassing the execution machinery also bypasses its events: these statements are
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,19 +41,28 @@ _Processor = Callable[[Any], Any] | None
 class DirectStatement:
     """SQL text with positional parameters, and how to turn a row of values into them."""
 
-    __slots__ = ("names", "processors", "sql")
+    __slots__ = ("_converted", "_take", "names", "processors", "sql")
 
     def __init__(self, sql: str, names: Sequence[str], processors: Sequence[_Processor]) -> None:
         self.sql = sql
         self.names = tuple(names)
         self.processors = tuple(processors)
+        # Taking the values out is one C call; only the columns with a processor are converted
+        # in Python (this runs for every row of every group commit).
+        self._take = operator.itemgetter(*self.names) if len(self.names) > 1 else _single(self.names)
+        self._converted = tuple(
+            (position, processor) for position, processor in enumerate(self.processors) if processor is not None
+        )
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The positional parameters for one row."""
-        return tuple(
-            values[name] if processor is None else processor(values[name])
-            for name, processor in zip(self.names, self.processors, strict=True)
-        )
+        row: tuple[Any, ...] = self._take(values)
+        if not self._converted:
+            return row
+        converted = list(row)
+        for position, processor in self._converted:
+            converted[position] = processor(converted[position])
+        return tuple(converted)
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run the statement once per row, in the connection's current transaction; the rows it changed.
@@ -67,6 +77,15 @@ class DirectStatement:
         finally:
             cursor.close()
         return count
+
+
+def _single(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``itemgetter`` for one name (or none) that still gives a tuple."""
+
+    def take(values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[name] for name in names)
+
+    return take
 
 
 @contextmanager

@@ -7,9 +7,10 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from litestar_workflows.core.exceptions import DatabaseUnavailableError
 from litestar_workflows.db.outages import as_outage
 
-__all__ = ("reporting_outages", "shielded")
+__all__ = ("outage_instead", "reporting_outages", "shielded")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -35,12 +36,18 @@ def reporting_outages(
         try:
             return await method(self, *args, **kwargs)
         except Exception as exc:
-            outage = as_outage(exc)
-            if outage is None or outage is exc:
+            outage = outage_instead(exc)
+            if outage is None:
                 raise
             raise outage from exc
 
     return run
+
+
+def outage_instead(exc: Exception) -> DatabaseUnavailableError | None:
+    """What to raise instead of ``exc``: ``DatabaseUnavailableError`` if it is an outage; None: ``exc`` itself."""
+    outage = as_outage(exc)
+    return None if outage is exc else outage
 
 
 def shielded(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -33,7 +33,7 @@ from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.db import leases, reads
 from litestar_workflows.db.checkpoint import SQLCheckpoint
 from litestar_workflows.db.connect import configure_sqlite, json_dumps, pool_options, write_options
-from litestar_workflows.db.guards import reporting_outages, shielded
+from litestar_workflows.db.guards import outage_instead, shielded
 from litestar_workflows.db.loop_writer import LoopWriter
 from litestar_workflows.db.sqlite_threads import SQLiteFile, file_database_url
 from litestar_workflows.db.startup import prepare_schema, record_definitions
@@ -52,7 +52,7 @@ _T = TypeVar("_T")
 class _Writer(Protocol):
     """The one write path of a database (``ThreadWriter`` on a SQLite file, ``LoopWriter`` elsewhere)."""
 
-    async def commit(self, change: InstanceChange) -> tuple[bool, ...]: ...
+    def commit(self, change: InstanceChange) -> Awaitable[tuple[bool, ...]]: ...
 
     async def write(self, work: Callable[[Connection], _T]) -> _T: ...
 
@@ -209,14 +209,24 @@ class SQLAlchemyPersistence:
 
     # --- the one write --------------------------------------------------------------------------
 
-    @reporting_outages
     async def commit(self, change: InstanceChange) -> bool:
-        """Queue ``change`` for the next group transaction and wait until it committed."""
+        """Queue ``change`` for the next group transaction and wait until it committed.
+
+        Reports outages as ``reporting_outages`` does, written out: a decorator's coroutine
+        around every commit of the engine cost more than its two lines.
+        """
         change.members()  # ``ValueError`` before anything is queued
         if self._flush_every_commit:
             change.flush = True
-        writer = self._writer or await self._ready()
-        return note_committed(change, await writer.commit(change))
+        try:
+            writer = self._writer or await self._ready()
+            held = await writer.commit(change)
+        except Exception as exc:
+            outage = outage_instead(exc)
+            if outage is None:
+                raise
+            raise outage from exc
+        return note_committed(change, held)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLCheckpoint]:

@@ -22,7 +22,7 @@ import msgspec
 from litestar_workflows.core.exceptions import WorkflowsError
 from litestar_workflows.core.types import TaskStatus
 from litestar_workflows.engine.engine import LocalExecutionEngine
-from litestar_workflows.engine.persistence import TaskQuery
+from litestar_workflows.engine.queries import TaskQuery
 
 if TYPE_CHECKING:
     from litestar_workflows.plugin import WorkflowPlugin

@@ -235,20 +235,19 @@ def write_changes(
     postgres = connection.dialect.name == "postgresql"
     groups = [change.members() for change in changes]
     as_known = None if known is None or postgres else known.rows_for(groups)
-    checked = as_known is not None
-    if as_known is not None:
-        before = dict(as_known)  # ``accept`` moves ``stored`` on to the rows as written
-        stored = Stored(as_known, {})
-    else:
+    if as_known is None:
         stored = _read_stored(connection, groups, direct=direct, creations=careful or not postgres)
+    else:
+        stored = Stored(dict(as_known), {})  # ``accept`` moves it on; ``as_known`` stays the rows before
     rows = Rows()
     outcomes = [accept(group, stored, rows) for group in groups]
     if rows.created and postgres and careful:
         _insert_new_instances(connection, rows.created, groups, outcomes)
         rows.created = []
-    for values in rows.updated if checked else ():
-        values["k_revision"], values["k_owner"], values["k_expires"] = before[values["b_id"]]
-    rows.write(connection, direct=direct, checked=checked)
+    if as_known is not None:
+        for values in rows.updated:
+            values["k_revision"], values["k_owner"], values["k_expires"] = as_known[values["b_id"]]
+    rows.write(connection, direct=direct, checked=as_known is not None)
     if seen is not None:
         seen.update(stored.instances)
     return outcomes

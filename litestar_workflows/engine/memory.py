@@ -21,17 +21,14 @@ from litestar_workflows.core.models import HumanTaskData, WorkflowInstanceData
 from litestar_workflows.core.task_checks import TaskActor, holder_change_refusal
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.persistence import (
-    UNSET,
     Checkpoint,
     InstanceChange,
-    InstanceQuery,
     TaskClosure,
-    TaskQuery,
     commit_refusal,
     next_run_at,
     task_visible_to,
 )
-from litestar_workflows.engine.queries import _Unset
+from litestar_workflows.engine.queries import UNSET, InstanceQuery, TaskQuery, _Unset
 
 if TYPE_CHECKING:
     from litestar_workflows.engine.registry import WorkflowRegistry

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from litestar_workflows.engine.persistence import InstanceChange
 
-__all__ = ("flushes", "relax_in_transaction", "remember_sqlite_level", "use_flush")
+__all__ = ("commit_unflushed", "flushes", "relax_in_transaction", "remember_sqlite_level", "use_flush")
 
 _FLUSHED_LEVEL = "lsw_flushed_level"
 """Connection info: the ``synchronous`` level the file was configured with (what a flushed commit uses)."""
@@ -67,6 +67,21 @@ def use_flush(connection: Connection, flush: bool) -> None:
         finally:
             cursor.close()
         info[_LEVEL_NOW] = wanted
+
+
+def commit_unflushed(connection: Connection) -> bool:
+    """From now on every commit on this SQLite connection is written without a flush (``NORMAL``).
+
+    For a writer that flushes the log itself (``db.log_flush``). True if the file's commits that
+    must be on disk need that flush (it was configured ``FULL`` or ``EXTRA``).
+    """
+    info = connection.info
+    configured = info.get(_FLUSHED_LEVEL)
+    if configured is None or configured == _UNFLUSHED_LEVEL:
+        return False
+    use_flush(connection, flush=False)
+    info[_FLUSHED_LEVEL] = _UNFLUSHED_LEVEL  # ``use_flush`` keeps it there
+    return True
 
 
 def relax_in_transaction(connection: Connection) -> None:

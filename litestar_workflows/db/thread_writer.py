@@ -11,6 +11,10 @@ The hand-off is kept cheap, since a workflow run one step at a time pays it at e
 the loop puts a job in a ``queue.SimpleQueue`` (a lock release, no executor machinery), the
 thread takes every job queued by then (commits queued back to back share one transaction:
 group commit), and hands the results back with one ``loop.call_soon_threadsafe`` per batch.
+
+The connection commits without flushing; the thread flushes the log itself before it answers a
+commit that must be on disk, and hands that flush to a flusher thread when more work is queued,
+so the next batch is written meanwhile (``db.log_flush``).
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from litestar_workflows.db.flushing import commit_unflushed
 from litestar_workflows.db.isolation import commit_batch
 from litestar_workflows.db.known import KnownRows
+from litestar_workflows.db.log_flush import Flusher, LogFile, answer_after
 from litestar_workflows.engine.persistence import InstanceChange
 
 __all__ = ("ThreadWriter",)
@@ -37,6 +43,8 @@ _Work = Callable[[Connection], Any]
 _Job = tuple["InstanceChange | _Work | None", asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 """What to do (a commit, a function to run in a write transaction, or None: stop), and whom to tell."""
 _Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
+_Answer = tuple[asyncio.AbstractEventLoop, _Result]
+"""A job's result, and the event loop its caller waits on."""
 
 
 class ThreadWriter:
@@ -48,7 +56,17 @@ class ThreadWriter:
         max_batch: At most this many jobs are taken from the queue at once.
     """
 
-    __slots__ = ("_closed", "_connection", "_engine", "_jobs", "_known", "_max_batch", "_thread")
+    __slots__ = (
+        "_closed",
+        "_connection",
+        "_engine",
+        "_flusher",
+        "_jobs",
+        "_known",
+        "_log",
+        "_max_batch",
+        "_thread",
+    )
 
     def __init__(self, engine: Engine, max_batch: int) -> None:
         self._engine = engine
@@ -59,6 +77,9 @@ class ThreadWriter:
         self._closed = False
         self._known = KnownRows()
         """The rows as this thread's commits left them: a batch that only updates known rows is not read first."""
+        self._log: LogFile | None = None
+        """The log this thread flushes (None: the file is configured ``NORMAL``, or not opened yet)."""
+        self._flusher: Flusher | None = None
         self._thread = threading.Thread(target=self._serve, name="lsw-sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -105,11 +126,15 @@ class ThreadWriter:
             if jobs[-1][0] is None:
                 stop = jobs.pop()
             self._run(jobs)
+        if self._flusher is not None:
+            self._flusher.stop()  # every flush handed over is done and answered
+        if self._log is not None:
+            self._log.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):  # closing cannot lose anything: every job was answered
                 connection.close()
-        _deliver(stop[1], [(stop[2], None, None)])
+        _deliver([(stop[1], (stop[2], None, None))])
 
     def _take(self) -> list[_Job]:
         """Wait for a job, then take whatever else is queued (up to ``max_batch``; a stop ends the batch)."""
@@ -141,15 +166,11 @@ class ThreadWriter:
         except Exception as exc:  # noqa: BLE001 - the file could not be opened: the callers' answer
             outcomes = [exc] * len(jobs)
         self._forget_broken_connection()
-        results: list[_Result] = [
-            (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None)
-            for (_, _, future), outcome in zip(jobs, outcomes, strict=True)
+        answers: list[_Answer] = [
+            (loop, (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None))
+            for (_, loop, future), outcome in zip(jobs, outcomes, strict=True)
         ]
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
-        for (_, loop, _), result in zip(jobs, results, strict=True):
-            by_loop.setdefault(loop, []).append(result)
-        for loop, answers in by_loop.items():  # usually one: every caller on the same event loop
-            _deliver(loop, answers)
+        self._answer(answers, flush=any(change.flush for change in changes))
 
     def _work(self, job: _Job) -> None:
         work, loop, future = job
@@ -161,12 +182,32 @@ class ThreadWriter:
         except Exception as exc:  # noqa: BLE001 - whatever the work raised is its caller's answer
             result = (future, None, exc)
         self._forget_broken_connection()
-        _deliver(loop, [result])
+        self._answer([(loop, result)], flush=True)  # claims, leases, definitions: acknowledged to someone
+
+    def _answer(self, answers: list[_Answer], *, flush: bool) -> None:
+        """Answer now, or once the log is flushed: here if nothing else waits, else in the flusher thread."""
+        log = self._log
+        if not flush or log is None:
+            _deliver(answers)
+            return
+        answer = functools.partial(_deliver_flushed, answers)
+        flusher = self._flusher
+        if flusher is None:
+            flusher = self._flusher = Flusher(log)
+        if flusher.idle and self._jobs.empty():
+            answer_after(log.flush, answer)
+        else:
+            flusher.hand_over(answer)
 
     def _open(self) -> Connection:
         connection = self._connection
         if connection is None:
             connection = self._connection = self._engine.connect().execution_options(lsw_begin="IMMEDIATE")
+            flushed_here = commit_unflushed(connection)
+            if self._log is not None:
+                self._log.close()  # the log may be a new file: opened again at the next flush
+            elif flushed_here:
+                self._log = LogFile(connection)
         return connection
 
     def _forget_broken_connection(self) -> None:
@@ -175,10 +216,21 @@ class ThreadWriter:
             self._connection = None
 
 
-def _deliver(loop: asyncio.AbstractEventLoop, results: list[_Result]) -> None:
-    """Hand results to their futures on ``loop`` (from the writer thread)."""
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
-        loop.call_soon_threadsafe(functools.partial(_settle, results))
+def _deliver(answers: list[_Answer]) -> None:
+    """Hand results to their futures, on each caller's event loop (from the writer's threads)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
+    for loop, result in answers:
+        by_loop.setdefault(loop, []).append(result)
+    for loop, results in by_loop.items():  # usually one: every caller on the same event loop
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(functools.partial(_settle, results))
+
+
+def _deliver_flushed(answers: list[_Answer], error: BaseException | None) -> None:
+    """Deliver, once the log was flushed; if the flush failed, what was written is not known to be on disk."""
+    if error is not None:
+        answers = [(loop, (future, None, error)) for loop, (future, _, _) in answers]
+    _deliver(answers)
 
 
 def _settle(results: list[_Result]) -> None:

@@ -1,9 +1,10 @@
 """SQLite: a commit someone is told of is flushed to disk; machine progress waits for the next flush.
 
-Observed in the writer thread's own statements (``sqlite3`` trace): the ``synchronous`` level in
-force at each ``COMMIT`` of a workflow's transactions. At ``FULL`` SQLite flushes the log at that
-commit, and with it everything logged before; at ``NORMAL`` the commit is in the log (a killed
-process loses nothing, see tests/durability) but not yet flushed.
+Observed in the writer thread's statements (``sqlite3`` trace) and its flushes of the log file
+(``db.log_flush``), in order: a commit followed by a flush before the next commit was on disk
+when its caller was answered (the flush covers everything logged before it). Every COMMIT runs
+at ``NORMAL``, which writes the log without flushing it (a killed process loses nothing, see
+tests/durability): the writer flushes the log itself, as SQLite does at ``FULL``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 from litestar_workflows import BaseHumanStep, LocalExecutionEngine, WorkflowRegistry, WorkflowStatus
-from litestar_workflows.db import SQLAlchemyPersistence
+from litestar_workflows.db import SQLAlchemyPersistence, log_flush
 from tests.helpers import SetStep, chain
 
 _WORKFLOW_WRITES = (
@@ -31,41 +33,52 @@ _WORKFLOW_WRITES = (
 
 
 @contextmanager
-def writer_statements() -> Iterator[list[str]]:
-    """Every statement the SQLite writer thread runs from now on, in order."""
-    statements: list[str] = []
+def writer_events(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every statement the SQLite writer thread runs from now on, and ``FLUSH`` for each flush of the log."""
+    events: list[str] = []
 
     def trace(sql: str) -> None:
         if threading.current_thread().name == "lsw-sqlite-writer":
-            statements.append(sql)
+            events.append(sql)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         if isinstance(dbapi_connection, sqlite3.Connection):
             dbapi_connection.set_trace_callback(trace)
 
+    flush = log_flush.LogFile.flush
+
+    def recorded(log: log_flush.LogFile) -> None:
+        flush(log)
+        events.append("FLUSH")
+
+    monkeypatch.setattr(log_flush.LogFile, "flush", recorded)
     event.listen(Pool, "connect", on_connect)
     try:
-        yield statements
+        yield events
     finally:
         event.remove(Pool, "connect", on_connect)
 
 
-def levels_at_workflow_commits(statements: list[str], configured: str) -> list[str]:
-    """The ``synchronous`` level of each committed transaction that wrote a workflow's progress."""
-    level, writes, levels = configured, False, []
-    for sql in statements:
-        if match := re.fullmatch(r"PRAGMA synchronous=(\w+)", sql.strip()):
+def workflow_commits(events: list[str], configured: str) -> list[tuple[str, bool]]:
+    """Each committed transaction that wrote a workflow's progress: its ``synchronous`` level, and
+    whether the log was flushed after it, before the next commit."""
+    level, writes, commits = configured, False, []
+    for sql in events:
+        if sql == "FLUSH":
+            if commits:
+                commits[-1] = (commits[-1][0], True)
+        elif match := re.fullmatch(r"PRAGMA synchronous=(\w+)", sql.strip()):
             level = match[1]
         elif sql.startswith(_WORKFLOW_WRITES):
             writes = True
         elif sql.strip().upper() == "COMMIT":
             if writes:
-                levels.append(level)
+                commits.append((level, False))
             writes = False
-    return levels
+    return commits
 
 
-async def run_workflows(tmp_path: Path, **options: Any) -> list[str]:
+async def run_workflows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> list[tuple[str, bool]]:
     """Three machine steps, then an approval between two steps: the levels of their commits, in order."""
     persistence = SQLAlchemyPersistence(
         url=f"sqlite+aiosqlite:///{tmp_path / 'flush.sqlite3'}", create_all=True, **options
@@ -75,7 +88,7 @@ async def run_workflows(tmp_path: Path, **options: Any) -> list[str]:
     approval = chain(
         "approval", [SetStep("prepare", "x", 1), BaseHumanStep("approve", "Approve"), SetStep("finish", "y", 2)]
     )
-    with writer_statements() as statements:
+    with writer_events(monkeypatch) as events:
         try:
             await engine.start()
             started = await engine.start_workflow(machine)
@@ -87,18 +100,24 @@ async def run_workflows(tmp_path: Path, **options: Any) -> list[str]:
         finally:
             await engine.stop(0)
             await persistence.close()
-    return levels_at_workflow_commits(statements, options.get("sqlite_synchronous", "FULL"))
+    return workflow_commits(events, options.get("sqlite_synchronous", "FULL"))
 
 
-async def test_machine_progress_is_flushed_with_the_next_acknowledged_commit(tmp_path: Path) -> None:
-    levels = await run_workflows(tmp_path)
+async def test_machine_progress_is_flushed_with_the_next_acknowledged_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = await run_workflows(tmp_path, monkeypatch)
+    assert {level for level, _ in commits} == {"NORMAL"}  # the writer flushes, not the COMMIT
     # start, a -> b, b -> c (progress), c ends it; start, prepare opens a task, the completion, the end
-    assert levels == ["FULL", "NORMAL", "NORMAL", "FULL", "FULL", "FULL", "FULL", "FULL"]
+    assert [flushed for _, flushed in commits] == [True, False, False, True, True, True, True, True]
 
 
-async def test_flush_every_commit_flushes_machine_progress_too(tmp_path: Path) -> None:
-    assert await run_workflows(tmp_path, flush_every_commit=True) == ["FULL"] * 8
+async def test_flush_every_commit_flushes_machine_progress_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert await run_workflows(tmp_path, monkeypatch, flush_every_commit=True) == [("NORMAL", True)] * 8
 
 
-async def test_a_file_configured_normal_is_never_flushed_at_commit(tmp_path: Path) -> None:
-    assert await run_workflows(tmp_path, sqlite_synchronous="NORMAL") == ["NORMAL"] * 8
+async def test_a_file_configured_normal_is_never_flushed_at_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = await run_workflows(tmp_path, monkeypatch, sqlite_synchronous="NORMAL")
+    assert commits == [("NORMAL", False)] * 8

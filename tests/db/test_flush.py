@@ -62,7 +62,8 @@ def writer_events(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 def workflow_commits(events: list[str], configured: str) -> list[tuple[str, bool]]:
     """Each committed transaction that wrote a workflow's progress: its ``synchronous`` level, and
     whether the log was flushed after it, before the next commit."""
-    level, writes, commits = configured, False, []
+    level, writes = configured, False
+    commits: list[tuple[str, bool]] = []
     for sql in events:
         if sql == "FLUSH":
             if commits:

@@ -28,7 +28,14 @@ from sqlalchemy.engine import Connection
 
 from litestar_workflows.engine.persistence import InstanceChange
 
-__all__ = ("commit_unflushed", "flushes", "relax_in_transaction", "remember_sqlite_level", "use_flush")
+__all__ = (
+    "commit_unflushed",
+    "flushes",
+    "flushes_at_commit",
+    "relax_in_transaction",
+    "remember_sqlite_level",
+    "use_flush",
+)
 
 _FLUSHED_LEVEL = "lsw_flushed_level"
 """Connection info: the ``synchronous`` level the file was configured with (what a flushed commit uses)."""
@@ -69,19 +76,19 @@ def use_flush(connection: Connection, flush: bool) -> None:
         info[_LEVEL_NOW] = wanted
 
 
-def commit_unflushed(connection: Connection) -> bool:
+def flushes_at_commit(connection: Connection) -> bool:
+    """True if the commits on this SQLite connection that must be on disk are flushed (``FULL``, ``EXTRA``)."""
+    configured = connection.info.get(_FLUSHED_LEVEL)
+    return configured is not None and configured != _UNFLUSHED_LEVEL
+
+
+def commit_unflushed(connection: Connection) -> None:
     """From now on every commit on this SQLite connection is written without a flush (``NORMAL``).
 
-    For a writer that flushes the log itself (``db.log_flush``). True if the file's commits that
-    must be on disk need that flush (it was configured ``FULL`` or ``EXTRA``).
+    For a writer that flushes the log itself (``db.log_flush``).
     """
-    info = connection.info
-    configured = info.get(_FLUSHED_LEVEL)
-    if configured is None or configured == _UNFLUSHED_LEVEL:
-        return False
     use_flush(connection, flush=False)
-    info[_FLUSHED_LEVEL] = _UNFLUSHED_LEVEL  # ``use_flush`` keeps it there
-    return True
+    connection.info[_FLUSHED_LEVEL] = _UNFLUSHED_LEVEL  # ``use_flush`` keeps it there
 
 
 def relax_in_transaction(connection: Connection) -> None:

@@ -35,14 +35,21 @@ class LogFile:
 
     __slots__ = ("_descriptor", "_lock", "_path")
 
-    def __init__(self, connection: Connection) -> None:
+    @classmethod
+    def of(cls, connection: Connection) -> LogFile | None:
+        """The log of ``connection``'s database; None if it has none (not in WAL mode: SQLite flushes)."""
         cursor = connection.connection.cursor()
         try:
+            (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
             rows = cursor.execute("PRAGMA database_list").fetchall()
         finally:
             cursor.close()
-        database = next(row[2] for row in rows if row[1] == "main")
-        self._path = Path(f"{database}-wal")
+        if str(mode).lower() != "wal":  # a file system without WAL support keeps the rollback journal
+            return None
+        return cls(Path(f"{next(row[2] for row in rows if row[1] == 'main')}-wal"))
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
         self._descriptor: int | None = None
         self._lock = threading.Lock()
         """The writer thread may close the descriptor while the flusher thread flushes through it."""

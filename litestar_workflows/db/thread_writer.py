@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from litestar_workflows.db.flushing import commit_unflushed
+from litestar_workflows.db.flushing import commit_unflushed, flushes_at_commit
 from litestar_workflows.db.isolation import commit_batch
 from litestar_workflows.db.known import KnownRows
 from litestar_workflows.db.log_flush import Flusher, LogFile, answer_after
@@ -203,11 +203,12 @@ class ThreadWriter:
         connection = self._connection
         if connection is None:
             connection = self._connection = self._engine.connect().execution_options(lsw_begin="IMMEDIATE")
-            flushed_here = commit_unflushed(connection)
             if self._log is not None:
                 self._log.close()  # the log may be a new file: opened again at the next flush
-            elif flushed_here:
-                self._log = LogFile(connection)
+            elif flushes_at_commit(connection):
+                self._log = LogFile.of(connection)
+            if self._log is not None:
+                commit_unflushed(connection)
         return connection
 
     def _forget_broken_connection(self) -> None:

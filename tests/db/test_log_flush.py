@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.pool import Pool
 
 from litestar_workflows.core.exceptions import DatabaseUnavailableError
@@ -117,3 +117,23 @@ async def test_a_failed_flush_is_the_callers_error(
     monkeypatch.setattr(log_flush.LogFile, "flush", failing)
     with pytest.raises(DatabaseUnavailableError):
         await create(persistence, instance())
+
+
+@pytest.mark.parametrize(("mode", "flushed_by_writer"), [("WAL", True), ("DELETE", False)])
+def test_only_a_file_in_wal_mode_has_a_log_the_writer_flushes(
+    tmp_path: Path, mode: str, flushed_by_writer: bool
+) -> None:
+    """Where the file system refuses WAL, the rollback journal stays: SQLite flushes at COMMIT, as configured."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'mode.sqlite3'}")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"PRAGMA journal_mode={mode}")
+            log = log_flush.LogFile.of(connection)
+            assert (log is not None) is flushed_by_writer
+            if log is not None:
+                connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+                connection.commit()
+                log.flush()  # the log file of that database, which exists
+                log.close()
+    finally:
+        engine.dispose()

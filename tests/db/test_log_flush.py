@@ -137,3 +137,36 @@ def test_only_a_file_in_wal_mode_has_a_log_the_writer_flushes(
                 log.close()
     finally:
         engine.dispose()
+
+
+async def test_closing_waits_for_the_flushes_under_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commits handed to the flusher are flushed and answered before ``close`` returns."""
+    flush = log_flush.LogFile.flush
+    flushed: list[str] = []
+
+    def slow(log: log_flush.LogFile) -> None:
+        time.sleep(0.2)
+        flush(log)
+        flushed.append(threading.current_thread().name)
+
+    monkeypatch.setattr(log_flush.LogFile, "flush", slow)
+    path = tmp_path / "closing.sqlite3"
+    store = SQLAlchemyPersistence(url=f"sqlite+aiosqlite:///{path}", create_all=True, max_batch=1)
+    await store.list_instances()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the writer waits with the first commit; the others queue behind it
+    states = [instance() for _ in range(3)]
+    commits = asyncio.gather(*(create(store, state) for state in states))
+    await asyncio.sleep(0.1)
+    holder.execute("ROLLBACK")
+    holder.close()
+    await store.close()  # waits for what was queued, then for the flusher
+
+    assert commits.done()
+    await commits  # every commit answered, none with an error
+    assert "lsw-sqlite-flusher" in flushed
+    reopened = SQLAlchemyPersistence(url=f"sqlite+aiosqlite:///{path}")
+    try:
+        assert {found.id for found in await reopened.list_instances()} == {state.id for state in states}
+    finally:
+        await reopened.close()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-__all__ = ("Flusher", "LogFile")
+__all__ = ("Flusher", "LogFile", "answer_after")
 
 _Answers = Callable[[BaseException | None], None]
 """Answers the callers of one written batch, with the flush's error if it failed."""

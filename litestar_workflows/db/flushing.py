@@ -11,7 +11,10 @@ SQLite (WAL): the ``synchronous`` level. At ``NORMAL`` a commit is written to th
 operating system holds it: a killed process loses nothing) and not flushed; at ``FULL`` (or
 ``EXTRA``) the commit flushes the log, with everything written to it before. The level is a
 setting of the connection, so it is switched between transactions, and only when it changes.
-A file configured ``NORMAL`` never flushes at commit (the operator chose so).
+A file configured ``NORMAL`` never flushes at commit (the operator chose so). The writer of a
+file in WAL mode does not switch: it commits at ``NORMAL`` and flushes the log itself before it
+answers (``commit_unflushed``, ``db.log_flush``); the switch serves the other connections
+(SQLite in memory, a file the file system keeps out of WAL mode).
 
 PostgreSQL: ``synchronous_commit`` off for that one transaction (``SET LOCAL``, or
 ``set_config(..., true)`` inside the one-statement commit of ``db.alone``): the server answers

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from litestar_workflows.db.flushing import commit_unflushed, flushes_at_commit
+from litestar_workflows.db.flushing import commit_unflushed, flushes, flushes_at_commit
 from litestar_workflows.db.isolation import commit_batch
 from litestar_workflows.db.known import KnownRows
 from litestar_workflows.db.log_flush import Flusher, LogFile, answer_after
@@ -170,7 +170,7 @@ class ThreadWriter:
             (loop, (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None))
             for (_, loop, future), outcome in zip(jobs, outcomes, strict=True)
         ]
-        self._answer(answers, flush=any(change.flush for change in changes))
+        self._answer(answers, flush=flushes(changes))
 
     def _work(self, job: _Job) -> None:
         work, loop, future = job

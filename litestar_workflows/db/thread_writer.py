@@ -40,8 +40,11 @@ __all__ = ("ThreadWriter",)
 
 _T = TypeVar("_T")
 _Work = Callable[[Connection], Any]
-_Job = tuple["InstanceChange | _Work | None", asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
-"""What to do (a commit, a function to run in a write transaction, or None: stop), and whom to tell."""
+_Job = tuple[
+    "InstanceChange | _Work | None", asyncio.AbstractEventLoop, "asyncio.Future[Any]", "asyncio.Future[None] | None"
+]
+"""What to do (a commit, a function to run in a write transaction, or None: stop), and whom to tell:
+the caller's future, and for a commit answered when recorded, the future told once it is flushed."""
 _Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 _Answer = tuple[asyncio.AbstractEventLoop, _Result]
 """A job's result, and the event loop its caller waits on."""
@@ -86,9 +89,15 @@ class ThreadWriter:
     def commit(self, change: InstanceChange) -> Awaitable[tuple[bool, ...]]:
         """Write ``change`` (with its linked changes) in the next group transaction; raises its refusal.
 
-        The future itself, not a coroutine around it: one frame less at every commit.
+        The future itself, not a coroutine around it: one frame less at every commit. A change
+        that asks to be answered when recorded (``InstanceChange.answer_when_recorded``) gets a
+        ``flushed`` future, told once its flush is done (at once if it needs none).
         """
-        held: asyncio.Future[tuple[bool, ...]] = self._submit(change)
+        flushed = None
+        if change.answer_when_recorded and change.flush:
+            flushed = asyncio.get_running_loop().create_future()
+            change.flushed = flushed
+        held: asyncio.Future[tuple[bool, ...]] = self._submit(change, flushed=flushed)
         return held
 
     async def write(self, work: Callable[[Connection], _T]) -> _T:
@@ -108,13 +117,19 @@ class ThreadWriter:
         await self._submit(None, closing=True)
         self._thread.join()
 
-    def _submit(self, payload: InstanceChange | _Work | None, *, closing: bool = False) -> asyncio.Future[Any]:
+    def _submit(
+        self,
+        payload: InstanceChange | _Work | None,
+        *,
+        closing: bool = False,
+        flushed: asyncio.Future[None] | None = None,
+    ) -> asyncio.Future[Any]:
         if self._closed and not closing:
             msg = "the SQLite writer is closed"
             raise RuntimeError(msg)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._jobs.put((payload, loop, future))
+        self._jobs.put((payload, loop, future, flushed))
         return future
 
     # --- the thread -----------------------------------------------------------------------------
@@ -166,14 +181,24 @@ class ThreadWriter:
         except Exception as exc:  # noqa: BLE001 - the file could not be opened: the callers' answer
             outcomes = [exc] * len(jobs)
         self._forget_broken_connection()
-        answers: list[_Answer] = [
-            (loop, (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None))
-            for (_, loop, future), outcome in zip(jobs, outcomes, strict=True)
-        ]
-        self._answer(answers, flush=flushes(changes))
+        flush = flushes(changes)
+        flushed_apart = flush and self._log is not None  # this thread flushes next: some may be answered first
+        recorded: list[_Answer] = []  # answered now; each learns of the flush on its ``flushed`` future
+        answers: list[_Answer] = []
+        for (_, loop, future, flushed), outcome in zip(jobs, outcomes, strict=True):
+            result: _Result = (future, None, outcome) if isinstance(outcome, Exception) else (future, outcome, None)
+            if flushed is not None:
+                answers.append((loop, (flushed, None, None)))
+                if flushed_apart and result[2] is None:
+                    recorded.append((loop, result))
+                    continue
+            answers.append((loop, result))
+        if recorded:
+            _deliver(recorded)
+        self._answer(answers, flush=flush)
 
     def _work(self, job: _Job) -> None:
-        work, loop, future = job
+        work, loop, future, _ = job
         assert callable(work)
         try:
             connection = self._open()

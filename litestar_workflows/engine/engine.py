@@ -213,15 +213,18 @@ class LocalExecutionEngine(TaskCompletions, LeaseLoops, TokenRunner):
             instance.context.metadata.update(metadata)
         transition = apply_command(definition, instance, Start(), now)
         try:
-            held = await self._commit(transition, -1)
+            held, flushing = await self._commit_recorded(transition, -1)
         except ConcurrentUpdateError:
             raise InstanceAlreadyExistsError(instance.id) from None
         if held:
             self._record(instance.id).leased = True
         elif (record := self._runtime.get(instance.id.int)) is not None:
             record.leased = False
+        started = WorkflowStart.committed(transition)  # as committed, before its first step runs
         await self._after_commit(transition, previous=None)
-        return WorkflowStart.committed(transition)
+        if flushing is not None:  # the first step runs already; the caller is answered once the start is on disk
+            await flushing
+        return started
 
     async def signal(self, instance_id: UUID, step_name: str, payload: Any = None) -> WorkflowInstanceData:
         """Deliver an outside event to the webhook step ``step_name``; its payload lands in the context."""

@@ -13,7 +13,7 @@ was committed. Opening, closing and the health check are part of the contract to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,6 +115,16 @@ class InstanceChange:
     has been told of yet (a step's result leading to the next machine step). Such a commit must
     survive the process being killed, but may wait on disk for the next flushed commit, which
     makes it durable too: a database's log is one sequence. See docs/concepts.md, "Durability"."""
+    answer_when_recorded: bool = False
+    """The committer asks ``commit`` to return once the change is recorded (written: it survives
+    the process being killed, and other readers see it), before it is flushed, so that it can
+    run the instance's next step while the disk works; it answers its own caller only after
+    awaiting ``flushed``. A persistence that returns before the flush sets ``flushed``; one
+    that flushes within ``commit`` (or never flushes separately) ignores the request."""
+    flushed: Awaitable[None] | None = None
+    """Set by a ``commit`` that returned before flushing a change that must be on disk: done once
+    it is on disk; raises what a failed flush raised (``DatabaseUnavailableError``). None: the
+    change was as durable as ``flush`` asks when ``commit`` returned."""
 
     def members(self) -> list[InstanceChange]:
         """This change and every change linked to it (depth first); ``ValueError`` if two concern one instance."""

@@ -55,6 +55,11 @@ def settled(state: WorkflowInstanceData) -> bool:
     return state.status.is_finished or state.status is WorkflowStatus.WAITING
 
 
+def _carries_out(transition: Transition) -> bool:
+    """True if the step kinds have something to carry out along with ``transition``'s commit (``engine.effects``)."""
+    return bool(transition.effects) or transition.state.status.is_finished
+
+
 def _ready_in(tokens: list[Any] | tuple[()], token_id: str) -> bool:
     """True if ``tokens`` hold ``token_id`` as READY."""
     for token in tokens:
@@ -193,9 +198,25 @@ class InstanceRuntime:
         what it raises. Most transitions need nothing carried out: those get the persistence's
         own awaitable, with no coroutine of this method's in between (the hot path).
         """
-        if transition.effects or transition.state.status.is_finished:
+        if _carries_out(transition):
             return self._carry_out_and_write(transition, expected_revision, checkpoint)
         return self._write(transition, expected_revision, checkpoint)
+
+    async def _commit_recorded(
+        self, transition: Transition, expected_revision: int
+    ) -> tuple[bool, Awaitable[None] | None]:
+        """``_commit``, returning once the change is recorded if it has work to run here next.
+
+        The next step then runs while the disk flushes the change: it only needs the change
+        recorded (``Transition.flushes``). Returns what ``_commit`` returns, and what to await
+        before the change is acknowledged to anyone (None: it was on disk when ``commit`` returned).
+        """
+        if _carries_out(transition):
+            await carry_out(self, transition)
+        change = self._prepare_change(transition, expected_revision)
+        change.answer_when_recorded = change.lease_until is not None  # runnable work: this engine runs it next
+        held = await self.persistence.commit(change)
+        return held, change.flushed
 
     async def _carry_out_and_write(
         self, transition: Transition, expected_revision: int, checkpoint: Checkpoint | None

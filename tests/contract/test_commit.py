@@ -189,3 +189,19 @@ async def test_a_commit_takes_keeps_and_gives_up_the_lease(backend: Backend, sto
     assert await store.commit(InstanceChange(state, 2, lease_owner="two", now=later)) is False  # released
     assert await backend.lease_of(store, state.id) is None
     assert (await stored(store, state.id)).revision == 3
+
+
+async def test_a_commit_answered_when_recorded_is_readable_and_then_flushed(
+    backend: Backend, store: WorkflowPersistence
+) -> None:
+    """A persistence may answer before its flush (``flushed`` set) or ignore the request (None); either way
+    the change is there when ``commit`` returns, and ``flushed`` ends without error once it is on disk."""
+    state = instance(data={"amount": 3})
+    change = InstanceChange(state, -1, executions=[execution("submit")], answer_when_recorded=True)
+    await store.commit(change)
+    reader = backend.another()
+    assert (await stored(reader, state.id)).data == {"amount": 3}  # recorded: another connection reads it
+    if change.flushed is not None:
+        await asyncio.wait_for(change.flushed, timeout=10)
+    # Only a file flushed by its writer answers before the flush.
+    assert (change.flushed is not None) is (backend.kind == "sqlite")

@@ -78,8 +78,8 @@ async def _stored_status(folder: Path, instance_hex: str) -> str:
         rows = connection.execute("SELECT id, status FROM workflow_instance").fetchall()
     finally:
         connection.close()
-    return next(status for identifier, status in rows if _hex(identifier) == instance_hex)
+    return str(next(status for identifier, status in rows if _hex(identifier) == instance_hex))
 
 
 def _hex(identifier: Any) -> str:
-    return identifier.hex() if isinstance(identifier, bytes) else str(identifier).replace("-", "")
+    return bytes(identifier).hex() if isinstance(identifier, bytes) else str(identifier).replace("-", "")

@@ -87,11 +87,8 @@ STATE_COLUMNS = (
     "lease_owner",
     "lease_expires_at",
 )
-_UPDATE_INSTANCE = (
-    update(INSTANCES)
-    .where(INSTANCES.c.id == bindparam("b_id"))
-    .values({name: bindparam(name) for name in STATE_COLUMNS})
-)
+_UPDATE_INSTANCE = update(INSTANCES).where(INSTANCES.c.id == bindparam("b_id"))
+"""Sets the columns its rows have values for (``STATE_COLUMNS``, or fewer: ``Rows.narrow``)."""
 _UPDATE_KNOWN_INSTANCE = _UPDATE_INSTANCE.where(
     INSTANCES.c.revision == bindparam("k_revision"),
     INSTANCES.c.lease_owner.is_not_distinct_from(bindparam("k_owner")),
@@ -175,21 +172,29 @@ class Stored:
     tasks: dict[Any, StoredTask]
 
 
+_WRITTEN_ONCE = ("workflow_name", "workflow_version", "started_at")  # a start writes them, nothing later
+
+
 @dataclass(slots=True)
 class Rows:
-    """The rows the accepted commits write, one list per statement."""
+    """The rows the accepted commits write, one list per statement. ``narrow`` (SQLite): an update sets
+    only columns that may have changed, since SQLite rewrites the index entries of every column it sets."""
 
+    narrow: bool = False
     created: list[dict[str, Any]] = field(default_factory=list)
     updated: list[dict[str, Any]] = field(default_factory=list)
+    kept_status: list[dict[str, Any]] = field(default_factory=list)  # narrow updates without ``status``
     closed: list[dict[str, Any]] = field(default_factory=list)
     opened: list[dict[str, Any]] = field(default_factory=list)
     executions: list[dict[str, Any]] = field(default_factory=list)
 
     def write(self, connection: Connection, *, direct: bool, checked: bool = False) -> None:
         """Run the statements; ``checked``: the updates carry the rows as known, ``NotAsKnown`` if one was not."""
+        update = _UPDATE_KNOWN_INSTANCE if checked else _UPDATE_INSTANCE
         batches = [
             (_INSERT_INSTANCES, self.created),
-            (_UPDATE_KNOWN_INSTANCE if checked else _UPDATE_INSTANCE, self.updated),
+            (update, self.updated),
+            (update, self.kept_status),
             (_CLOSE_TASK, self.closed),
             (_INSERT_TASKS, self.opened),
             (_INSERT_EXECUTIONS, self.executions),
@@ -203,7 +208,7 @@ class Rows:
                 count = compiled.execute_many(connection, rows)
             else:
                 count = connection.execute(statement, rows).rowcount
-            if checked and rows is self.updated and count != len(rows):
+            if checked and statement is update and count != len(rows):
                 raise NotAsKnown
 
 
@@ -239,13 +244,13 @@ def write_changes(
         stored = _read_stored(connection, groups, direct=direct, creations=careful or not postgres)
     else:
         stored = Stored(dict(as_known), {})  # ``accept`` moves it on; ``as_known`` stays the rows before
-    rows = Rows()
+    rows = Rows(narrow=not postgres)
     outcomes = [accept(group, stored, rows) for group in groups]
     if rows.created and postgres and careful:
         _insert_new_instances(connection, rows.created, groups, outcomes)
         rows.created = []
     if as_known is not None:
-        for values in rows.updated:
+        for values in (*rows.updated, *rows.kept_status):
             values["k_revision"], values["k_owner"], values["k_expires"] = as_known[values["b_id"]]
     rows.write(connection, direct=direct, checked=as_known is not None)
     if seen is not None:
@@ -306,7 +311,7 @@ def _add(change: InstanceChange, stored: Stored, closing: dict[Any, StoredTask],
         rows.created.append(values)
     else:
         values["b_id"] = instance.id
-        rows.updated.append(values)
+        _add_update(change, values, rows)
     stored.instances[instance.id] = (instance.revision, values["lease_owner"], values["lease_expires_at"])
     for closure in change.closed_tasks:
         task = stored.tasks[closure.task_id] = closing[closure.task_id]
@@ -323,6 +328,21 @@ def _add(change: InstanceChange, stored: Stored, closing: dict[Any, StoredTask],
     rows.opened.extend(task_values(task) for task in change.opened_tasks)
     rows.executions.extend(execution_values(instance.id, execution) for execution in change.executions)
     return held
+
+
+def _add_update(change: InstanceChange, values: dict[str, Any], rows: Rows) -> None:
+    """Add an update's ``values``; narrow, without what cannot have changed (``status_before`` holds: the
+    row is written only at the revision it was read at)."""
+    if not rows.narrow:
+        rows.updated.append(values)
+        return
+    for name in _WRITTEN_ONCE:
+        del values[name]
+    if change.status_before is not None and change.status_before.value == values["status"]:
+        del values["status"]
+        rows.kept_status.append(values)
+    else:
+        rows.updated.append(values)
 
 
 def _insert_new_instances(

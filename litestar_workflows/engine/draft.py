@@ -65,6 +65,7 @@ class Transition:
         "now",
         "opened_tasks",
         "state",
+        "status_before",
     )
 
     def __init__(
@@ -77,6 +78,8 @@ class Transition:
         # ``fresh``: ``committed`` is a new, never committed instance the caller hands over (no copy).
         self.state = committed if fresh else committed.copy()
         self.state.revision = committed.revision + 1
+        self.status_before = committed.status
+        """The status as committed: the commit writes the status column only if it changed."""
         self.executions: list[StepExecution] = []
         self.opened_tasks: list[HumanTaskData] = []
         self.closed_tasks: list[TaskClosure] = []

@@ -121,6 +121,11 @@ class InstanceChange:
     run the instance's next step while the disk works; it answers its own caller only after
     awaiting ``flushed``. A persistence that returns before the flush sets ``flushed``; one
     that flushes within ``commit`` (or never flushes separately) ignores the request."""
+    status_before: WorkflowStatus | None = None
+    """The instance's status at ``expected_revision`` (as the committer read it), if known. Since the
+    commit is refused unless the stored revision is that one, a persistence may leave the status
+    column alone when it does not change (SQLite rewrites the index entries of every column an
+    UPDATE sets, changed or not)."""
     flushed: Awaitable[None] | None = None
     """Set by a ``commit`` that returned before flushing a change that must be on disk: done once
     it is on disk; raises what a failed flush raised (``DatabaseUnavailableError``). None: the

@@ -248,6 +248,7 @@ class InstanceRuntime:
             lease_until,
             now,
             flush=transition.flushes(),
+            status_before=transition.status_before,
         )
         for linked in transition.linked:  # other instances' changes, linked by kinds (``engine.effects``)
             expected = -1 if linked.previous is None else linked.previous.revision

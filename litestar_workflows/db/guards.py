@@ -10,7 +10,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from litestar_workflows.core.exceptions import DatabaseUnavailableError
 from litestar_workflows.db.outages import as_outage
 
-__all__ = ("as_reported", "outage_instead", "reporting_outages", "shielded")
+__all__ = ("outage_instead", "reporting_outages", "shielded")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -48,17 +48,6 @@ def outage_instead(exc: Exception) -> DatabaseUnavailableError | None:
     """What to raise instead of ``exc``: ``DatabaseUnavailableError`` if it is an outage; None: ``exc`` itself."""
     outage = as_outage(exc)
     return None if outage is exc else outage
-
-
-async def as_reported(pending: Awaitable[None]) -> None:
-    """Await ``pending`` (a flush after the answer), raising an outage as ``DatabaseUnavailableError``."""
-    try:
-        await pending
-    except Exception as exc:
-        outage = outage_instead(exc)
-        if outage is None:
-            raise
-        raise outage from exc
 
 
 def shielded(

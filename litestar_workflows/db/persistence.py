@@ -33,7 +33,7 @@ from litestar_workflows.core.types import TaskStatus, WorkflowStatus
 from litestar_workflows.db import leases, reads
 from litestar_workflows.db.checkpoint import SQLCheckpoint
 from litestar_workflows.db.connect import configure_sqlite, json_dumps, pool_options, write_options
-from litestar_workflows.db.guards import as_reported, outage_instead, shielded
+from litestar_workflows.db.guards import outage_instead, shielded
 from litestar_workflows.db.loop_writer import LoopWriter
 from litestar_workflows.db.sqlite_threads import SQLiteFile, file_database_url
 from litestar_workflows.db.startup import prepare_schema, record_definitions
@@ -226,8 +226,6 @@ class SQLAlchemyPersistence:
             if outage is None:
                 raise
             raise outage from exc
-        if change.flushed is not None:  # answered when recorded: the writer flushes it next
-            change.flushed = as_reported(change.flushed)
         return note_committed(change, held)
 
     @contextlib.asynccontextmanager

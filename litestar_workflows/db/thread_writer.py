@@ -34,6 +34,7 @@ from litestar_workflows.db.flushing import commit_unflushed, flushes, flushes_at
 from litestar_workflows.db.isolation import commit_batch
 from litestar_workflows.db.known import KnownRows
 from litestar_workflows.db.log_flush import Flusher, LogFile, answer_after
+from litestar_workflows.db.outages import as_outage
 from litestar_workflows.engine.persistence import InstanceChange
 
 __all__ = ("ThreadWriter",)
@@ -195,7 +196,7 @@ class ThreadWriter:
             answers.append((loop, result))
         if recorded:
             _deliver(recorded)
-        self._answer(answers, flush=flush)
+        self._answer(answers, flush=flush, here=bool(recorded))
 
     def _work(self, job: _Job) -> None:
         work, loop, future, _ = job
@@ -209,8 +210,13 @@ class ThreadWriter:
         self._forget_broken_connection()
         self._answer([(loop, result)], flush=True)  # claims, leases, definitions: acknowledged to someone
 
-    def _answer(self, answers: list[_Answer], *, flush: bool) -> None:
-        """Answer now, or once the log is flushed: here if nothing else waits, else in the flusher thread."""
+    def _answer(self, answers: list[_Answer], *, flush: bool, here: bool = False) -> None:
+        """Answer now, or once the log is flushed: here if nothing else waits, else in the flusher thread.
+
+        ``here``: flush in this thread whatever waits. Callers answered when their commit was
+        recorded queue their next commits right away; whether those would be queued before this
+        thread looks made the order of flushes and commits a race (measured: no faster either way).
+        """
         log = self._log
         if not flush or log is None:
             _deliver(answers)
@@ -219,7 +225,7 @@ class ThreadWriter:
         flusher = self._flusher
         if flusher is None:
             flusher = self._flusher = Flusher(log)
-        if flusher.idle and self._jobs.empty():
+        if here or (flusher.idle and self._jobs.empty()):
             answer_after(log.flush, answer)
         else:
             flusher.hand_over(answer)
@@ -253,8 +259,16 @@ def _deliver(answers: list[_Answer]) -> None:
 
 
 def _deliver_flushed(answers: list[_Answer], error: BaseException | None) -> None:
-    """Deliver, once the log was flushed; if the flush failed, what was written is not known to be on disk."""
+    """Deliver, once the log was flushed; if the flush failed, what was written is not known to be on disk.
+
+    The failure is reported as the outage it is, here, once: a ``flushed`` future is awaited by
+    the engine itself, with no persistence method around it to report it.
+    """
     if error is not None:
+        outage = as_outage(error)
+        if outage is not None and outage is not error:
+            outage.__cause__ = error
+            error = outage
         answers = [(loop, (future, None, error)) for loop, (future, _, _) in answers]
     _deliver(answers)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import msgspec
@@ -41,6 +43,30 @@ def write_options(dialect_name: str) -> dict[str, Any]:
     return {"lsw_begin": "IMMEDIATE"} if dialect_name == "sqlite" else {}
 
 
+_WAL_RETRY_PAUSE_S = 0.005
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting (up to the busy timeout) for other processes' write locks.
+
+    While another connection holds a write transaction on a file still in rollback mode (a process
+    creating the tables of a fresh database), SQLite refuses the switch at once ("database is
+    locked") without calling the busy handler: it would otherwise deadlock on its own read lock.
+    So the wait the busy timeout promises is done here, in short pauses. Only the first connection
+    to a fresh file can meet it (the file's writer thread, at start-up): the mode is stored in the
+    file, and switching a file already in WAL takes no write lock.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(_WAL_RETRY_PAUSE_S)
+
+
 def configure_sqlite(engine: Engine, synchronous: str) -> None:
     """WAL, busy timeout, foreign keys, and explicit BEGIN so SAVEPOINTs work with pysqlite."""
     if engine.dialect.name != "sqlite" or getattr(engine, "_lsw_configured", False):
@@ -50,9 +76,8 @@ def configure_sqlite(engine: Engine, synchronous: str) -> None:
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy, not the driver, begin transactions
         cursor = dbapi_connection.cursor()
-        # The busy timeout first: switching a new file to WAL waits for other processes opening it.
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -21,7 +21,7 @@ from typing import Any
 from litestar_workflows.core.context import StepExecution
 from litestar_workflows.core.definition import WorkflowDefinition
 from litestar_workflows.core.exceptions import WorkflowValidationError
-from litestar_workflows.core.ids import random_uuid
+from litestar_workflows.core.ids import time_ordered_uuid
 from litestar_workflows.core.models import BranchData, HumanTaskData, Token, WorkflowInstanceData
 from litestar_workflows.core.types import TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.core.values import MAX_NAME_LENGTH, text_problem
@@ -238,7 +238,7 @@ class Transition:
             return
         due_in: timedelta | None = step.due_in
         task = HumanTaskData(
-            id=random_uuid(),
+            id=time_ordered_uuid(),
             instance_id=self.state.id,
             workflow_name=self.state.workflow_name,
             step_name=token.step,

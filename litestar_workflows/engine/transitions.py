@@ -21,7 +21,7 @@ from litestar_workflows.core.exceptions import (
     TaskAlreadyCompletedError,
     WorkflowAlreadyCompletedError,
 )
-from litestar_workflows.core.ids import random_uuid
+from litestar_workflows.core.ids import time_ordered_uuid
 from litestar_workflows.core.models import Token, WorkflowInstanceData
 from litestar_workflows.core.types import StepStatus, TaskStatus, TokenStatus, WorkflowStatus
 from litestar_workflows.engine.branches import Changes
@@ -72,7 +72,7 @@ def new_instance(
     definition: WorkflowDefinition, data: dict[str, Any], now: datetime, instance_id: UUID | None = None
 ) -> WorkflowInstanceData:
     """A PENDING instance of ``definition`` holding ``data``, with no tokens yet (revision -1)."""
-    identifier = instance_id or random_uuid()
+    identifier = instance_id or time_ordered_uuid()
     name, version, initial = definition.name, definition.version, definition.initial_step
     metadata = {"workflow_name": name, "workflow_version": version}
     context = WorkflowContext(identifier, identifier, dict(data), metadata, initial, [], now)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from advanced_alchemy.base import BigIntBase, UUIDAuditBase, UUIDBase
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 __all__ = ("HumanTaskModel", "StepExecutionModel", "WorkflowDefinitionModel", "WorkflowInstanceModel")
@@ -36,13 +36,16 @@ class WorkflowInstanceModel(UUIDBase):
 
     __tablename__ = "workflow_instance"
     __table_args__ = (
-        Index("ix_workflow_instance_status", "status"),
+        Index("ix_workflow_instance_status_next_run_at", "status", "next_run_at"),
         Index("ix_workflow_instance_workflow_status", "workflow_name", "status"),
         Index("ix_workflow_instance_started_at", "started_at"),
-        Index("ix_workflow_instance_next_run_at", "next_run_at"),
-        Index("ix_workflow_instance_lease_expires_at", "lease_expires_at"),
         Index("ix_workflow_instance_started_by", "started_by"),
-        Index("ix_workflow_instance_parent_id", "parent_id"),
+        Index(
+            "ix_workflow_instance_parent_id",
+            "parent_id",
+            sqlite_where=text("parent_id IS NOT NULL"),
+            postgresql_where=text("parent_id IS NOT NULL"),
+        ),
     )
 
     workflow_name: Mapped[str] = mapped_column(String(200))
@@ -105,7 +108,12 @@ class HumanTaskModel(UUIDBase):
     __table_args__ = (
         Index("ix_workflow_human_task_status_assignee", "status", "assignee"),
         Index("ix_workflow_human_task_instance", "instance_id"),
-        Index("ix_workflow_human_task_due_at", "due_at"),
+        Index(
+            "ix_workflow_human_task_due_at",
+            "due_at",
+            sqlite_where=text("due_at IS NOT NULL"),
+            postgresql_where=text("due_at IS NOT NULL"),
+        ),
     )
 
     instance_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("workflow_instance.id", ondelete="CASCADE"))

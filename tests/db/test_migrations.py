@@ -41,7 +41,7 @@ MODELS = (WorkflowDefinitionModel, WorkflowInstanceModel, StepExecutionModel, Hu
 OUR_TABLES = frozenset(model.__tablename__ for model in MODELS)
 VERSION_TABLE = "alembic_versions"
 STEP_SEQUENCE = "workflow_step_execution_id_seq"
-LSW_HEAD = "lsw_0004_parent"
+LSW_HEAD = "lsw_0005_indexes"
 """The newest revision of the branch."""
 GUID_COLUMNS = {
     "workflow_definition": ("id",),
@@ -480,4 +480,43 @@ def test_upgrading_to_lsw_0004_makes_existing_instances_top_level(db_url: str) -
     command.downgrade(config, "lsw_0003_step_traceback")
     columns = _run_sync(db_url, lambda c: {col["name"] for col in inspect(c).get_columns("workflow_instance")})
     assert not columns & {"parent_id", "parent_token"}
+    assert _run_sync(db_url, _step_rows) == [("a", None)]
+
+
+_INDEXED_TABLES = ("workflow_instance", "workflow_human_task")
+
+
+def _index_names(connection: Connection) -> set[str]:
+    inspector = inspect(connection)
+    return {str(index["name"]) for table in _INDEXED_TABLES for index in inspector.get_indexes(table)}
+
+
+def _partial_indexes(connection: Connection) -> set[str]:
+    """Names of the workflow tables' indexes that leave rows out (a WHERE in their definition)."""
+    if connection.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '% WHERE %'"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '% WHERE %'"
+    return {str(row[0]) for row in connection.exec_driver_sql(query)}
+
+
+def test_lsw_0005_changes_only_indexes_and_downgrades_to_the_old_ones(db_url: str) -> None:
+    """Three instance indexes become one, the parent link and task due time become partial; rows stay."""
+    config = _alembic_config(db_url)
+    command.upgrade(config, "lsw_0001")
+    _run_sync(db_url, _add_history_at_lsw_0001)
+    command.upgrade(config, "lsw_0004_parent")
+    before = _run_sync(db_url, _index_names)
+
+    command.upgrade(config, f"{BRANCH_LABEL}@head")
+    after = _run_sync(db_url, _index_names)
+    dropped = {f"ix_workflow_instance_{name}" for name in ("status", "next_run_at", "lease_expires_at")}
+    assert (before - after, after - before) == (dropped, {"ix_workflow_instance_status_next_run_at"})
+    assert _run_sync(db_url, _partial_indexes) == {"ix_workflow_instance_parent_id", "ix_workflow_human_task_due_at"}
+    assert _run_sync(db_url, _step_rows) == [("a", None)]
+    assert _run_sync(db_url, _schema_diffs) == []
+
+    command.downgrade(config, "lsw_0004_parent")
+    assert _run_sync(db_url, _index_names) == before
+    assert _run_sync(db_url, _partial_indexes) == set()
     assert _run_sync(db_url, _step_rows) == [("a", None)]

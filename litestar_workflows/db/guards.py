@@ -44,7 +44,7 @@ def reporting_outages(
     return run
 
 
-def outage_instead(exc: Exception) -> DatabaseUnavailableError | None:
+def outage_instead(exc: BaseException) -> DatabaseUnavailableError | None:
     """What to raise instead of ``exc``: ``DatabaseUnavailableError`` if it is an outage; None: ``exc`` itself."""
     outage = as_outage(exc)
     return None if outage is exc else outage

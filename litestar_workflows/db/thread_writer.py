@@ -31,10 +31,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from litestar_workflows.db.flushing import commit_unflushed, flushes, flushes_at_commit
+from litestar_workflows.db.guards import outage_instead
 from litestar_workflows.db.isolation import commit_batch
 from litestar_workflows.db.known import KnownRows
 from litestar_workflows.db.log_flush import Flusher, LogFile, answer_after
-from litestar_workflows.db.outages import as_outage
 from litestar_workflows.engine.persistence import InstanceChange
 
 __all__ = ("ThreadWriter",)
@@ -265,8 +265,8 @@ def _deliver_flushed(answers: list[_Answer], error: BaseException | None) -> Non
     the engine itself, with no persistence method around it to report it.
     """
     if error is not None:
-        outage = as_outage(error)
-        if outage is not None and outage is not error:
+        outage = outage_instead(error)
+        if outage is not None:
             outage.__cause__ = error
             error = outage
         answers = [(loop, (future, None, error)) for loop, (future, _, _) in answers]
